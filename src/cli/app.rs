@@ -1,0 +1,105 @@
+//! What every subcommand needs: settings, the clock, the store, the catalog.
+
+use super::Cli;
+use crate::catalog::{self, Diagnostic};
+use crate::clock::{Clock, FixedClock, SystemClock};
+use crate::config::Settings;
+use crate::render::Renderer;
+use crate::send::Loaded;
+use crate::store::SqliteStore;
+use anyhow::Context as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// An error caused by the user's input: exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+#[derive(Debug)]
+pub struct Context {
+    pub settings: Settings,
+    /// `--now` when given.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    pub json: bool,
+}
+
+impl Context {
+    pub fn new(cli: &Cli) -> anyhow::Result<Self> {
+        let (path, explicit) = match &cli.config {
+            Some(path) => (path.clone(), true),
+            None => (PathBuf::from("config/tend.toml"), false),
+        };
+        let settings = Settings::load(&path, explicit).map_err(|e| UserError(e.to_string()))?;
+        Ok(Self {
+            settings,
+            now: cli.now,
+            json: cli.json,
+        })
+    }
+
+    /// A frozen clock at `--now`, or the wall clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        match self.now {
+            Some(now) => Arc::new(FixedClock(now)),
+            None => Arc::new(SystemClock),
+        }
+    }
+
+    pub async fn store(&self) -> anyhow::Result<SqliteStore> {
+        SqliteStore::open(&self.settings.database.url)
+            .await
+            .with_context(|| format!("opening the database `{}`", self.settings.database.url))
+    }
+
+    /// Loads and compiles campaigns and templates; every diagnostic comes back.
+    pub fn load_catalog(&self) -> (Option<Loaded>, Vec<Diagnostic>) {
+        let paths = &self.settings.paths;
+        let (catalog, mut diagnostics) = catalog::load(&paths.campaigns, &paths.templates);
+        let renderer = Renderer::build(&catalog, self.settings.lifecycle);
+        if let Err(errors) = &renderer {
+            diagnostics.extend(errors.iter().cloned());
+            diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
+        }
+        match renderer {
+            Ok(renderer) if !diagnostics.iter().any(Diagnostic::is_error) => {
+                (Some(Loaded { catalog, renderer }), diagnostics)
+            }
+            _ => (None, diagnostics),
+        }
+    }
+
+    /// The catalog, or a user error listing every problem.
+    pub fn require_catalog(&self) -> anyhow::Result<Loaded> {
+        let (loaded, diagnostics) = self.load_catalog();
+        match loaded {
+            Some(loaded) => {
+                for d in diagnostics.iter().filter(|d| !d.is_error()) {
+                    tracing::warn!("{d}");
+                }
+                Ok(loaded)
+            }
+            None => {
+                let listing: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+                Err(UserError(format!(
+                    "campaigns or templates have errors (run `tend check`):\n{}",
+                    listing.join("\n")
+                ))
+                .into())
+            }
+        }
+    }
+}
+
+pub async fn migrate(ctx: &Context) -> anyhow::Result<ExitCode> {
+    ctx.store().await?;
+    println!("database `{}` is up to date", ctx.settings.database.url);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a value as pretty JSON.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

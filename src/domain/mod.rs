@@ -1,0 +1,12 @@
+//! Newtypes that can only hold valid values. Raw strings are parsed here, at
+//! the edges; the core of tend never sees an unchecked address or duration.
+
+mod duration;
+mod email;
+mod rate;
+mod stage;
+
+pub use duration::{Duration, DurationError};
+pub use email::{EmailAddress, EmailError, mask};
+pub use rate::{Rate, RateError};
+pub use stage::{Stage, StageError};

@@ -1,0 +1,37 @@
+//! # tend — a scheduled nurture-campaign engine
+//!
+//! tend keeps in touch with clients so they do not feel forgotten: it loads
+//! campaign definitions, decides who is due a message, and sends each message
+//! exactly once through SMTP, recording every send.
+//!
+//! # Layout
+//!
+//! Data flows one way: catalog → plan → outbox → send → ledger.
+//!
+//! - [`config`]: the settings tree (defaults, `config/tend.toml`, `TEND__` environment).
+//! - [`domain`]: newtypes that can only hold valid values (email addresses, durations, rates, stages).
+//! - [`clock`]: the injectable notion of "now" (`--now`).
+//! - [`catalog`]: campaign TOML files and templates: load, validate with file:line:col diagnostics.
+//! - [`segment`]: lifecycle stages and segment selection as typed bounds for the store.
+//! - [`plan`]: the tick: who enters a campaign and which steps are due, as outbox rows.
+//! - [`render`]: Tera templates to a complete MIME message (preview equals send).
+//! - [`send`]: SMTP/file transports, rate limit, the claim → send → record loop.
+//! - [`store`]: the `Store` trait and its SQLite implementation; nothing else speaks SQL.
+//! - [`import`]: CSV import of contacts and events, with per-line rejections.
+//! - [`daemon`]: the long-running loop, signal handling and graceful shutdown.
+//! - [`cli`]: the command-line edge (clap), one file per subcommand.
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod domain;
+pub mod import;
+pub mod plan;
+pub mod render;
+pub mod segment;
+pub mod send;
+pub mod store;

@@ -1,0 +1,104 @@
+//! MIME assembly: headers every message carries, and the body parts.
+
+use super::RenderError;
+use super::Rendered;
+use chrono::{DateTime, Utc};
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use sha2::{Digest, Sha256};
+
+/// Who and what a message is, apart from its rendered content.
+#[derive(Debug, Clone)]
+pub struct MessageMeta {
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub to: Mailbox,
+    pub message_id: String,
+    pub date: DateTime<Utc>,
+    /// `mailto:` target for `List-Unsubscribe` (the HTTPS one-click link comes later).
+    pub unsubscribe_mailto: String,
+    pub campaign: String,
+}
+
+/// The Message-ID of a send, derived from its id so that a duplicate
+/// delivered downstream is recognisable as the same send.
+pub fn message_id(send_id: i64, enrollment_id: i64, from: &Mailbox) -> String {
+    format!("<tend.{send_id}.{enrollment_id}@{}>", from.email.domain())
+}
+
+const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+const LIST_ID: HeaderName = HeaderName::new_from_ascii_str("List-Id");
+const FEEDBACK_ID: HeaderName = HeaderName::new_from_ascii_str("Feedback-ID");
+
+pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Message, RenderError> {
+    let domain = meta.from.email.domain().to_string();
+    let token = hex8(&meta.message_id);
+    let mut builder = Message::builder()
+        .from(meta.from.clone())
+        .to(meta.to.clone())
+        .subject(rendered.subject.clone())
+        .date(meta.date.into())
+        .message_id(Some(meta.message_id.clone()))
+        .raw_header(HeaderValue::new(
+            LIST_UNSUBSCRIBE,
+            format!(
+                "<mailto:{}?subject=unsubscribe%20{token}>",
+                meta.unsubscribe_mailto
+            ),
+        ))
+        .raw_header(HeaderValue::new(
+            LIST_ID,
+            format!("<{}.{domain}>", meta.campaign),
+        ))
+        .raw_header(HeaderValue::new(
+            FEEDBACK_ID,
+            format!("{}:tend", meta.campaign),
+        ));
+    if let Some(reply_to) = &meta.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    let result = match &rendered.html {
+        None => builder.singlepart(SinglePart::plain(rendered.text.clone())),
+        Some(html) => {
+            let html = with_preheader(html, rendered.preheader.as_deref());
+            // A boundary derived from the Message-ID keeps preview and send identical.
+            builder.multipart(
+                MultiPart::alternative()
+                    .boundary(format!(
+                        "tend-{}",
+                        hex8(&format!("boundary{}", meta.message_id))
+                    ))
+                    .singlepart(SinglePart::plain(rendered.text.clone()))
+                    .singlepart(SinglePart::html(html)),
+            )
+        }
+    };
+    result.map_err(|e| RenderError::Message(e.to_string()))
+}
+
+/// Inbox preview text: a hidden first element of the HTML body.
+fn with_preheader(html: &str, preheader: Option<&str>) -> String {
+    let Some(pre) = preheader.filter(|p| !p.is_empty()) else {
+        return html.to_string();
+    };
+    let escaped = pre
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let hidden = format!(
+        "<div style=\"display:none;max-height:0;overflow:hidden;mso-hide:all\">{escaped}</div>"
+    );
+    match html
+        .find("<body")
+        .and_then(|i| html[i..].find('>').map(|j| i + j + 1))
+    {
+        Some(at) => format!("{}{hidden}{}", &html[..at], &html[at..]),
+        None => format!("{hidden}{html}"),
+    }
+}
+
+fn hex8(input: &str) -> String {
+    let digest = Sha256::digest(input.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

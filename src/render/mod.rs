@@ -1,0 +1,180 @@
+//! Rendering: the Tera environment is built once per catalog; one call turns
+//! (campaign, step, contact, now) into a complete MIME message. `preview`
+//! and the sender use the same path, so what you preview is what is sent.
+
+mod context;
+mod message;
+mod tera_error;
+
+pub use context::{ContactView, first_name};
+pub use message::{MessageMeta, build_message, message_id};
+
+use crate::catalog::{Campaign, Catalog, Diagnostic, SourceFile};
+use crate::config::LifecycleSettings;
+use crate::store::Contact;
+use chrono::{DateTime, Utc};
+use tera::Tera;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("campaign `{0}` is not defined")]
+    UnknownCampaign(String),
+    #[error("campaign `{campaign}` has no step {step}")]
+    UnknownStep { campaign: String, step: u32 },
+    #[error("cannot render {part} of template `{template}`: {message}")]
+    Template {
+        template: String,
+        part: &'static str,
+        message: String,
+    },
+    #[error("cannot build the message: {0}")]
+    Message(String),
+}
+
+/// The rendered parts of one message, before MIME assembly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub preheader: Option<String>,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Renderer {
+    tera: Tera,
+    lifecycle: LifecycleSettings,
+}
+
+/// Tera template names for each part; `.html` names get HTML auto-escaping.
+fn part_name(template: &str, part: &str) -> String {
+    match part {
+        "html" => format!("{template}.html"),
+        other => format!("{template}.{other}.txt"),
+    }
+}
+
+fn step_subject_name(campaign: &str, step: usize) -> String {
+    format!("campaign:{campaign}:step{}.subject.txt", step + 1)
+}
+
+impl Renderer {
+    /// Compiles every template part and step subject; syntax errors come back
+    /// as diagnostics pointing into the template or campaign file.
+    pub fn build(catalog: &Catalog, lifecycle: LifecycleSettings) -> Result<Self, Vec<Diagnostic>> {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html"]);
+        let mut out = Vec::new();
+        for (name, t) in &catalog.templates {
+            let subject_pos = t.file.position(t.subject_at);
+            let mut parts: Vec<(&str, &str, (usize, usize))> =
+                vec![("subject", &t.subject, subject_pos)];
+            if let Some(pre) = &t.preheader {
+                parts.push(("preheader", pre, t.file.position(t.preheader_at)));
+            }
+            parts.push(("text", &t.text, (t.text_line, 1)));
+            if let Some(html) = &t.html {
+                parts.push(("html", html, (t.html_line, 1)));
+            }
+            for (part, source, origin) in parts {
+                if let Err(e) = tera.add_raw_template(&part_name(name, part), source) {
+                    out.push(tera_error::diagnostic(&t.file, origin, part, &e));
+                }
+            }
+        }
+        for c in catalog.campaigns.values() {
+            for (i, step) in c.steps.iter().enumerate() {
+                if let (Some(subject), Some(at)) = (&step.subject, step.subject_at) {
+                    if let Err(e) = tera.add_raw_template(&step_subject_name(&c.id, i), subject) {
+                        let file = SourceFile::new(
+                            &c.path,
+                            std::fs::read_to_string(&c.path).unwrap_or_default(),
+                        );
+                        out.push(tera_error::diagnostic(
+                            &file,
+                            file.position(at),
+                            "subject",
+                            &e,
+                        ));
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            Ok(Self { tera, lifecycle })
+        } else {
+            Err(out)
+        }
+    }
+
+    /// Renders step `step` (0-based) of `campaign` for `contact` at `now`.
+    pub fn render(
+        &self,
+        campaign: &Campaign,
+        step: usize,
+        contact: &Contact,
+        now: DateTime<Utc>,
+    ) -> Result<Rendered, RenderError> {
+        let step_def = campaign
+            .steps
+            .get(step)
+            .ok_or_else(|| RenderError::UnknownStep {
+                campaign: campaign.id.clone(),
+                step: step as u32 + 1,
+            })?;
+        let ctx = context::build(campaign, step, contact, &self.lifecycle, now);
+        let template = &step_def.template;
+        let render = |name: String, part: &'static str| {
+            self.tera
+                .render(&name, &ctx)
+                .map_err(|e| RenderError::Template {
+                    template: template.clone(),
+                    part,
+                    message: tera_error::chain(&e),
+                })
+        };
+        let subject_source = if step_def.subject.is_some() {
+            step_subject_name(&campaign.id, step)
+        } else {
+            part_name(template, "subject")
+        };
+        let subject = one_line(&render(subject_source, "subject")?);
+        if subject.is_empty() {
+            return Err(RenderError::Template {
+                template: template.clone(),
+                part: "subject",
+                message: "the subject rendered empty".into(),
+            });
+        }
+        let has = |part| {
+            self.tera
+                .get_template_names()
+                .any(|n| n == part_name(template, part))
+        };
+        let preheader = if has("preheader") {
+            Some(one_line(&render(
+                part_name(template, "preheader"),
+                "preheader",
+            )?))
+        } else {
+            None
+        };
+        let text = render(part_name(template, "text"), "text")?;
+        let html = if has("html") {
+            Some(render(part_name(template, "html"), "html")?)
+        } else {
+            None
+        };
+        Ok(Rendered {
+            subject,
+            preheader,
+            text,
+            html,
+        })
+    }
+}
+
+/// Header values are one line: newlines in user data can never start a new header.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,151 @@
+//! The ledger. One [`Store`] trait, chosen once from the database URL; every
+//! other module speaks to it in domain types and never sees SQL or sqlx.
+//!
+//! The invariant this room guards: every email is sent at most once and no
+//! due email is lost. A send row exists under a unique (enrollment, step) key
+//! before any SMTP traffic; senders claim rows with a lease; suppression is
+//! checked in the same transaction as the claim.
+
+mod sqlite;
+mod types;
+
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use crate::domain::EmailAddress;
+use crate::segment::Selection;
+use chrono::{DateTime, Utc};
+use std::future::Future;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database `{url}`: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error while {context}: {source}")]
+    Query {
+        context: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("corrupt row while {context}: {detail}")]
+    Corrupt {
+        context: &'static str,
+        detail: String,
+    },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Attaches what we were doing to a sqlx error.
+pub(crate) trait QueryContext<T> {
+    fn ctx(self, context: &'static str) -> StoreResult<T>;
+}
+
+impl<T> QueryContext<T> for Result<T, sqlx::Error> {
+    fn ctx(self, context: &'static str) -> StoreResult<T> {
+        self.map_err(|source| StoreError::Query { context, source })
+    }
+}
+
+/// Everything tend persists. Static dispatch: callers are generic over `S: Store`.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Inserts or updates contacts by (case-insensitive) email. Blank fields
+    /// never erase what is stored; attributes are merged.
+    fn upsert_contacts(
+        &self,
+        rows: &[NewContact],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<UpsertCounts>> + Send;
+
+    fn contact_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> impl Future<Output = StoreResult<Option<Contact>>> + Send;
+
+    /// Stores events (duplicates are ignored) and applies their effects:
+    /// activity moves `last_activity_at` forward; unsubscribe, hard bounce
+    /// and complaint add a suppression.
+    fn record_events(
+        &self,
+        rows: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<EventCounts>> + Send;
+
+    /// Returns false when the value was already suppressed.
+    fn add_suppression(
+        &self,
+        suppression: &NewSuppression,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Returns false when nothing was suppressed under that value.
+    fn remove_suppression(&self, value: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    fn list_suppressions(&self) -> impl Future<Output = StoreResult<Vec<Suppression>>> + Send;
+
+    /// How many contacts of the selection are not (yet) enrolled in the campaign.
+    fn count_entrants(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Enrolls every selected, unsuppressed contact that never entered the campaign.
+    fn enroll(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Open enrollments of a campaign with their latest send.
+    fn progress(
+        &self,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<Vec<EnrollmentProgress>>> + Send;
+
+    /// Creates outbox rows; a row whose (enrollment, step) exists is skipped.
+    fn create_sends(
+        &self,
+        sends: &[NewSend],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    fn finish_enrollments(
+        &self,
+        finished: &[(i64, ExitReason)],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Claims due rows under a lease. In the same transaction, due rows of
+    /// suppressed contacts become `suppressed` and rows of exited
+    /// enrollments become `cancelled`; neither is returned.
+    fn claim(&self, request: &ClaimRequest) -> impl Future<Output = StoreResult<Claim>> + Send;
+
+    /// Records the result of one claimed send.
+    fn record(
+        &self,
+        send_id: i64,
+        outcome: &SendOutcome,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Rows whose lease ran out while `sending` may or may not have been
+    /// accepted by the server: they become `in_doubt` and are never resent.
+    fn expire_leases(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    fn outbox_counts(&self) -> impl Future<Output = StoreResult<Vec<OutboxCount>>> + Send;
+
+    /// The send row of (campaign, contact, step) in the contact's open or latest enrollment.
+    fn find_send(
+        &self,
+        campaign: &str,
+        contact_id: i64,
+        step: u32,
+    ) -> impl Future<Output = StoreResult<Option<SendRow>>> + Send;
+
+    fn record_tick(&self, tick: &TickRecord) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn last_tick(&self) -> impl Future<Output = StoreResult<Option<TickRecord>>> + Send;
+}

@@ -1,0 +1,779 @@
+//! The embedded default store: one SQLite file in WAL mode. SQLite has no
+//! `SKIP LOCKED`; a claim is a single `UPDATE … RETURNING` inside
+//! `BEGIN IMMEDIATE`, so two senders can never take the same row.
+
+use super::*;
+use crate::segment::StageBounds;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::borrow::Cow;
+use std::str::FromStr;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn migrator() -> Migrator {
+    let migration = |version, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(description),
+            MigrationType::Simple,
+            Cow::Borrowed(sql),
+            false,
+        )
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![migration(
+            1,
+            "init",
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+        )]),
+        ..Migrator::DEFAULT
+    }
+}
+
+fn ts(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+fn from_ts(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+const LAST_SEEN: &str = "coalesce(c.last_activity_at, c.created_at)";
+
+/// Appends `(bounds OR bounds …)` over contacts aliased `c`, values bound.
+fn push_selection(qb: &mut QueryBuilder<'_, Sqlite>, selection: &Selection) {
+    if selection.any_of.is_empty() {
+        qb.push("0");
+        return;
+    }
+    qb.push("(");
+    for (i, bounds) in selection.any_of.iter().enumerate() {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        push_bounds(qb, bounds);
+    }
+    qb.push(")");
+}
+
+fn push_bounds(qb: &mut QueryBuilder<'_, Sqlite>, b: &StageBounds) {
+    qb.push("(1");
+    let clauses = [
+        ("c.created_at", ">", b.created_after),
+        ("c.created_at", "<=", b.created_not_after),
+        (LAST_SEEN, ">", b.seen_after),
+        (LAST_SEEN, "<=", b.seen_not_after),
+    ];
+    for (column, op, bound) in clauses {
+        if let Some(at) = bound {
+            qb.push(format_args!(" AND {column} {op} "));
+            qb.push_bind(ts(at));
+        }
+    }
+    qb.push(")");
+}
+
+const NOT_SUPPRESSED: &str =
+    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))";
+
+fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        context: "reading a contact",
+        detail,
+    };
+    let tags: String = row.try_get("tags").ctx("reading a contact")?;
+    let attributes: String = row.try_get("attributes").ctx("reading a contact")?;
+    Ok(Contact {
+        id: row.try_get("id").ctx("reading a contact")?,
+        email: row.try_get("email").ctx("reading a contact")?,
+        name: row.try_get("name").ctx("reading a contact")?,
+        created_at: from_ts(row.try_get("created_at").ctx("reading a contact")?),
+        last_activity_at: row
+            .try_get::<Option<i64>, _>("last_activity_at")
+            .ctx("reading a contact")?
+            .map(from_ts),
+        timezone: row.try_get("timezone").ctx("reading a contact")?,
+        tags: serde_json::from_str(&tags).map_err(|e| corrupt(format!("tags: {e}")))?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| corrupt(format!("attributes: {e}")))?,
+    })
+}
+
+const CONTACT_COLUMNS: &str =
+    "c.id, c.email, c.name, c.created_at, c.last_activity_at, c.timezone, c.tags, c.attributes";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let open_err = |source| StoreError::Open {
+            url: url.to_string(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn contact_id(tx: &mut sqlx::SqliteConnection, email: &str) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar("SELECT id FROM contacts WHERE email = ?")
+            .bind(email)
+            .fetch_optional(tx)
+            .await
+            .ctx("looking up a contact")
+    }
+
+    async fn insert_suppression(
+        tx: &mut sqlx::SqliteConnection,
+        s: &NewSuppression,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let scope = match s.scope {
+            SuppressionScope::Address => "address",
+            SuppressionScope::Domain => "domain",
+        };
+        let done = sqlx::query(
+            "INSERT INTO suppressions (value, scope, reason, source, detail, created_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (value) DO NOTHING",
+        )
+        .bind(&s.value)
+        .bind(scope)
+        .bind(s.reason.as_str())
+        .bind(&s.source)
+        .bind(&s.detail)
+        .bind(ts(now))
+        .execute(tx)
+        .await
+        .ctx("adding a suppression")?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+impl Store for SqliteStore {
+    async fn upsert_contacts(
+        &self,
+        rows: &[NewContact],
+        now: DateTime<Utc>,
+    ) -> StoreResult<UpsertCounts> {
+        let mut counts = UpsertCounts::default();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("importing contacts")?;
+        for row in rows {
+            let tags = row
+                .tags
+                .as_ref()
+                .map(|t| serde_json::Value::from(t.clone()).to_string());
+            let attributes = serde_json::Value::Object(row.attributes.clone()).to_string();
+            let timezone = row.timezone.map(|tz| tz.name().to_string());
+            match Self::contact_id(&mut tx, row.email.as_str()).await? {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO contacts (email, domain, name, created_at, last_activity_at, timezone, tags, attributes, updated_at)
+                         VALUES (?, ?, ?, ?, ?, ?, coalesce(?, '[]'), ?, ?)",
+                    )
+                    .bind(row.email.as_str())
+                    .bind(row.email.domain())
+                    .bind(&row.name)
+                    .bind(ts(row.created_at.unwrap_or(now)))
+                    .bind(row.last_activity_at.map(ts))
+                    .bind(timezone)
+                    .bind(tags)
+                    .bind(attributes)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("inserting a contact")?;
+                    counts.inserted += 1;
+                }
+                Some(id) => {
+                    // Activity only moves forward: an older export must not undo newer events.
+                    sqlx::query(
+                        "UPDATE contacts SET
+                            name = coalesce(?1, name),
+                            created_at = coalesce(?2, created_at),
+                            last_activity_at = CASE WHEN ?3 IS NULL THEN last_activity_at
+                                ELSE max(coalesce(last_activity_at, ?3), ?3) END,
+                            timezone = coalesce(?4, timezone),
+                            tags = coalesce(?5, tags),
+                            attributes = json_patch(attributes, ?6),
+                            updated_at = ?7
+                         WHERE id = ?8",
+                    )
+                    .bind(&row.name)
+                    .bind(row.created_at.map(ts))
+                    .bind(row.last_activity_at.map(ts))
+                    .bind(timezone)
+                    .bind(tags)
+                    .bind(attributes)
+                    .bind(ts(now))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("updating a contact")?;
+                    counts.updated += 1;
+                }
+            }
+        }
+        tx.commit().await.ctx("committing contacts")?;
+        Ok(counts)
+    }
+
+    async fn contact_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Contact>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.email = ?"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("looking up a contact")?;
+        row.as_ref().map(contact_from_row).transpose()
+    }
+
+    async fn record_events(
+        &self,
+        rows: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<EventCounts> {
+        let mut counts = EventCounts::default();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("importing events")?;
+        for event in rows {
+            let Some(contact_id) = Self::contact_id(&mut tx, event.email.as_str()).await? else {
+                counts.unknown_contacts.push(event.email.to_string());
+                continue;
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO events (contact_id, kind, at, detail, source, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(contact_id)
+            .bind(event.kind.as_str())
+            .bind(ts(event.at))
+            .bind(&event.detail)
+            .bind(&event.source)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .ctx("storing an event")?
+            .rows_affected();
+            if inserted == 0 {
+                counts.duplicates += 1;
+                continue;
+            }
+            counts.stored += 1;
+            let suppress = |reason| {
+                NewSuppression::address(&event.email, reason, &event.source, &event.detail)
+            };
+            let suppression = match &event.kind {
+                EventKind::Activity(_) => {
+                    sqlx::query(
+                        "UPDATE contacts SET last_activity_at = max(coalesce(last_activity_at, ?1), ?1) WHERE id = ?2",
+                    )
+                    .bind(ts(event.at))
+                    .bind(contact_id)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("moving last activity forward")?;
+                    None
+                }
+                EventKind::Unsubscribe => Some(suppress(SuppressionReason::Unsubscribe)),
+                EventKind::Complaint => Some(suppress(SuppressionReason::Complaint)),
+                // A soft bounce (full mailbox, greylisting) is no reason to stop for good.
+                EventKind::Bounce if event.detail.to_lowercase().contains("soft") => None,
+                EventKind::Bounce => Some(suppress(SuppressionReason::Bounce)),
+            };
+            if let Some(s) = suppression {
+                if Self::insert_suppression(&mut tx, &s, event.at).await? {
+                    counts.suppressions_added += 1;
+                }
+            }
+        }
+        tx.commit().await.ctx("committing events")?;
+        Ok(counts)
+    }
+
+    async fn add_suppression(&self, s: &NewSuppression, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.ctx("adding a suppression")?;
+        Self::insert_suppression(&mut conn, s, now).await
+    }
+
+    async fn remove_suppression(&self, value: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM suppressions WHERE value = ?")
+            .bind(value.trim().to_lowercase())
+            .execute(&self.pool)
+            .await
+            .ctx("removing a suppression")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_suppressions(&self) -> StoreResult<Vec<Suppression>> {
+        let rows = sqlx::query(
+            "SELECT value, scope, reason, source, detail, created_at FROM suppressions ORDER BY value",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing suppressions")?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope").ctx("reading a suppression")?;
+                let reason: String = row.try_get("reason").ctx("reading a suppression")?;
+                Ok(Suppression {
+                    value: row.try_get("value").ctx("reading a suppression")?,
+                    scope: if scope == "domain" {
+                        SuppressionScope::Domain
+                    } else {
+                        SuppressionScope::Address
+                    },
+                    reason: reason.parse().map_err(|detail| StoreError::Corrupt {
+                        context: "reading a suppression",
+                        detail,
+                    })?,
+                    source: row.try_get("source").ctx("reading a suppression")?,
+                    detail: row.try_get("detail").ctx("reading a suppression")?,
+                    created_at: from_ts(row.try_get("created_at").ctx("reading a suppression")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn count_entrants(&self, campaign: &str, selection: &Selection) -> StoreResult<u64> {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM contacts c WHERE ");
+        push_selection(&mut qb, selection);
+        qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
+        qb.push(" AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ");
+        qb.push_bind(campaign.to_string());
+        qb.push(" AND e.contact_id = c.id)");
+        let count: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting entrants")?;
+        Ok(count as u64)
+    }
+
+    async fn enroll(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut qb =
+            QueryBuilder::new("INSERT INTO enrollments (campaign, contact_id, entered_at) SELECT ");
+        qb.push_bind(campaign.to_string());
+        qb.push(", c.id, ");
+        qb.push_bind(ts(now));
+        qb.push(" FROM contacts c WHERE ");
+        push_selection(&mut qb, selection);
+        qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
+        // Foundation rule: a contact passes through a campaign once.
+        qb.push(" AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ");
+        qb.push_bind(campaign.to_string());
+        qb.push(" AND e.contact_id = c.id)");
+        let done = qb
+            .build()
+            .execute(&self.pool)
+            .await
+            .ctx("enrolling contacts")?;
+        Ok(done.rows_affected())
+    }
+
+    async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.contact_id, e.entered_at, s.step, s.state, s.sent_at
+             FROM enrollments e
+             LEFT JOIN sends s ON s.id = (
+                 SELECT s2.id FROM sends s2 WHERE s2.enrollment_id = e.id ORDER BY s2.step DESC LIMIT 1)
+             WHERE e.campaign = ? AND e.exited_at IS NULL
+             ORDER BY e.id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading enrollments")?;
+        rows.iter()
+            .map(|row| {
+                let ctx = "reading an enrollment";
+                let step: Option<i64> = row.try_get("step").ctx(ctx)?;
+                let last_send = match step {
+                    None => None,
+                    Some(step) => {
+                        let state: String = row.try_get("state").ctx(ctx)?;
+                        Some(LastSend {
+                            step: step as u32,
+                            state: state.parse().map_err(|detail| StoreError::Corrupt {
+                                context: ctx,
+                                detail,
+                            })?,
+                            sent_at: row
+                                .try_get::<Option<i64>, _>("sent_at")
+                                .ctx(ctx)?
+                                .map(from_ts),
+                        })
+                    }
+                };
+                Ok(EnrollmentProgress {
+                    enrollment_id: row.try_get("id").ctx(ctx)?,
+                    contact_id: row.try_get("contact_id").ctx(ctx)?,
+                    entered_at: from_ts(row.try_get("entered_at").ctx(ctx)?),
+                    last_send,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_sends(&self, sends: &[NewSend], now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut created = 0;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("queueing sends")?;
+        for send in sends {
+            created += sqlx::query(
+                "INSERT INTO sends (enrollment_id, contact_id, campaign, step, template, state, due_at, next_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                 ON CONFLICT (enrollment_id, step) DO NOTHING",
+            )
+            .bind(send.enrollment_id)
+            .bind(send.contact_id)
+            .bind(&send.campaign)
+            .bind(send.step as i64)
+            .bind(&send.template)
+            .bind(ts(send.due_at))
+            .bind(ts(send.due_at))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .ctx("queueing a send")?
+            .rows_affected();
+        }
+        tx.commit().await.ctx("committing queued sends")?;
+        Ok(created)
+    }
+
+    async fn finish_enrollments(
+        &self,
+        finished: &[(i64, ExitReason)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("finishing enrollments")?;
+        for (id, reason) in finished {
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = ? WHERE id = ? AND exited_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(reason.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .ctx("finishing an enrollment")?;
+        }
+        tx.commit().await.ctx("committing finished enrollments")
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> StoreResult<Claim> {
+        let now = ts(request.now);
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("claiming sends")?;
+        // An unsubscribe between plan and send must win: check at claim time.
+        let suppressed: Vec<i64> = sqlx::query_scalar(
+            "UPDATE sends SET state = 'suppressed', finished_at = ?1, lease_until = NULL,
+                    last_error = 'recipient is suppressed'
+             WHERE id IN (
+                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
+                 WHERE sd.state IN ('queued', 'retry') AND sd.next_at <= ?1
+                   AND EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain)))
+             RETURNING enrollment_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("suppressing due sends")?;
+        for enrollment in &suppressed {
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed' WHERE id = ? AND exited_at IS NULL",
+            )
+            .bind(now)
+            .bind(enrollment)
+            .execute(&mut *tx)
+            .await
+            .ctx("ending a suppressed enrollment")?;
+        }
+        let cancelled = sqlx::query(
+            "UPDATE sends SET state = 'cancelled', finished_at = ?1, last_error = 'enrollment ended before sending'
+             WHERE state IN ('queued', 'retry') AND next_at <= ?1
+               AND enrollment_id IN (SELECT id FROM enrollments WHERE exited_at IS NOT NULL)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .ctx("cancelling sends of ended enrollments")?
+        .rows_affected();
+        let claimed = sqlx::query(
+            "UPDATE sends SET state = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1
+             WHERE id IN (
+                 SELECT id FROM sends WHERE state IN ('queued', 'retry') AND next_at <= ?
+                 ORDER BY next_at, id LIMIT ?)
+             RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, due_at",
+        )
+        .bind(&request.worker)
+        .bind(ts(request.lease_until))
+        .bind(now)
+        .bind(request.limit as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("claiming due sends")?;
+        let mut sends = Vec::with_capacity(claimed.len());
+        if !claimed.is_empty() {
+            let mut qb = QueryBuilder::new(format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id IN ("
+            ));
+            let mut ids = qb.separated(", ");
+            for row in &claimed {
+                ids.push_bind(
+                    row.try_get::<i64, _>("contact_id")
+                        .ctx("claiming due sends")?,
+                );
+            }
+            qb.push(")");
+            let contacts = qb
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .ctx("loading claimed contacts")?;
+            let contacts: std::collections::HashMap<i64, Contact> = contacts
+                .iter()
+                .map(|row| contact_from_row(row).map(|c| (c.id, c)))
+                .collect::<StoreResult<_>>()?;
+            for row in &claimed {
+                let ctx = "reading a claimed send";
+                let contact_id: i64 = row.try_get("contact_id").ctx(ctx)?;
+                let contact = contacts
+                    .get(&contact_id)
+                    .cloned()
+                    .ok_or(StoreError::Corrupt {
+                        context: ctx,
+                        detail: format!("send refers to missing contact {contact_id}"),
+                    })?;
+                sends.push(ClaimedSend {
+                    id: row.try_get("id").ctx(ctx)?,
+                    enrollment_id: row.try_get("enrollment_id").ctx(ctx)?,
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    step: row.try_get::<i64, _>("step").ctx(ctx)? as u32,
+                    template: row.try_get("template").ctx(ctx)?,
+                    attempts: row.try_get::<i64, _>("attempts").ctx(ctx)? as u32,
+                    due_at: from_ts(row.try_get("due_at").ctx(ctx)?),
+                    contact,
+                });
+            }
+        }
+        tx.commit().await.ctx("committing a claim")?;
+        Ok(Claim {
+            sends,
+            suppressed: suppressed.len() as u64,
+            cancelled,
+        })
+    }
+
+    async fn record(
+        &self,
+        send_id: i64,
+        outcome: &SendOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let now = ts(now);
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("recording a send")?;
+        // `in_doubt` is accepted too: a late answer settles the doubt.
+        const MINE: &str = "id = ? AND state IN ('sending', 'in_doubt')";
+        let sql = match outcome {
+            SendOutcome::Sent { .. } => {
+                "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
+                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL"
+            }
+            SendOutcome::Retry { .. } => {
+                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL"
+            }
+            SendOutcome::Failed { .. } | SendOutcome::Bounced { .. } => {
+                "UPDATE sends SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL"
+            }
+            SendOutcome::Cancelled { .. } => {
+                "UPDATE sends SET state = 'cancelled', last_error = ?, finished_at = ?, lease_until = NULL"
+            }
+            SendOutcome::Released => {
+                "UPDATE sends SET state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END,
+                        attempts = attempts - 1, lease_until = NULL, claimed_by = NULL"
+            }
+        };
+        let sql = format!("{sql} WHERE {MINE}");
+        let mut query = sqlx::query(&sql);
+        query = match outcome {
+            SendOutcome::Sent {
+                message_id,
+                subject,
+                response,
+            } => query
+                .bind(message_id)
+                .bind(subject)
+                .bind(response)
+                .bind(now)
+                .bind(now),
+            SendOutcome::Retry { next_at, error } => query.bind(ts(*next_at)).bind(error),
+            SendOutcome::Failed { error } | SendOutcome::Bounced { error, .. } => {
+                query.bind(error).bind(now)
+            }
+            SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
+            SendOutcome::Released => query,
+        };
+        query
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("recording a send")?;
+        if let SendOutcome::Bounced { suppress, .. } = outcome {
+            Self::insert_suppression(&mut tx, suppress, from_ts(now)).await?;
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = 'send_failed'
+                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
+            )
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("ending a bounced enrollment")?;
+        }
+        tx.commit().await.ctx("committing a send result")
+    }
+
+    async fn expire_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE sends SET state = 'in_doubt',
+                    last_error = 'lease expired while sending: the server may have accepted it; not resent'
+             WHERE state = 'sending' AND lease_until <= ?",
+        )
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .ctx("expiring leases")?;
+        Ok(done.rows_affected())
+    }
+
+    async fn outbox_counts(&self) -> StoreResult<Vec<OutboxCount>> {
+        let rows = sqlx::query(
+            "SELECT campaign, state, count(*) AS n FROM sends GROUP BY campaign, state ORDER BY campaign, state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting the outbox")?;
+        rows.iter()
+            .map(|row| {
+                let ctx = "reading outbox counts";
+                let state: String = row.try_get("state").ctx(ctx)?;
+                Ok(OutboxCount {
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    state: state.parse().map_err(|detail| StoreError::Corrupt {
+                        context: ctx,
+                        detail,
+                    })?,
+                    count: row.try_get::<i64, _>("n").ctx(ctx)? as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn find_send(
+        &self,
+        campaign: &str,
+        contact_id: i64,
+        step: u32,
+    ) -> StoreResult<Option<SendRow>> {
+        let row = sqlx::query(
+            "SELECT s.id, s.enrollment_id, s.state FROM sends s
+             JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE e.campaign = ? AND e.contact_id = ? AND s.step = ?
+             ORDER BY e.id DESC LIMIT 1",
+        )
+        .bind(campaign)
+        .bind(contact_id)
+        .bind(step as i64)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("finding a send")?;
+        let Some(row) = row else { return Ok(None) };
+        let ctx = "reading a send";
+        let state: String = row.try_get("state").ctx(ctx)?;
+        Ok(Some(SendRow {
+            id: row.try_get("id").ctx(ctx)?,
+            enrollment_id: row.try_get("enrollment_id").ctx(ctx)?,
+            state: state.parse().map_err(|detail| StoreError::Corrupt {
+                context: ctx,
+                detail,
+            })?,
+        }))
+    }
+
+    async fn record_tick(&self, tick: &TickRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO ticks (started_at, finished_at, enrolled, queued) VALUES (?, ?, ?, ?)",
+        )
+        .bind(ts(tick.started_at))
+        .bind(ts(tick.finished_at))
+        .bind(tick.enrolled as i64)
+        .bind(tick.queued as i64)
+        .execute(&self.pool)
+        .await
+        .ctx("recording a tick")?;
+        Ok(())
+    }
+
+    async fn last_tick(&self) -> StoreResult<Option<TickRecord>> {
+        let row = sqlx::query(
+            "SELECT started_at, finished_at, enrolled, queued FROM ticks ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading the last tick")?;
+        let Some(row) = row else { return Ok(None) };
+        let ctx = "reading a tick";
+        Ok(Some(TickRecord {
+            started_at: from_ts(row.try_get("started_at").ctx(ctx)?),
+            finished_at: from_ts(row.try_get("finished_at").ctx(ctx)?),
+            enrolled: row.try_get::<i64, _>("enrolled").ctx(ctx)? as u64,
+            queued: row.try_get::<i64, _>("queued").ctx(ctx)? as u64,
+        }))
+    }
+}

@@ -1,0 +1,360 @@
+//! Row types the store takes and gives: plain data in domain terms.
+
+use crate::domain::EmailAddress;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+pub type Attributes = serde_json::Map<String, serde_json::Value>;
+
+/// A contact as imported. `None` means "not given": it never erases a stored value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewContact {
+    pub email: EmailAddress,
+    pub name: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub timezone: Option<chrono_tz::Tz>,
+    pub tags: Option<Vec<String>>,
+    pub attributes: Attributes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub timezone: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: Attributes,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+/// What a contact did. Any kind other than the three below is an activity
+/// (`activity`, `purchase`, `login`, `reply`, `click`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Activity(String),
+    Unsubscribe,
+    Bounce,
+    Complaint,
+}
+
+impl EventKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventKind::Activity(kind) => kind,
+            EventKind::Unsubscribe => "unsubscribe",
+            EventKind::Bounce => "bounce",
+            EventKind::Complaint => "complaint",
+        }
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let kind = s.trim().to_lowercase();
+        let valid = !kind.is_empty()
+            && kind.len() <= 40
+            && kind
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid {
+            return Err(format!(
+                "invalid event kind `{s}` (use `activity`, `unsubscribe`, `bounce`, `complaint`, or a word such as `purchase`)"
+            ));
+        }
+        Ok(match kind.as_str() {
+            "unsubscribe" => EventKind::Unsubscribe,
+            "bounce" => EventKind::Bounce,
+            "complaint" => EventKind::Complaint,
+            _ => EventKind::Activity(kind),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub email: EmailAddress,
+    pub kind: EventKind,
+    pub at: DateTime<Utc>,
+    pub detail: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EventCounts {
+    pub stored: u64,
+    pub duplicates: u64,
+    /// Emails with no contact: those events are not stored.
+    pub unknown_contacts: Vec<String>,
+    pub suppressions_added: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuppressionScope {
+    Address,
+    Domain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuppressionReason {
+    Unsubscribe,
+    Bounce,
+    Complaint,
+    Manual,
+}
+
+impl SuppressionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsubscribe => "unsubscribe",
+            Self::Bounce => "bounce",
+            Self::Complaint => "complaint",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+impl FromStr for SuppressionReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "unsubscribe" => Ok(Self::Unsubscribe),
+            "bounce" => Ok(Self::Bounce),
+            "complaint" => Ok(Self::Complaint),
+            "manual" => Ok(Self::Manual),
+            other => Err(format!(
+                "unknown suppression reason `{other}` (expected unsubscribe, bounce, complaint or manual)"
+            )),
+        }
+    }
+}
+
+/// An address or a whole domain we must not email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSuppression {
+    pub value: String,
+    pub scope: SuppressionScope,
+    pub reason: SuppressionReason,
+    pub source: String,
+    pub detail: String,
+}
+
+impl NewSuppression {
+    pub fn address(
+        email: &EmailAddress,
+        reason: SuppressionReason,
+        source: &str,
+        detail: &str,
+    ) -> Self {
+        Self {
+            value: email.as_str().to_string(),
+            scope: SuppressionScope::Address,
+            reason,
+            source: source.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppression {
+    pub value: String,
+    pub scope: SuppressionScope,
+    pub reason: SuppressionReason,
+    pub source: String,
+    pub detail: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendState {
+    Queued,
+    Sending,
+    Sent,
+    Retry,
+    Failed,
+    Suppressed,
+    Cancelled,
+    InDoubt,
+}
+
+impl SendState {
+    pub const ALL: [SendState; 8] = [
+        SendState::Queued,
+        SendState::Sending,
+        SendState::Sent,
+        SendState::Retry,
+        SendState::Failed,
+        SendState::Suppressed,
+        SendState::Cancelled,
+        SendState::InDoubt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendState::Queued => "queued",
+            SendState::Sending => "sending",
+            SendState::Sent => "sent",
+            SendState::Retry => "retry",
+            SendState::Failed => "failed",
+            SendState::Suppressed => "suppressed",
+            SendState::Cancelled => "cancelled",
+            SendState::InDoubt => "in_doubt",
+        }
+    }
+}
+
+impl FromStr for SendState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SendState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown send state `{s}`"))
+    }
+}
+
+impl fmt::Display for SendState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The latest send of an enrollment, as the planner needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastSend {
+    pub step: u32,
+    pub state: SendState,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentProgress {
+    pub enrollment_id: i64,
+    pub contact_id: i64,
+    pub entered_at: DateTime<Utc>,
+    pub last_send: Option<LastSend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSend {
+    pub enrollment_id: i64,
+    pub contact_id: i64,
+    pub campaign: String,
+    pub step: u32,
+    pub template: String,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// Every step was sent.
+    Completed,
+    /// A step could not be delivered (failed or bounced).
+    SendFailed,
+    /// The contact became suppressed.
+    Suppressed,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Completed => "completed",
+            ExitReason::SendFailed => "send_failed",
+            ExitReason::Suppressed => "suppressed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub now: DateTime<Utc>,
+    pub limit: u32,
+    pub lease_until: DateTime<Utc>,
+    pub worker: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Claim {
+    pub sends: Vec<ClaimedSend>,
+    pub suppressed: u64,
+    pub cancelled: u64,
+}
+
+/// A row now owned by one sender, with what it takes to render it.
+#[derive(Debug, Clone)]
+pub struct ClaimedSend {
+    pub id: i64,
+    pub enrollment_id: i64,
+    pub campaign: String,
+    pub step: u32,
+    pub template: String,
+    pub attempts: u32,
+    pub due_at: DateTime<Utc>,
+    pub contact: Contact,
+}
+
+/// How one claimed send ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent {
+        message_id: String,
+        subject: String,
+        response: String,
+    },
+    Retry {
+        next_at: DateTime<Utc>,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+    /// A permanent rejection of the recipient: suppress the address too.
+    Bounced {
+        error: String,
+        suppress: NewSuppression,
+    },
+    /// Not sendable any more (e.g. its campaign was removed).
+    Cancelled {
+        reason: String,
+    },
+    /// Claimed but never put on the wire (shutting down): back to `queued`.
+    Released,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxCount {
+    pub campaign: String,
+    pub state: SendState,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRow {
+    pub id: i64,
+    pub enrollment_id: i64,
+    pub state: SendState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TickRecord {
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub enrolled: u64,
+    pub queued: u64,
+}

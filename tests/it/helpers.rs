@@ -1,0 +1,148 @@
+//! A `spawn_app`-style harness: each test gets its own directory with a
+//! config, the shipped campaigns and templates, a fresh SQLite file, and
+//! (optionally) its own SMTP server on a free port.
+
+use crate::smtp::SmtpServer;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tempfile::TempDir;
+
+/// The instant tests pretend it is.
+pub const NOW: &str = "2026-03-10T10:00:00Z";
+
+pub struct TestApp {
+    pub dir: TempDir,
+    pub smtp: Option<SmtpServer>,
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+const CONFIG: &str = r#"
+[database]
+url = "sqlite://tend.db"
+
+[smtp]
+transport = "smtp"
+host = "127.0.0.1"
+port = 1                # the real port comes from TEND__SMTP__PORT (proving env overrides work)
+tls = "none"
+connections = 4
+timeout = "10s"
+
+[sending]
+from = "Ana at Acme <ana@acme.example>"
+rate = "1000/s"
+retry_base = "1m"
+max_attempts = 5
+retry_for = "1d"
+"#;
+
+impl TestApp {
+    /// The shipped campaigns and templates, delivering to a fresh SMTP server.
+    pub fn with_smtp(server_args: &[&str]) -> Self {
+        let app = Self::without_smtp();
+        Self {
+            smtp: Some(SmtpServer::start_with(server_args)),
+            ..app
+        }
+    }
+
+    /// The shipped campaigns and templates, no mail server.
+    pub fn without_smtp() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("campaigns"), &dir.path().join("campaigns"));
+        copy_dir(&repo().join("templates"), &dir.path().join("templates"));
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::write(dir.path().join("config/tend.toml"), CONFIG).unwrap();
+        Self { dir, smtp: None }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Runs the real `tend` binary in the app directory.
+    pub fn tend(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("TEND_CONFIG");
+        if let Some(smtp) = &self.smtp {
+            command.env("TEND__SMTP__PORT", smtp.port.to_string());
+        }
+        let out = command.output().expect("run tend");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `tend run --once --now AT`, asserting success.
+    pub fn run_once(&self, at: &str) -> Output {
+        self.tend(&["run", "--once", "--now", at]).ok()
+    }
+
+    pub fn smtp(&self) -> &SmtpServer {
+        self.smtp.as_ref().expect("this app has an SMTP server")
+    }
+
+    /// Writes and imports a contacts CSV, asserting every row was accepted.
+    pub fn import_contacts(&self, csv: &str) {
+        self.write("contacts.csv", csv);
+        self.tend(&["contacts", "import", "contacts.csv"]).ok();
+    }
+}
+
+/// `NOW` shifted by whole days (negative: the past), as RFC 3339.
+pub fn days_from_now(days: i64) -> String {
+    let now: chrono::DateTime<chrono::Utc> = NOW.parse().unwrap();
+    (now + chrono::Duration::days(days)).to_rfc3339()
+}
+
+/// `NOW` shifted by hours, as RFC 3339.
+pub fn hours_from_now(hours: i64) -> String {
+    let now: chrono::DateTime<chrono::Utc> = NOW.parse().unwrap();
+    (now + chrono::Duration::hours(hours)).to_rfc3339()
+}

@@ -1,0 +1,11 @@
+//! tend's integration tests: the real binary, real SQLite files, and a real
+//! SMTP server (aiosmtpd, `tests/support/smtp_server.py`) on 127.0.0.1.
+//! Time is always injected with `--now`; no test waits on the wall clock
+//! for scheduling.
+
+mod check;
+mod delivery;
+mod helpers;
+mod import;
+mod smtp;
+mod store;
