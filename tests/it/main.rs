@@ -4,6 +4,7 @@
 //! for scheduling.
 
 mod check;
+mod daemon;
 mod delivery;
 mod helpers;
 mod import;
