@@ -11,7 +11,7 @@ fn the_daemon_sends_what_is_due_and_exits_cleanly_on_sigterm() {
     app.import_contacts(
         "email,name,created_at\nnew1@example.com,Nora,2026-03-09\nnew2@example.com,Ned,2026-03-08\n",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tend"))
         .args(["run", "--now", NOW])
         .current_dir(app.dir.path())
         .env("TEND__SMTP__PORT", app.smtp().port.to_string())
