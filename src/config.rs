@@ -16,7 +16,7 @@ pub enum SettingsError {
     Invalid { path: String, message: String },
     #[error("{path}: the config file does not exist (create it, or pass --config PATH)")]
     Missing { path: String },
-    #[error("cannot read SMTP password file {path}: {source}")]
+    #[error("cannot read secret file {path}: {source}")]
     PasswordFile {
         path: String,
         source: std::io::Error,
@@ -38,6 +38,67 @@ pub struct Settings {
     pub lifecycle: LifecycleSettings,
     #[serde(default)]
     pub daemon: DaemonSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// DKIM signing; off when the section is absent.
+    pub dkim: Option<DkimSettings>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnsubscribeScope {
+    /// One click stops all mail from tend to that address.
+    All,
+    /// One click ends only the campaign the message came from.
+    Campaign,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Where the daemon listens (unsubscribe links, health); empty to disable.
+    pub listen: String,
+    /// The public base URL of that listener, used in links inside emails.
+    pub public_url: String,
+    /// Signs unsubscribe links. Only from `TEND__HTTP__SECRET` or `secret_file`;
+    /// when neither is set tend generates one and keeps it in the database.
+    pub secret: Option<Secret>,
+    pub secret_file: Option<PathBuf>,
+    pub unsubscribe_scope: UnsubscribeScope,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8025".into(),
+            public_url: "http://127.0.0.1:8025".into(),
+            secret: None,
+            secret_file: None,
+            unsubscribe_scope: UnsubscribeScope::All,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DkimAlgorithm {
+    Rsa,
+    Ed25519,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    pub selector: String,
+    pub domain: String,
+    /// PEM private key: PKCS#1/PKCS#8 RSA, or Ed25519 as base64 of the raw key.
+    pub key_file: PathBuf,
+    #[serde(default = "default_dkim_algorithm")]
+    pub algorithm: DkimAlgorithm,
+}
+
+fn default_dkim_algorithm() -> DkimAlgorithm {
+    DkimAlgorithm::Rsa
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +168,8 @@ pub struct SmtpSettings {
     pub file_dir: PathBuf,
     /// The name announced in EHLO; defaults to the machine's hostname.
     pub hello_name: Option<String>,
+    /// An extra CA certificate (PEM) to trust, e.g. a private relay's.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SmtpSettings {
@@ -123,6 +186,7 @@ impl Default for SmtpSettings {
             timeout: Duration::from_secs(30),
             file_dir: "outbox".into(),
             hello_name: None,
+            ca_file: None,
         }
     }
 }
@@ -140,6 +204,7 @@ impl fmt::Debug for SmtpSettings {
             .field("connections", &self.connections)
             .field("timeout", &self.timeout)
             .field("file_dir", &self.file_dir)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -184,6 +249,17 @@ pub struct SendingSettings {
     pub lease: Duration,
     /// Address for the `List-Unsubscribe` mailto link; defaults to the from address.
     pub unsubscribe_mailto: Option<String>,
+    /// Per-recipient-domain rates, e.g. `{ default = "600/min", "gmail.com" = "300/min" }`.
+    pub per_domain: std::collections::BTreeMap<String, Rate>,
+    /// After this many consecutive deferrals (4xx) a domain is paused…
+    pub backoff_after: u32,
+    /// …first for this long, doubling on each further deferral…
+    pub backoff_pause: Duration,
+    /// …up to this long. One accepted message resets the count.
+    pub backoff_max: Duration,
+    /// Daily caps while warming up a new IP or domain: `[500, 1000, 2000]`
+    /// means 500 on the first day tend sends, 1000 on the second…; no cap after.
+    pub warmup: Vec<u32>,
 }
 
 impl Default for SendingSettings {
@@ -201,6 +277,11 @@ impl Default for SendingSettings {
             retry_for: Duration::from_days(2),
             lease: Duration::from_secs(600),
             unsubscribe_mailto: None,
+            per_domain: Default::default(),
+            backoff_after: 3,
+            backoff_pause: Duration::from_secs(300),
+            backoff_max: Duration::from_secs(3600),
+            warmup: Vec::new(),
         }
     }
 }
@@ -264,6 +345,11 @@ impl Settings {
             .add_source(file.clone())
             .build()
             .map_err(|e| invalid(e.to_string()))?;
+        if file_only.get_string("http.secret").is_ok() {
+            return Err(invalid(
+                "`http.secret` must not be written in the config file; set TEND__HTTP__SECRET or `http.secret_file`".into(),
+            ));
+        }
         if file_only.get_string("smtp.password").is_ok() {
             return Err(invalid(
                 "`smtp.password` must not be written in the config file; set TEND__SMTP__PASSWORD or `smtp.password_file`".into(),
@@ -291,6 +377,17 @@ impl Settings {
                     }
                 })?;
                 settings.smtp.password = Some(Secret::new(secret.trim_end_matches(['\r', '\n'])));
+            }
+        }
+        if settings.http.secret.is_none() {
+            if let Some(file) = &settings.http.secret_file {
+                let secret = std::fs::read_to_string(file).map_err(|source| {
+                    SettingsError::PasswordFile {
+                        path: file.display().to_string(),
+                        source,
+                    }
+                })?;
+                settings.http.secret = Some(Secret::new(secret.trim()));
             }
         }
         settings.validate().map_err(invalid)?;
@@ -328,6 +425,17 @@ impl Settings {
             return Err(
                 "keys `sending.batch` and `sending.max_attempts` must be at least 1".into(),
             );
+        }
+        if let Some(secret) = &self.http.secret {
+            if secret.expose().len() < 16 {
+                return Err("key `http.secret` must be at least 16 characters".into());
+            }
+        }
+        let public = &self.http.public_url;
+        if !(public.starts_with("https://") || public.starts_with("http://")) {
+            return Err(format!(
+                "key `http.public_url`: `{public}` must start with https:// (or http:// for local testing)"
+            ));
         }
         if !self.database.url.starts_with("sqlite:") {
             return Err(format!(

@@ -8,11 +8,13 @@
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::http::{self, HttpState};
 use crate::plan::{self, PlanError};
-use crate::send::{Loaded, SendError, SendStats, Sender};
+use crate::send::{self, Loaded, SendError, SendStats, Sender};
 use crate::store::Store;
 use std::future::Future;
 use std::sync::Arc;
+use tokio::net::TcpListener;
 use tokio::time::{Instant, sleep_until};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +25,52 @@ pub enum DaemonError {
     Send(#[from] SendError),
 }
 
-/// Runs until `shutdown` completes. Returns what was sent.
+/// Runs until `shutdown` completes; serves HTTP on `listener` meanwhile.
+/// Returns what was sent.
 pub async fn run<S: Store>(
     store: S,
     settings: &Settings,
     loaded: Arc<Loaded>,
     clock: Arc<dyn Clock>,
+    listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<SendStats, DaemonError> {
-    let sender = Sender::new(store.clone(), settings, Arc::clone(&clock))?;
+    let identity = send::identity(&store, settings, clock.now()).await?;
+    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    let http_task = listener.map(|listener| {
+        let state = HttpState {
+            store: store.clone(),
+            key: identity.links.key().clone(),
+            scope: settings.http.unsubscribe_scope,
+            clock: Arc::clone(&clock),
+        };
+        let mut stopped = http_stopped.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = http::serve(listener, state, shutdown).await {
+                tracing::error!(error = %e, "the HTTP listener failed");
+            }
+        })
+    });
+    let result = run_loop(store, settings, loaded, clock, identity, shutdown).await;
+    let _ = stop_http.send(true);
+    if let Some(task) = http_task {
+        let _ = task.await;
+    }
+    result
+}
+
+async fn run_loop<S: Store>(
+    store: S,
+    settings: &Settings,
+    loaded: Arc<Loaded>,
+    clock: Arc<dyn Clock>,
+    identity: send::Identity,
+    shutdown: impl Future<Output = ()>,
+) -> Result<SendStats, DaemonError> {
+    let sender = Sender::new(store.clone(), settings, identity, Arc::clone(&clock))?;
     let tick_every = settings
         .daemon
         .tick

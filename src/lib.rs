@@ -18,6 +18,8 @@
 //! - [`send`]: SMTP/file transports, rate limit, the claim → send → record loop.
 //! - [`store`]: the `Store` trait and its SQLite implementation; nothing else speaks SQL.
 //! - [`import`]: CSV import of contacts and events, with per-line rejections.
+//! - [`links`]: signed links in messages (unsubscribe), and their key.
+//! - [`http`]: the daemon's HTTP listener: one-click unsubscribe, health.
 //! - [`daemon`]: the long-running loop, signal handling and graceful shutdown.
 //! - [`cli`]: the command-line edge (clap), one file per subcommand.
 #![forbid(unsafe_code)]
@@ -29,7 +31,9 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod domain;
+pub mod http;
 pub mod import;
+pub mod links;
 pub mod plan;
 pub mod render;
 pub mod segment;

@@ -4,7 +4,7 @@
 use super::app::{Context, UserError};
 use crate::catalog::did_you_mean;
 use crate::domain::EmailAddress;
-use crate::send::{Identity, compose};
+use crate::send::compose;
 use crate::store::Store;
 use clap::Args;
 use std::io::Write;
@@ -47,8 +47,9 @@ pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
         .contact_by_email(&email)
         .await?
         .ok_or_else(|| UserError(format!("no contact with email {email}")))?;
-    let identity = Identity::from_settings(&ctx.settings)
-        .ok_or_else(|| UserError("`sending.from` is not set in the config".into()))?;
+    let identity = crate::send::identity(&store, &ctx.settings, ctx.clock().now())
+        .await
+        .map_err(|e| UserError(e.to_string()))?;
     let step = args.step - 1;
     let send = store
         .find_send(&campaign.id, contact.id, step as u32)

@@ -1,6 +1,6 @@
 //! `tend run [--once]`: the daemon, or one tick and a drain.
 
-use super::app::{Context, print_json};
+use super::app::{Context, UserError, print_json};
 use crate::clock::{Clock, ShiftedClock};
 use crate::send::{SendStats, Sender};
 use crate::{daemon, plan};
@@ -27,7 +27,8 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             clock.now(),
         )
         .await?;
-        let sender = Sender::new(store, &ctx.settings, clock)?;
+        let identity = crate::send::identity(&store, &ctx.settings, clock.now()).await?;
+        let sender = Sender::new(store, &ctx.settings, identity, clock)?;
         let stats = sender.drain(&loaded).await?;
         if ctx.json {
             print_json(&serde_json::json!({ "plan": report, "sent": stats }))?;
@@ -42,7 +43,25 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(now) => Arc::new(ShiftedClock::starting_at(now)),
         None => ctx.clock(),
     };
-    let stats = daemon::run(store, &ctx.settings, loaded, clock, shutdown_signal()).await?;
+    let listener = match ctx.settings.http.listen.trim() {
+        "" => None,
+        address => {
+            let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                UserError(format!("cannot listen on `{address}` (http.listen): {e}"))
+            })?;
+            tracing::info!("http: listening on http://{}", listener.local_addr()?);
+            Some(listener)
+        }
+    };
+    let stats = daemon::run(
+        store,
+        &ctx.settings,
+        loaded,
+        clock,
+        listener,
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("{}", summary(&stats));
     Ok(ExitCode::SUCCESS)
 }

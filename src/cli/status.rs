@@ -9,8 +9,11 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let counts = store.outbox_counts().await?;
     let last_tick = store.last_tick().await?;
+    let domains = store.domain_health().await?;
     if ctx.json {
-        print_json(&serde_json::json!({ "outbox": counts, "last_tick": last_tick }))?;
+        print_json(
+            &serde_json::json!({ "outbox": counts, "last_tick": last_tick, "domains": domains }),
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut totals: BTreeMap<SendState, u64> = BTreeMap::new();
@@ -35,6 +38,20 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         println!(
             "{in_doubt} send(s) in doubt: the server may have accepted them; tend will not resend them"
         );
+    }
+    if !domains.is_empty() {
+        println!("deferring domains:");
+        let now = ctx.clock().now();
+        for d in &domains {
+            let paused = match d.paused_until {
+                Some(until) if until > now => format!("paused until {}", until.to_rfc3339()),
+                _ => "sending".to_string(),
+            };
+            println!(
+                "  {:<24} {} deferral(s), {paused}; last: {}",
+                d.domain, d.deferrals, d.last_error
+            );
+        }
     }
     match last_tick {
         Some(t) => println!(

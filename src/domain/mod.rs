@@ -5,8 +5,10 @@ mod duration;
 mod email;
 mod rate;
 mod stage;
+mod token;
 
 pub use duration::{Duration, DurationError};
 pub use email::{EmailAddress, EmailError, mask};
 pub use rate::{Rate, RateError};
 pub use stage::{Stage, StageError};
+pub use token::{TokenError, TokenKey, UnsubToken};

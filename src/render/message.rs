@@ -16,7 +16,9 @@ pub struct MessageMeta {
     pub to: Mailbox,
     pub message_id: String,
     pub date: DateTime<Utc>,
-    /// `mailto:` target for `List-Unsubscribe` (the HTTPS one-click link comes later).
+    /// The signed one-click URL (RFC 8058) for `List-Unsubscribe`.
+    pub unsubscribe_url: String,
+    /// `mailto:` alternative in `List-Unsubscribe`, for clients without HTTP.
     pub unsubscribe_mailto: String,
     pub campaign: String,
 }
@@ -28,12 +30,12 @@ pub fn message_id(send_id: i64, enrollment_id: i64, from: &Mailbox) -> String {
 }
 
 const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
 const LIST_ID: HeaderName = HeaderName::new_from_ascii_str("List-Id");
 const FEEDBACK_ID: HeaderName = HeaderName::new_from_ascii_str("Feedback-ID");
 
 pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Message, RenderError> {
     let domain = meta.from.email.domain().to_string();
-    let token = hex8(&meta.message_id);
     let mut builder = Message::builder()
         .from(meta.from.clone())
         .to(meta.to.clone())
@@ -43,9 +45,13 @@ pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Message,
         .raw_header(HeaderValue::new(
             LIST_UNSUBSCRIBE,
             format!(
-                "<mailto:{}?subject=unsubscribe%20{token}>",
-                meta.unsubscribe_mailto
+                "<{}>, <mailto:{}?subject=unsubscribe>",
+                meta.unsubscribe_url, meta.unsubscribe_mailto
             ),
+        ))
+        .raw_header(HeaderValue::new(
+            LIST_UNSUBSCRIBE_POST,
+            "List-Unsubscribe=One-Click".to_string(),
         ))
         .raw_header(HeaderValue::new(
             LIST_ID,

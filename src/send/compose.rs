@@ -3,26 +3,48 @@
 
 use super::Loaded;
 use crate::catalog::Campaign;
-use crate::config::Settings;
-use crate::render::{MessageMeta, RenderError, build_message, message_id};
+use crate::config::{DkimAlgorithm, DkimSettings, Settings};
+use crate::links::Links;
+use crate::render::{MessageMeta, RenderError, Rendered, build_message, message_id};
 use crate::store::Contact;
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::Mailbox;
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+use lettre::message::header::HeaderName;
+use std::sync::Arc;
 
-/// Who messages come from, resolved once from settings.
+/// RFC 5322 caps a header line at 998 characters; names get a tighter, humane bound.
+const MAX_SUBJECT: usize = 998;
+const MAX_NAME: usize = 200;
+
+/// Who messages come from and how they are signed, resolved once from settings.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
     pub unsubscribe_mailto: String,
+    pub links: Links,
+    pub dkim: Option<Arc<DkimConfig>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error(
+        "`sending.from` is not set: messages need a sender (e.g. from = \"Ana <ana@acme.example>\")"
+    )]
+    NoFrom,
+    #[error("cannot use the DKIM key {path}: {message}")]
+    DkimKey { path: String, message: String },
 }
 
 impl Identity {
-    /// `None` when `sending.from` is not set.
-    pub fn from_settings(settings: &Settings) -> Option<Self> {
-        let from = settings.from_mailbox()?;
-        Some(Self {
+    pub fn new(settings: &Settings, links: Links) -> Result<Self, IdentityError> {
+        let from = settings.from_mailbox().ok_or(IdentityError::NoFrom)?;
+        Ok(Self {
             reply_to: settings
                 .sending
                 .reply_to
@@ -34,7 +56,75 @@ impl Identity {
                 .clone()
                 .unwrap_or_else(|| from.email.to_string()),
             from,
+            links,
+            dkim: settings
+                .dkim
+                .as_ref()
+                .map(dkim_config)
+                .transpose()?
+                .map(Arc::new),
         })
+    }
+}
+
+/// Headers covered by the signature, the unsubscribe pair included: nobody
+/// downstream can swap the unsubscribe target without breaking it.
+const SIGNED_HEADERS: [&str; 9] = [
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+];
+
+fn dkim_config(dkim: &DkimSettings) -> Result<DkimConfig, IdentityError> {
+    let err = |message: String| IdentityError::DkimKey {
+        path: dkim.key_file.display().to_string(),
+        message,
+    };
+    let pem = std::fs::read_to_string(&dkim.key_file).map_err(|e| err(e.to_string()))?;
+    let algorithm = match dkim.algorithm {
+        DkimAlgorithm::Rsa => DkimSigningAlgorithm::Rsa,
+        DkimAlgorithm::Ed25519 => DkimSigningAlgorithm::Ed25519,
+    };
+    let key = DkimSigningKey::new(pem.trim(), algorithm).map_err(|e| {
+        err(format!(
+            "{e} (RSA keys must be PKCS#1 PEM, `-----BEGIN RSA PRIVATE KEY-----`; Ed25519 keys the base64 of the 32-byte seed)"
+        ))
+    })?;
+    Ok(DkimConfig::new(
+        dkim.selector.clone(),
+        dkim.domain.clone(),
+        key,
+        SIGNED_HEADERS
+            .iter()
+            .map(|h| HeaderName::new_from_ascii_str(h))
+            .collect(),
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    ))
+}
+
+/// Every message carries a visible way out, in both parts.
+fn add_unsubscribe_footer(rendered: &mut Rendered, url: &str) {
+    rendered.text = format!(
+        "{}\n\n--\nTo stop receiving these emails: {url}\n",
+        rendered.text.trim_end()
+    );
+    if let Some(html) = &mut rendered.html {
+        let footer = format!(
+            "<p style=\"font-size:12px;color:#777\">Don't want these emails? <a href=\"{url}\">Unsubscribe</a>.</p>"
+        );
+        match html.rfind("</body>") {
+            Some(at) => html.insert_str(at, &footer),
+            None => html.push_str(&footer),
+        }
     }
 }
 
@@ -51,6 +141,12 @@ pub enum ComposeError {
     Render(#[from] RenderError),
     #[error("the stored address `{0}` is not valid")]
     Address(String),
+    #[error("the {field} is {len} characters long; the limit is {max}")]
+    Oversized {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
 }
 
 /// `send` is the outbox row's (send id, enrollment id) when one exists; a
@@ -64,7 +160,16 @@ pub fn compose(
     send: Option<(i64, i64)>,
     now: DateTime<Utc>,
 ) -> Result<Composed, ComposeError> {
-    let rendered = loaded.renderer.render(campaign, step, contact, now)?;
+    let mut rendered = loaded.renderer.render(campaign, step, contact, now)?;
+    let unsubscribe_url = identity.links.unsubscribe_url(contact.id, &campaign.id);
+    add_unsubscribe_footer(&mut rendered, &unsubscribe_url);
+    if rendered.subject.chars().count() > MAX_SUBJECT {
+        return Err(ComposeError::Oversized {
+            field: "subject",
+            len: rendered.subject.chars().count(),
+            max: MAX_SUBJECT,
+        });
+    }
     let address = contact
         .email
         .parse()
@@ -75,6 +180,15 @@ pub fn compose(
         .as_ref()
         .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|n| !n.is_empty() && !n.contains('@'));
+    if let Some(n) = &name {
+        if n.chars().count() > MAX_NAME {
+            return Err(ComposeError::Oversized {
+                field: "contact name",
+                len: n.chars().count(),
+                max: MAX_NAME,
+            });
+        }
+    }
     let from = campaign
         .from
         .clone()
@@ -95,11 +209,16 @@ pub fn compose(
         to: Mailbox::new(name, address),
         message_id: id.clone(),
         date: now,
+        unsubscribe_url,
         unsubscribe_mailto: identity.unsubscribe_mailto.clone(),
         campaign: campaign.id.clone(),
     };
+    let mut message = build_message(&rendered, &meta)?;
+    if let Some(dkim) = &identity.dkim {
+        message.sign(dkim);
+    }
     Ok(Composed {
-        message: build_message(&rendered, &meta)?,
+        message,
         subject: rendered.subject,
         message_id: id,
     })

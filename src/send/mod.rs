@@ -4,9 +4,11 @@
 //! and its lease expiry turns it `in_doubt` (never resent blindly).
 
 mod compose;
+mod limits;
 mod transport;
 
-pub use compose::{ComposeError, Composed, Identity, compose};
+pub use compose::{ComposeError, Composed, Identity, IdentityError, compose};
+pub use limits::{DomainBook, DomainLimits};
 pub use transport::{Delivery, Transport, TransportError};
 
 use crate::catalog::Catalog;
@@ -37,14 +39,24 @@ pub struct Loaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error(
-        "`sending.from` is not set: messages need a sender (e.g. from = \"Ana <ana@acme.example>\")"
-    )]
-    NoFrom,
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Links(#[from] crate::links::LinkError),
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Resolves the sending identity: from/reply-to, link key, DKIM key.
+pub async fn identity<S: Store>(
+    store: &S,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Identity, SendError> {
+    let links = crate::links::Links::load(store, settings, now).await?;
+    Ok(Identity::new(settings, links)?)
 }
 
 /// Counts of one or more sending rounds.
@@ -82,6 +94,8 @@ struct Shared<S> {
     store: S,
     transport: Transport,
     limiter: DefaultDirectRateLimiter,
+    domains: DomainLimits,
+    book: DomainBook,
     connections: Semaphore,
     clock: Arc<dyn Clock>,
     identity: Identity,
@@ -105,8 +119,12 @@ impl<S> Clone for Sender<S> {
 }
 
 impl<S: Store> Sender<S> {
-    pub fn new(store: S, settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, SendError> {
-        let identity = Identity::from_settings(settings).ok_or(SendError::NoFrom)?;
+    pub fn new(
+        store: S,
+        settings: &Settings,
+        identity: Identity,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SendError> {
         let rate = settings.sending.rate;
         let quota = Quota::with_period(rate.interval())
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
@@ -115,6 +133,8 @@ impl<S: Store> Sender<S> {
             shared: Arc::new(Shared {
                 transport: Transport::from_settings(&settings.smtp)?,
                 limiter: RateLimiter::direct(quota),
+                domains: DomainLimits::new(&settings.sending),
+                book: DomainBook::new(&settings.sending),
                 connections: Semaphore::new(settings.smtp.connections as usize),
                 store,
                 clock,
@@ -136,11 +156,15 @@ impl<S: Store> Sender<S> {
         let s = &self.shared;
         let now = s.clock.now();
         s.store.expire_leases(now).await?;
+        let limit = self
+            .warmup_allowance(now)
+            .await?
+            .min(s.settings.sending.batch);
         let claim = s
             .store
             .claim(&ClaimRequest {
                 now,
-                limit: s.settings.sending.batch,
+                limit,
                 lease_until: now + s.settings.sending.lease.to_chrono(),
                 worker: s.worker.clone(),
             })
@@ -168,6 +192,31 @@ impl<S: Store> Sender<S> {
             }
         }
         Ok(stats)
+    }
+
+    /// How many more messages today's warm-up step allows (unbounded without warm-up).
+    async fn warmup_allowance(&self, now: DateTime<Utc>) -> Result<u32, SendError> {
+        let s = &self.shared;
+        let ramp = &s.settings.sending.warmup;
+        if ramp.is_empty() {
+            return Ok(u32::MAX);
+        }
+        let first = s.store.first_sent_at().await?;
+        let day = first.map_or(0, |f| (now - f).num_days().max(0)) as usize;
+        let Some(cap) = ramp.get(day) else {
+            return Ok(u32::MAX);
+        };
+        let day_start = first.unwrap_or(now) + chrono::Duration::days(day as i64);
+        let sent = s.store.sent_since(day_start).await?;
+        let left = u64::from(*cap).saturating_sub(sent);
+        if left == 0 {
+            tracing::info!(
+                day = day + 1,
+                cap,
+                "warm-up: today's cap is reached; the rest waits for tomorrow"
+            );
+        }
+        Ok(left.min(u64::from(u32::MAX)) as u32)
     }
 
     /// Rounds until nothing is due.
@@ -246,12 +295,37 @@ impl<S: Store> Sender<S> {
                 };
             }
         };
+        let domain = send
+            .contact
+            .email
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default()
+            .to_string();
         let _permit = s.connections.acquire().await;
         s.limiter.until_ready().await;
+        s.domains.until_ready(&domain).await;
         if s.stopping.load(Ordering::SeqCst) {
             return SendOutcome::Released;
         }
-        match s.transport.deliver(composed.message).await {
+        let delivery = s.transport.deliver(composed.message).await;
+        let deferred = match &delivery {
+            Delivery::Accepted(_) => Some(None),
+            Delivery::Transient {
+                error,
+                deferred: true,
+            } => Some(Some(error.as_str())),
+            _ => None,
+        };
+        if let Some(answer) = deferred {
+            let now = s.clock.now();
+            if let Some(state) = s.book.record(&domain, answer, now) {
+                if let Err(e) = s.store.save_domain_health(&state, now).await {
+                    tracing::error!(error = %e, domain, "could not store domain health");
+                }
+            }
+        }
+        match delivery {
             Delivery::Accepted(response) => SendOutcome::Sent {
                 message_id: composed.message_id,
                 subject: composed.subject,
@@ -268,7 +342,7 @@ impl<S: Store> Sender<S> {
                 error,
             },
             Delivery::Unsendable(error) => SendOutcome::Failed { error },
-            Delivery::Transient(error) => self.retry_or_fail(send, s.clock.now(), error),
+            Delivery::Transient { error, .. } => self.retry_or_fail(send, s.clock.now(), error),
         }
     }
 

@@ -4,7 +4,7 @@
 use crate::config::{SmtpSettings, TlsMode, TransportKind};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -27,8 +27,9 @@ pub enum Delivery {
     Accepted(String),
     /// Worth trying again later: 4xx, connection trouble, timeouts, and
     /// server-side configuration problems (authentication) that are not the
-    /// recipient's fault.
-    Transient(String),
+    /// recipient's fault. `deferred` marks a 4xx answer about the recipient
+    /// (greylisting, rate limiting by the receiving domain).
+    Transient { error: String, deferred: bool },
     /// The recipient was refused for good (5xx): a hard bounce.
     Rejected(String),
     /// The message itself cannot be sent (e.g. it could not be formatted).
@@ -55,14 +56,30 @@ impl Transport {
         }
         let settings_err =
             |e: lettre::transport::smtp::Error| TransportError::Settings(e.to_string());
+        // Certificates are always verified; `ca_file` adds a trusted root (a private relay's CA).
+        let parameters = || -> Result<TlsParameters, TransportError> {
+            let mut builder = TlsParameters::builder(smtp.host.clone());
+            if let Some(path) = &smtp.ca_file {
+                let pem = std::fs::read(path).map_err(|e| {
+                    TransportError::Settings(format!(
+                        "cannot read smtp.ca_file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| {
+                    TransportError::Settings(format!(
+                        "smtp.ca_file {} is not a PEM certificate: {e}",
+                        path.display()
+                    ))
+                })?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder.build_rustls().map_err(settings_err)
+        };
         let tls = match smtp.tls {
             TlsMode::None => Tls::None,
-            TlsMode::Starttls => {
-                Tls::Required(TlsParameters::new(smtp.host.clone()).map_err(settings_err)?)
-            }
-            TlsMode::Tls => {
-                Tls::Wrapper(TlsParameters::new(smtp.host.clone()).map_err(settings_err)?)
-            }
+            TlsMode::Starttls => Tls::Required(parameters()?),
+            TlsMode::Tls => Tls::Wrapper(parameters()?),
         };
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
@@ -91,15 +108,18 @@ impl Transport {
         match self {
             Transport::File(files) => match files.send(message).await {
                 Ok(id) => Delivery::Accepted(format!("written {id}.eml")),
-                Err(e) => Delivery::Transient(format!("cannot write the .eml file: {e}")),
+                Err(e) => Delivery::Transient {
+                    error: format!("cannot write the .eml file: {e}"),
+                    deferred: false,
+                },
             },
             Transport::Smtp { transport, timeout } => {
                 // lettre's own timeout covers single reads/writes; bound the whole transaction.
                 match tokio::time::timeout(*timeout * 2, transport.send(message)).await {
-                    Err(_) => Delivery::Transient(format!(
-                        "SMTP transaction timed out after {:?}",
-                        *timeout * 2
-                    )),
+                    Err(_) => Delivery::Transient {
+                        error: format!("SMTP transaction timed out after {:?}", *timeout * 2),
+                        deferred: false,
+                    },
                     Ok(Ok(response)) => Delivery::Accepted(format!(
                         "{} {}",
                         response.code(),
@@ -122,6 +142,9 @@ fn classify(error: &lettre::transport::smtp::Error) -> Delivery {
     } else if error.is_client() {
         Delivery::Unsendable(text)
     } else {
-        Delivery::Transient(text)
+        Delivery::Transient {
+            deferred: error.is_transient() && !about_us,
+            error: text,
+        }
     }
 }

@@ -148,4 +148,37 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn record_tick(&self, tick: &TickRecord) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn last_tick(&self) -> impl Future<Output = StoreResult<Option<TickRecord>>> + Send;
+
+    /// A named secret: stored `candidate` on first use, the stored value after.
+    fn secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
+
+    fn contact_by_id(&self, id: i64) -> impl Future<Output = StoreResult<Option<Contact>>> + Send;
+
+    /// Suppresses the contact (no campaign) or ends its passage through one
+    /// campaign, and records an `unsubscribe` event. Idempotent.
+    fn unsubscribe(
+        &self,
+        request: &Unsubscribe,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<UnsubscribeResult>> + Send;
+
+    /// Messages sent at or after `since` (for warm-up caps).
+    fn sent_since(&self, since: DateTime<Utc>) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// When tend first sent anything from this database (warm-up day 1).
+    fn first_sent_at(&self) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+
+    fn save_domain_health(
+        &self,
+        health: &DomainHealth,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Domains currently deferring or paused.
+    fn domain_health(&self) -> impl Future<Output = StoreResult<Vec<DomainHealth>>> + Send;
 }

@@ -29,11 +29,18 @@ fn migrator() -> Migrator {
         )
     };
     Migrator {
-        migrations: Cow::Owned(vec![migration(
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        )]),
+        migrations: Cow::Owned(vec![
+            migration(
+                1,
+                "init",
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+            ),
+            migration(
+                4,
+                "deliverability",
+                include_str!("../../migrations/sqlite/0004_deliverability.sql"),
+            ),
+        ]),
         ..Migrator::DEFAULT
     }
 }
@@ -540,11 +547,15 @@ impl Store for SqliteStore {
         .await
         .ctx("cancelling sends of ended enrollments")?
         .rows_affected();
+        // Rows for paused (deferring) domains stay queued until the pause ends.
         let claimed = sqlx::query(
-            "UPDATE sends SET state = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1
+            "UPDATE sends SET state = 'sending', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
              WHERE id IN (
-                 SELECT id FROM sends WHERE state IN ('queued', 'retry') AND next_at <= ?
-                 ORDER BY next_at, id LIMIT ?)
+                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
+                 WHERE sd.state IN ('queued', 'retry') AND sd.next_at <= ?3
+                   AND NOT EXISTS (SELECT 1 FROM domain_health h
+                                   WHERE h.domain = c.domain AND h.paused_until > ?3)
+                 ORDER BY sd.next_at, sd.id LIMIT ?4)
              RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, due_at",
         )
         .bind(&request.worker)
@@ -775,5 +786,165 @@ impl Store for SqliteStore {
             enrolled: row.try_get::<i64, _>("enrolled").ctx(ctx)? as u64,
             queued: row.try_get::<i64, _>("queued").ctx(ctx)? as u64,
         }))
+    }
+
+    async fn secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<u8>> {
+        // The first caller's candidate wins; every later caller reads it back.
+        sqlx::query("INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await
+            .ctx("storing a secret")?;
+        sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .ctx("reading a secret")
+    }
+
+    async fn contact_by_id(&self, id: i64) -> StoreResult<Option<Contact>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("looking up a contact")?;
+        row.as_ref().map(contact_from_row).transpose()
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: &Unsubscribe,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UnsubscribeResult> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("unsubscribing")?;
+        let email: Option<String> = sqlx::query_scalar("SELECT email FROM contacts WHERE id = ?")
+            .bind(request.contact_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("unsubscribing")?;
+        let Some(email) = email else {
+            return Ok(UnsubscribeResult::UnknownContact);
+        };
+        let changed = match &request.campaign {
+            None => {
+                let suppression = NewSuppression {
+                    value: email,
+                    scope: SuppressionScope::Address,
+                    reason: SuppressionReason::Unsubscribe,
+                    source: request.source.clone(),
+                    detail: request.detail.clone(),
+                };
+                Self::insert_suppression(&mut tx, &suppression, now).await?
+            }
+            Some(campaign) => {
+                sqlx::query(
+                    "UPDATE enrollments SET exited_at = ?, exit_reason = 'unsubscribed'
+                     WHERE campaign = ? AND contact_id = ? AND exited_at IS NULL",
+                )
+                .bind(ts(now))
+                .bind(campaign)
+                .bind(request.contact_id)
+                .execute(&mut *tx)
+                .await
+                .ctx("ending an enrollment")?
+                .rows_affected()
+                    > 0
+            }
+        };
+        if changed {
+            sqlx::query(
+                "INSERT INTO events (contact_id, kind, at, detail, source, created_at)
+                 VALUES (?, 'unsubscribe', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(request.contact_id)
+            .bind(ts(now))
+            .bind(&request.detail)
+            .bind(&request.source)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .ctx("recording an unsubscribe")?;
+        }
+        tx.commit().await.ctx("committing an unsubscribe")?;
+        Ok(if changed {
+            UnsubscribeResult::Done
+        } else {
+            UnsubscribeResult::Already
+        })
+    }
+
+    async fn sent_since(&self, since: DateTime<Utc>) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sends WHERE sent_at >= ?")
+            .bind(ts(since))
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting recent sends")?;
+        Ok(n as u64)
+    }
+
+    async fn first_sent_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let first: Option<i64> = sqlx::query_scalar("SELECT min(sent_at) FROM sends")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("finding the first send")?;
+        Ok(first.map(from_ts))
+    }
+
+    async fn save_domain_health(
+        &self,
+        health: &DomainHealth,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO domain_health (domain, deferrals, paused_until, last_error, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (domain) DO UPDATE SET deferrals = ?2, paused_until = ?3, last_error = ?4, updated_at = ?5",
+        )
+        .bind(&health.domain)
+        .bind(health.deferrals as i64)
+        .bind(health.paused_until.map(ts))
+        .bind(&health.last_error)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .ctx("saving domain health")?;
+        Ok(())
+    }
+
+    async fn domain_health(&self) -> StoreResult<Vec<DomainHealth>> {
+        let rows = sqlx::query(
+            "SELECT domain, deferrals, paused_until, last_error FROM domain_health
+             WHERE deferrals > 0 OR paused_until IS NOT NULL ORDER BY domain",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading domain health")?;
+        rows.iter()
+            .map(|row| {
+                let ctx = "reading domain health";
+                Ok(DomainHealth {
+                    domain: row.try_get("domain").ctx(ctx)?,
+                    deferrals: row.try_get::<i64, _>("deferrals").ctx(ctx)? as u32,
+                    paused_until: row
+                        .try_get::<Option<i64>, _>("paused_until")
+                        .ctx(ctx)?
+                        .map(from_ts),
+                    last_error: row.try_get("last_error").ctx(ctx)?,
+                })
+            })
+            .collect()
     }
 }

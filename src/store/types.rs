@@ -269,6 +269,8 @@ pub enum ExitReason {
     SendFailed,
     /// The contact became suppressed.
     Suppressed,
+    /// The contact unsubscribed from this campaign only.
+    Unsubscribed,
 }
 
 impl ExitReason {
@@ -277,6 +279,7 @@ impl ExitReason {
             ExitReason::Completed => "completed",
             ExitReason::SendFailed => "send_failed",
             ExitReason::Suppressed => "suppressed",
+            ExitReason::Unsubscribed => "unsubscribed",
         }
     }
 }
@@ -357,4 +360,31 @@ pub struct TickRecord {
     pub finished_at: DateTime<Utc>,
     pub enrolled: u64,
     pub queued: u64,
+}
+
+/// A request to stop mail: to everything (`campaign: None`) or one campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsubscribe {
+    pub contact_id: i64,
+    pub campaign: Option<String>,
+    pub source: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsubscribeResult {
+    Done,
+    /// Nothing changed: already unsubscribed (a replayed click).
+    Already,
+    UnknownContact,
+}
+
+/// How a recipient domain is taking our mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainHealth {
+    pub domain: String,
+    /// Consecutive deferrals (4xx) without a success in between.
+    pub deferrals: u32,
+    pub paused_until: Option<DateTime<Utc>>,
+    pub last_error: String,
 }

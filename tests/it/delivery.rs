@@ -142,10 +142,22 @@ fn messages_carry_the_required_headers_and_personal_content() {
         id.starts_with("<tend.") && id.ends_with("@acme.example>"),
         "{id}"
     );
+    let unsubscribe = nora.header("List-Unsubscribe").unwrap();
     assert!(
-        nora.header("List-Unsubscribe")
-            .unwrap()
-            .starts_with("<mailto:ana@acme.example?")
+        unsubscribe.starts_with("<http://127.0.0.1:8025/u/"),
+        "{unsubscribe}"
+    );
+    assert!(
+        unsubscribe.ends_with(", <mailto:ana@acme.example?subject=unsubscribe>"),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        nora.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(
+        nora.body()
+            .contains("To stop receiving these emails: http://127.0.0.1:8025/u/")
     );
     assert!(nora.body().contains("Hi Nora,"));
     assert!(

@@ -3,6 +3,7 @@
 Usage:
     python3 tests/support/smtp_server.py --out FILE.jsonl [--port 0]
         [--rule ADDR=CODE ...] [--drop ADDR ...] [--stall-data SECONDS] [--announce]
+        [--tls-cert PEM --tls-key PEM [--implicit-tls]] [--auth USER:PASS]
 
 It binds 127.0.0.1:PORT (0 = any free port), prints exactly one line
 `READY <port>` to stdout, then serves until SIGTERM/SIGINT.
@@ -21,16 +22,22 @@ Fault injection, keyed on the RCPT TO address (case-insensitive):
                     connection instead of answering the end of DATA.
   --stall-data S    wait S seconds before answering the end of DATA. A client
                     that gives up (closes) meanwhile gets nothing recorded.
+  ADDR may be a shell-style pattern (`*@bounce.test`); exact addresses win.
+  --tls-cert/--tls-key  offer STARTTLS with this certificate (PEM files);
+                    with --implicit-tls, speak TLS from the first byte instead.
+  --auth USER:PASS  offer AUTH PLAIN/LOGIN (only over TLS) and require it.
   --announce        also print `RECEIVED <count>` after each recorded message,
                     so a parent can wait for messages without polling.
 """
 
 import argparse
 import asyncio
+import fnmatch
 import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import sys
 
@@ -80,8 +87,17 @@ class Recorder:
         with open(out_path, "rb") as existing:
             self.count = sum(1 for _ in existing)
 
+    def rule_for(self, address):
+        address = address.lower()
+        if address in self.rules:
+            return self.rules[address]
+        for pattern, code in self.rules.items():
+            if fnmatch.fnmatchcase(address, pattern):
+                return code
+        return None
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        code = self.rules.get(address.lower())
+        code = self.rule_for(address)
         if code is not None:
             return reply_for(code)  # not appended to rcpt_tos: not accepted
         # With a RCPT hook installed, aiosmtpd leaves accepting to us.
@@ -143,6 +159,10 @@ def parse_args():
     p.add_argument("--drop", action="append", default=[], metavar="ADDR")
     p.add_argument("--stall-data", type=float, default=0.0, metavar="SECONDS")
     p.add_argument("--announce", action="store_true")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--implicit-tls", action="store_true")
+    p.add_argument("--auth", metavar="USER:PASS")
     return p.parse_args()
 
 
@@ -156,10 +176,32 @@ async def main():
         announce=args.announce,
     )
     loop = asyncio.get_running_loop()
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    options = {"hostname": "tend-test-smtp", "enable_SMTPUTF8": True}
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            from aiosmtpd.smtp import AuthResult, LoginPassword
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and auth_data.login.decode() == user
+                and auth_data.password.decode() == password
+            )
+            return AuthResult(success=ok)
+
+        options.update(authenticator=authenticator, auth_required=True,
+                       auth_require_tls=not args.implicit_tls)
+    if context is not None and not args.implicit_tls:
+        options.update(tls_context=context)
     server = await loop.create_server(
-        lambda: TestSMTP(handler, hostname="tend-test-smtp", enable_SMTPUTF8=True),
+        lambda: TestSMTP(handler, **options),
         host="127.0.0.1",
         port=args.port,
+        ssl=context if args.implicit_tls else None,
     )
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,307 @@
+//! One-click unsubscribe (RFC 8058) over real HTTP: the in-process listener
+//! bound to 127.0.0.1:0, and the daemon's listener used from a received
+//! message's `List-Unsubscribe` header.
+
+use crate::helpers::{NOW, TestApp, http_request};
+use chrono::{DateTime, Utc};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tend::clock::FixedClock;
+use tend::config::UnsubscribeScope;
+use tend::domain::{EmailAddress, Stage, TokenKey, UnsubToken};
+use tend::http::{HttpState, serve};
+use tend::segment::Segment;
+use tend::store::{NewContact, SqliteStore, Store};
+
+fn now() -> DateTime<Utc> {
+    NOW.parse().unwrap()
+}
+
+fn key() -> TokenKey {
+    TokenKey::new(b"a-test-secret-that-is-long-enough").unwrap()
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    store: SqliteStore,
+    ids: Vec<i64>,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn start(scope: UnsubscribeScope) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    let contacts: Vec<NewContact> = ["ana@example.com", "bob@example.com"]
+        .iter()
+        .map(|e| NewContact {
+            email: EmailAddress::parse(e).unwrap(),
+            name: None,
+            created_at: Some(now()),
+            last_activity_at: None,
+            timezone: None,
+            tags: None,
+            attributes: Default::default(),
+        })
+        .collect();
+    store.upsert_contacts(&contacts, now()).await.unwrap();
+    let selection = Segment {
+        stages: vec![Stage::New],
+    }
+    .select(&Default::default(), now());
+    store.enroll("welcome", &selection, now()).await.unwrap();
+    store.enroll("news", &selection, now()).await.unwrap();
+    let mut ids = Vec::new();
+    for e in ["ana@example.com", "bob@example.com"] {
+        ids.push(
+            store
+                .contact_by_email(&EmailAddress::parse(e).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let state = HttpState {
+        store: store.clone(),
+        key: key(),
+        scope,
+        clock: Arc::new(FixedClock(now())),
+    };
+    tokio::spawn(serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Server {
+        addr,
+        store,
+        ids,
+        _dir: dir,
+        stop: Some(stop),
+    }
+}
+
+fn token_for(contact_id: i64) -> String {
+    key().sign(&UnsubToken {
+        contact_id,
+        campaign: "welcome".into(),
+    })
+}
+
+async fn request(addr: std::net::SocketAddr, method: &'static str, path: String) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        http_request(addr, method, &path, "List-Unsubscribe=One-Click")
+    })
+    .await
+    .unwrap()
+}
+
+async fn suppressed(store: &SqliteStore) -> Vec<String> {
+    store
+        .list_suppressions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.value)
+        .collect()
+}
+
+#[tokio::test]
+async fn one_click_post_suppresses_exactly_that_contact() {
+    let server = start(UnsubscribeScope::All).await;
+    let (status, body) = request(
+        server.addr,
+        "POST",
+        format!("/u/{}", token_for(server.ids[0])),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("You are unsubscribed"));
+    assert_eq!(
+        suppressed(&server.store).await,
+        vec!["ana@example.com".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn get_shows_a_confirmation_page_and_changes_nothing() {
+    let server = start(UnsubscribeScope::All).await;
+    let token = token_for(server.ids[0]);
+    let (status, body) = request(server.addr, "GET", format!("/u/{token}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&format!("<form method=\"post\" action=\"/u/{token}\">")),
+        "{body}"
+    );
+    assert!(
+        suppressed(&server.store).await.is_empty(),
+        "a link scanner's GET must not unsubscribe"
+    );
+}
+
+#[tokio::test]
+async fn forged_altered_or_truncated_tokens_are_refused_and_change_nothing() {
+    let server = start(UnsubscribeScope::All).await;
+    let real = token_for(server.ids[0]);
+    let forged = TokenKey::new(b"somebody-elses-secret-key")
+        .unwrap()
+        .sign(&UnsubToken {
+            contact_id: server.ids[1],
+            campaign: "welcome".into(),
+        });
+    let truncated = real[..real.len() - 3].to_string();
+    for bad in [forged, truncated, "nonsense".to_string()] {
+        for method in ["GET", "POST"] {
+            let (status, _) = request(server.addr, method, format!("/u/{bad}")).await;
+            assert_eq!(status, 400, "{method} {bad}");
+        }
+    }
+    assert!(suppressed(&server.store).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_replayed_click_is_harmless() {
+    let server = start(UnsubscribeScope::All).await;
+    let path = format!("/u/{}", token_for(server.ids[1]));
+    for _ in 0..3 {
+        let (status, _) = request(server.addr, "POST", path.clone()).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        suppressed(&server.store).await,
+        vec!["bob@example.com".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_valid_token_for_an_unknown_contact_is_not_found() {
+    let server = start(UnsubscribeScope::All).await;
+    let (status, _) = request(server.addr, "POST", format!("/u/{}", token_for(999_999))).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn campaign_scope_ends_only_that_campaign() {
+    let server = start(UnsubscribeScope::Campaign).await;
+    let (status, _) = request(
+        server.addr,
+        "POST",
+        format!("/u/{}", token_for(server.ids[0])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        suppressed(&server.store).await.is_empty(),
+        "no global suppression"
+    );
+    let open = |c: &'static str| {
+        let store = server.store.clone();
+        async move {
+            store
+                .progress(c)
+                .await
+                .unwrap()
+                .iter()
+                .map(|p| p.contact_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        open("welcome").await,
+        vec![server.ids[1]],
+        "ana left the welcome campaign"
+    );
+    assert_eq!(open("news").await.len(), 2, "other campaigns go on");
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let server = start(UnsubscribeScope::All).await;
+    let (status, body) = request(server.addr, "GET", "/healthz".into()).await;
+    assert_eq!((status, body.trim()), (200, "ok"));
+}
+
+#[test]
+fn the_link_in_a_received_message_unsubscribes_through_the_daemon() {
+    let app = TestApp::with_smtp(&[]);
+    app.import_contacts("email,name,created_at\nnew1@example.com,Nora,2026-03-09\nnew2@example.com,Ned,2026-03-08\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["run", "--now", NOW])
+        .current_dir(app.dir.path())
+        .env("TEND__SMTP__PORT", app.smtp().port.to_string())
+        .env("TEND__HTTP__LISTEN", "127.0.0.1:0")
+        .env("TEND__HTTP__PUBLIC_URL", "https://mail.acme.example")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = crate::helpers::LogLines::follow(child.stderr.take().unwrap());
+    let line = logs.wait_for("http: listening on http://", Duration::from_secs(30));
+    let addr: std::net::SocketAddr = line
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let received = app.smtp().wait_for(2, Duration::from_secs(30));
+    let nora = received
+        .iter()
+        .find(|r| r.rcpt_tos == ["new1@example.com"])
+        .unwrap();
+
+    assert_eq!(
+        nora.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let header = nora.header("List-Unsubscribe").unwrap();
+    assert!(
+        header.starts_with("<https://mail.acme.example/u/"),
+        "{header}"
+    );
+    assert!(
+        header.contains("<mailto:ana@acme.example?subject=unsubscribe>"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("new1@example.com"),
+        "the token does not carry the address"
+    );
+    let url = header.trim_start_matches('<').split('>').next().unwrap();
+    let path = url.trim_start_matches("https://mail.acme.example");
+    assert!(
+        nora.body().contains(url),
+        "a visible unsubscribe link is in the body"
+    );
+
+    let (status, _) = http_request(addr, "POST", path, "List-Unsubscribe=One-Click");
+    assert_eq!(status, 200);
+    let forged = format!("{}x", &path[..path.len() - 1]);
+    assert_eq!(http_request(addr, "POST", &forged, "").0, 400);
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let list = app.tend(&["suppress", "list"]).ok().stdout;
+    assert!(
+        list.contains("new1@example.com") && list.contains("unsubscribe"),
+        "{list}"
+    );
+    assert!(!list.contains("new2@example.com"), "{list}");
+    assert!(list.contains("1 suppression(s)"), "{list}");
+}
