@@ -69,7 +69,10 @@ impl Identity {
 
 /// Headers covered by the signature, the unsubscribe pair included: nobody
 /// downstream can swap the unsubscribe target without breaking it.
-const SIGNED_HEADERS: [&str; 9] = [
+/// `Content-Type` is left out on purpose: lettre writes a multipart
+/// message's Content-Type with the body, so its signer cannot cover it, and
+/// listing it would make every multipart signature fail verification.
+const SIGNED_HEADERS: [&str; 8] = [
     "From",
     "To",
     "Subject",
@@ -78,7 +81,6 @@ const SIGNED_HEADERS: [&str; 9] = [
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
     "MIME-Version",
-    "Content-Type",
 ];
 
 fn dkim_config(dkim: &DkimSettings) -> Result<DkimConfig, IdentityError> {

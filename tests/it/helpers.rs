@@ -103,6 +103,11 @@ impl TestApp {
 
     /// Runs the real `tend` binary in the app directory.
     pub fn tend(&self, args: &[&str]) -> Output {
+        self.tend_with(args, &[])
+    }
+
+    /// Runs `tend` with extra environment variables.
+    pub fn tend_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
         command
             .args(args)
@@ -111,6 +116,7 @@ impl TestApp {
         if let Some(smtp) = &self.smtp {
             command.env("TEND__SMTP__PORT", smtp.port.to_string());
         }
+        command.envs(env.iter().copied());
         let out = command.output().expect("run tend");
         Output {
             code: out.status.code().unwrap_or(-1),

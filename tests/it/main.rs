@@ -10,4 +10,5 @@ mod helpers;
 mod import;
 mod smtp;
 mod store;
+mod transport;
 mod unsubscribe;
