@@ -65,6 +65,10 @@ pub struct HttpSettings {
     pub secret: Option<Secret>,
     pub secret_file: Option<PathBuf>,
     pub unsubscribe_scope: UnsubscribeScope,
+    /// Bearer token for `POST /events`. Only from `TEND__HTTP__EVENTS_TOKEN`
+    /// or `events_token_file`; without one the endpoint is off.
+    pub events_token: Option<Secret>,
+    pub events_token_file: Option<PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -75,6 +79,8 @@ impl Default for HttpSettings {
             secret: None,
             secret_file: None,
             unsubscribe_scope: UnsubscribeScope::All,
+            events_token: None,
+            events_token_file: None,
         }
     }
 }
@@ -345,6 +351,11 @@ impl Settings {
             .add_source(file.clone())
             .build()
             .map_err(|e| invalid(e.to_string()))?;
+        if file_only.get_string("http.events_token").is_ok() {
+            return Err(invalid(
+                "`http.events_token` must not be written in the config file; set TEND__HTTP__EVENTS_TOKEN or `http.events_token_file`".into(),
+            ));
+        }
         if file_only.get_string("http.secret").is_ok() {
             return Err(invalid(
                 "`http.secret` must not be written in the config file; set TEND__HTTP__SECRET or `http.secret_file`".into(),
@@ -388,6 +399,17 @@ impl Settings {
                     }
                 })?;
                 settings.http.secret = Some(Secret::new(secret.trim()));
+            }
+        }
+        if settings.http.events_token.is_none() {
+            if let Some(file) = &settings.http.events_token_file {
+                let token = std::fs::read_to_string(file).map_err(|source| {
+                    SettingsError::PasswordFile {
+                        path: file.display().to_string(),
+                        source,
+                    }
+                })?;
+                settings.http.events_token = Some(Secret::new(token.trim()));
             }
         }
         settings.validate().map_err(invalid)?;

@@ -43,6 +43,11 @@ pub async fn run<S: Store>(
             key: identity.links.key().clone(),
             scope: settings.http.unsubscribe_scope,
             clock: Arc::clone(&clock),
+            events_token: settings
+                .http
+                .events_token
+                .as_ref()
+                .map(|t| t.expose().to_string()),
         };
         let mut stopped = http_stopped.clone();
         tokio::spawn(async move {

@@ -1,7 +1,9 @@
-//! The daemon's HTTP listener: one-click unsubscribe (RFC 8058) and health.
+//! The daemon's HTTP listener: one-click unsubscribe (RFC 8058), event
+//! intake (`POST /events`) and health.
 //! Like mini-redis' `server::run`, [`serve`] takes an already-bound listener
 //! and a shutdown future, so tests bind `127.0.0.1:0` and stop it at will.
 
+mod events;
 mod unsubscribe;
 
 use crate::clock::Clock;
@@ -11,7 +13,7 @@ use crate::store::Store;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -23,6 +25,8 @@ pub struct HttpState<S> {
     pub key: TokenKey,
     pub scope: UnsubscribeScope,
     pub clock: Arc<dyn Clock>,
+    /// `POST /events` is off without a token.
+    pub events_token: Option<String>,
 }
 
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
@@ -32,6 +36,7 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
             get(unsubscribe::page::<S>).post(unsubscribe::confirm::<S>),
         )
         .route("/healthz", get(health::<S>))
+        .route("/events", post(events::post::<S>))
         .with_state(Arc::new(state))
 }
 

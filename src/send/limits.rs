@@ -70,6 +70,15 @@ impl DomainBook {
         }
     }
 
+    /// Starts from stored state (a restart must not forget a paused domain,
+    /// nor fail to clear one that recovered).
+    pub fn seed(&self, stored: Vec<DomainHealth>) {
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        for health in stored {
+            states.entry(health.domain.clone()).or_insert(health);
+        }
+    }
+
     /// Records one answer; returns the new state when it changed and should be stored.
     pub fn record(
         &self,

@@ -102,6 +102,7 @@ struct Shared<S> {
     settings: Settings,
     worker: String,
     stopping: AtomicBool,
+    seeded: AtomicBool,
 }
 
 /// The claim → send → record loop. Cheap to clone; clones share limits.
@@ -142,6 +143,7 @@ impl<S: Store> Sender<S> {
                 settings: settings.clone(),
                 worker: format!("{}-{}", std::process::id(), Utc::now().timestamp_millis()),
                 stopping: AtomicBool::new(false),
+                seeded: AtomicBool::new(false),
             }),
         })
     }
@@ -155,6 +157,9 @@ impl<S: Store> Sender<S> {
     pub async fn round(&self, loaded: &Arc<Loaded>) -> Result<SendStats, SendError> {
         let s = &self.shared;
         let now = s.clock.now();
+        if !s.seeded.swap(true, Ordering::SeqCst) {
+            s.book.seed(s.store.domain_health().await?);
+        }
         s.store.expire_leases(now).await?;
         let limit = self
             .warmup_allowance(now)

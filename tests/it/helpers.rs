@@ -153,12 +153,28 @@ pub fn hours_from_now(hours: i64) -> String {
     (now + chrono::Duration::hours(hours)).to_rfc3339()
 }
 
-/// A minimal HTTP/1.1 client: one request, `Connection: close`, returns
-/// (status, body). Real requests over TCP, no client library needed.
+/// A minimal HTTP/1.1 client: one form-encoded request, `Connection: close`,
+/// returns (status, body). Real requests over TCP, no client library needed.
 pub fn http_request(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
+    body: &str,
+) -> (u16, String) {
+    http_request_with(
+        addr,
+        method,
+        path,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body,
+    )
+}
+
+pub fn http_request_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
     use std::io::{Read, Write};
@@ -166,11 +182,11 @@ pub fn http_request(
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();

@@ -6,6 +6,7 @@
 mod check;
 mod daemon;
 mod delivery;
+mod faults;
 mod helpers;
 mod import;
 mod smtp;

@@ -12,8 +12,12 @@ fn test_ca(dir: &Path) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-    ca.distinguished_name.push(DnType::CommonName, "tend test CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.distinguished_name
+        .push(DnType::CommonName, "tend test CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate().unwrap();
@@ -26,14 +30,20 @@ fn test_ca(dir: &Path) {
     std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
 }
 
-const CONTACTS: &str = "email,name,created_at\nnew1@example.com,Nora,2026-03-09\nnew2@example.com,Ned,2026-03-08\n";
+const CONTACTS: &str =
+    "email,name,created_at\nnew1@example.com,Nora,2026-03-09\nnew2@example.com,Ned,2026-03-08\n";
 
 fn tls_app(extra: &[&str]) -> (TestApp, tempfile::TempDir) {
     let certs = tempfile::tempdir().unwrap();
     test_ca(certs.path());
     let cert = certs.path().join("server.pem");
     let key = certs.path().join("server.key");
-    let mut args = vec!["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    let mut args = vec![
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let app = TestApp::with_smtp(&args);
     app.import_contacts(CONTACTS);
@@ -48,8 +58,19 @@ fn run_with(app: &TestApp, env: &[(&str, &str)]) -> crate::helpers::Output {
 fn starttls_delivers_when_the_certificate_is_trusted() {
     let (app, certs) = tls_app(&[]);
     let ca = certs.path().join("ca.pem");
-    let out = run_with(&app, &[("TEND__SMTP__TLS", "starttls"), ("TEND__SMTP__CA_FILE", ca.to_str().unwrap())]);
-    assert!(out.stdout.contains("sent 2,"), "{}{}", out.stdout, out.stderr);
+    let out = run_with(
+        &app,
+        &[
+            ("TEND__SMTP__TLS", "starttls"),
+            ("TEND__SMTP__CA_FILE", ca.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        out.stdout.contains("sent 2,"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     assert_eq!(app.smtp().received().len(), 2);
 }
 
@@ -57,17 +78,38 @@ fn starttls_delivers_when_the_certificate_is_trusted() {
 fn an_untrusted_certificate_is_refused_and_the_sends_wait() {
     let (app, _certs) = tls_app(&[]);
     let out = run_with(&app, &[("TEND__SMTP__TLS", "starttls")]);
-    assert!(out.stdout.contains("sent 0, retry 2"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("sent 0, retry 2"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     assert!(app.smtp().received().is_empty());
-    assert!(app.tend(&["suppress", "list"]).ok().stdout.contains("0 suppression(s)"));
+    assert!(
+        app.tend(&["suppress", "list"])
+            .ok()
+            .stdout
+            .contains("0 suppression(s)")
+    );
 }
 
 #[test]
 fn implicit_tls_delivers() {
     let (app, certs) = tls_app(&["--implicit-tls"]);
     let ca = certs.path().join("ca.pem");
-    let out = run_with(&app, &[("TEND__SMTP__TLS", "tls"), ("TEND__SMTP__CA_FILE", ca.to_str().unwrap())]);
-    assert!(out.stdout.contains("sent 2,"), "{}{}", out.stdout, out.stderr);
+    let out = run_with(
+        &app,
+        &[
+            ("TEND__SMTP__TLS", "tls"),
+            ("TEND__SMTP__CA_FILE", ca.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        out.stdout.contains("sent 2,"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     assert_eq!(app.smtp().received().len(), 2);
 }
 
@@ -84,7 +126,12 @@ fn auth_with_the_right_password_delivers() {
             ("TEND__SMTP__PASSWORD", "s3cret-pass"),
         ],
     );
-    assert!(out.stdout.contains("sent 2,"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("sent 2,"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
 }
 
 #[test]
@@ -101,9 +148,19 @@ fn a_failed_login_is_retried_and_never_suppresses_recipients() {
             ("TEND__SMTP__TIMEOUT", "2s"),
         ],
     );
-    assert!(out.stdout.contains("sent 0, retry 2, failed 0, bounced 0"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("sent 0, retry 2, failed 0, bounced 0"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     assert!(app.smtp().received().is_empty());
-    assert!(app.tend(&["suppress", "list"]).ok().stdout.contains("0 suppression(s)"));
+    assert!(
+        app.tend(&["suppress", "list"])
+            .ok()
+            .stdout
+            .contains("0 suppression(s)")
+    );
 }
 
 #[test]
@@ -111,7 +168,12 @@ fn a_stalled_server_times_out_and_the_send_is_retried() {
     let app = TestApp::with_smtp(&["--stall-data", "30"]);
     app.import_contacts("email,name,created_at\nnew1@example.com,Nora,2026-03-09\n");
     let out = run_with(&app, &[("TEND__SMTP__TIMEOUT", "1s")]);
-    assert!(out.stdout.contains("sent 0, retry 1"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("sent 0, retry 1"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     assert!(out.stderr.contains("timed out"), "{}", out.stderr);
     assert!(app.smtp().received().is_empty());
 }
@@ -133,9 +195,13 @@ fn a_received_message_passes_dkim_verification_by_an_independent_verifier() {
     app.import_contacts(CONTACTS);
     let dir = app.dir.path();
     openssl(&["genrsa", "-traditional", "-out", "dkim.key", "2048"], dir);
-    let public = openssl(&["rsa", "-in", "dkim.key", "-pubout", "-outform", "DER"], dir);
+    let public = openssl(
+        &["rsa", "-in", "dkim.key", "-pubout", "-outform", "DER"],
+        dir,
+    );
     let mut config = std::fs::read_to_string(app.path("config/tend.toml")).unwrap();
-    config += "\n[dkim]\nselector = \"tend2026\"\ndomain = \"acme.example\"\nkey_file = \"dkim.key\"\n";
+    config +=
+        "\n[dkim]\nselector = \"tend2026\"\ndomain = \"acme.example\"\nkey_file = \"dkim.key\"\n";
     app.write("config/tend.toml", &config);
     app.run_once(NOW);
     let received = app.smtp().received();
@@ -148,26 +214,45 @@ fn a_received_message_passes_dkim_verification_by_an_independent_verifier() {
     );
     for message in &received {
         let signature = message.header("DKIM-Signature").expect("signed");
-        assert!(signature.contains("d=acme.example") && signature.contains("s=tend2026"), "{signature}");
-        let mut verify = Command::new(std::env::var("TEND_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
-            .arg(repo().join("tests/support/dkim_verify.py"))
-            .arg(&record)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        assert!(
+            signature.contains("d=acme.example") && signature.contains("s=tend2026"),
+            "{signature}"
+        );
+        let mut verify =
+            Command::new(std::env::var("TEND_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
+                .arg(repo().join("tests/support/dkim_verify.py"))
+                .arg(&record)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
         use std::io::Write;
-        verify.stdin.take().unwrap().write_all(message.data.as_bytes()).unwrap();
+        verify
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(message.data.as_bytes())
+            .unwrap();
         let out = verify.wait_with_output().unwrap();
         let report = String::from_utf8_lossy(&out.stdout).to_lowercase();
         assert!(out.status.success(), "{report}");
-        for header in ["list-unsubscribe", "list-unsubscribe-post", "from", "to", "subject", "date", "message-id"] {
+        for header in [
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+        ] {
             assert!(report.contains(header), "{header} is signed: {report}");
         }
     }
 
     // Tampering with a signed header breaks the signature.
-    let tampered = received[0].data.replacen("Subject: ", "Subject: FREE MONEY ", 1);
+    let tampered = received[0]
+        .data
+        .replacen("Subject: ", "Subject: FREE MONEY ", 1);
     let mut verify = Command::new("python3")
         .arg(repo().join("tests/support/dkim_verify.py"))
         .arg(&record)
@@ -176,6 +261,11 @@ fn a_received_message_passes_dkim_verification_by_an_independent_verifier() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    verify.stdin.take().unwrap().write_all(tampered.as_bytes()).unwrap();
+    verify
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(tampered.as_bytes())
+        .unwrap();
     assert!(!verify.wait_with_output().unwrap().status.success());
 }

@@ -2,7 +2,7 @@
 //! bound to 127.0.0.1:0, and the daemon's listener used from a received
 //! message's `List-Unsubscribe` header.
 
-use crate::helpers::{NOW, TestApp, http_request};
+use crate::helpers::{NOW, TestApp, http_request, http_request_with};
 use chrono::{DateTime, Utc};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -81,6 +81,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
         key: key(),
         scope,
         clock: Arc::new(FixedClock(now())),
+        events_token: Some("events-token-for-tests".into()),
     };
     tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;
@@ -304,4 +305,79 @@ fn the_link_in_a_received_message_unsubscribes_through_the_daemon() {
     );
     assert!(!list.contains("new2@example.com"), "{list}");
     assert!(list.contains("1 suppression(s)"), "{list}");
+}
+
+async fn post_events(
+    addr: std::net::SocketAddr,
+    token: &'static str,
+    body: &'static str,
+) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        let auth = format!("Bearer {token}");
+        http_request_with(
+            addr,
+            "POST",
+            "/events",
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &auth),
+            ],
+            body,
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn posted_events_need_the_bearer_token() {
+    let server = start(UnsubscribeScope::All).await;
+    let body = r#"{"email": "ana@example.com", "kind": "complaint"}"#;
+    let (status, _) = post_events(server.addr, "wrong-token", body).await;
+    assert_eq!(status, 401);
+    assert!(
+        suppressed(&server.store).await.is_empty(),
+        "nothing stored without the token"
+    );
+}
+
+#[tokio::test]
+async fn a_posted_batch_stores_good_events_and_names_bad_ones() {
+    let server = start(UnsubscribeScope::All).await;
+    let body = r#"[
+        {"email": "ana@example.com", "kind": "complaint", "at": "2026-03-10T09:00:00Z", "detail": "fbl"},
+        {"email": "not-an-email", "kind": "activity"},
+        {"email": "bob@example.com", "kind": "bounce", "detail": "soft: mailbox full"},
+        {"email": "ghost@example.com", "kind": "purchase"},
+        {"email": "bob@example.com", "kind": "???"}
+    ]"#;
+    let (status, response) = post_events(server.addr, "events-token-for-tests", body).await;
+    assert_eq!(status, 200, "{response}");
+    let v: serde_json::Value = serde_json::from_str(&response).unwrap();
+    assert_eq!(v["stored"], 2, "{v}");
+    assert_eq!(v["suppressions_added"], 1, "{v}");
+    let rejected: Vec<u64> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rejected, vec![1, 3, 4], "{v}");
+    assert!(
+        v["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not-an-email")
+    );
+    assert!(
+        v["rejected"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no contact")
+    );
+    assert_eq!(
+        suppressed(&server.store).await,
+        vec!["ana@example.com".to_string()],
+        "a soft bounce keeps the address"
+    );
 }

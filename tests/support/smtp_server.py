@@ -96,6 +96,10 @@ class Recorder:
                 return code
         return None
 
+    def dropped(self, address):
+        address = address.lower()
+        return any(fnmatch.fnmatchcase(address, pattern) for pattern in self.drops)
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         code = self.rule_for(address)
         if code is not None:
@@ -106,7 +110,7 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if any(rcpt.lower() in self.drops for rcpt in envelope.rcpt_tos):
+        if any(self.dropped(rcpt) for rcpt in envelope.rcpt_tos):
             # SO_LINGER 0 turns close into an RST: the client sees the
             # connection die with no reply. Whatever aiosmtpd then tries to
             # push goes to a closed transport and is discarded.
