@@ -325,3 +325,45 @@ fn a_permanent_rejection_fails_the_send_and_suppresses_the_address() {
     );
     assert_eq!(count_in_state(&status_json(&app), "failed"), 1);
 }
+
+#[test]
+fn user_data_cannot_inject_headers_or_recipients() {
+    let app = TestApp::with_smtp(&[]);
+    app.import_contacts(
+        "email,name,created_at\n\
+         eve@example.com,\"Eve\r\nBcc: victim@example.org\r\nX-Evil: 1\",2026-03-09\n",
+    );
+    app.run_once(NOW);
+    let received = app.smtp().received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].rcpt_tos,
+        ["eve@example.com"],
+        "no extra envelope recipient"
+    );
+    assert_eq!(received[0].header("Bcc"), None);
+    assert_eq!(received[0].header("X-Evil"), None);
+    let subject = received[0].header("Subject").unwrap();
+    assert!(
+        !subject.contains('\n') && !subject.contains('\r'),
+        "{subject}"
+    );
+}
+
+#[test]
+fn an_oversized_field_fails_the_send_with_a_clear_reason() {
+    let app = TestApp::with_smtp(&[]);
+    let long_name = "A".repeat(300);
+    app.import_contacts(&format!(
+        "email,name,created_at\nlong@example.com,{long_name},2026-03-09\n"
+    ));
+    let out = app.run_once(NOW);
+    assert!(out.stdout.contains("failed 1"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("contact name is 300 characters long; the limit is 200"),
+        "{}",
+        out.stderr
+    );
+    assert!(app.smtp().received().is_empty());
+}
