@@ -34,6 +34,7 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod links;
+pub mod metrics;
 pub mod plan;
 pub mod render;
 pub mod segment;

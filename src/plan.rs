@@ -148,6 +148,7 @@ pub async fn tick<S: Store>(
         now,
         ..Default::default()
     };
+    let started = std::time::Instant::now();
     let mut enrolled_total = 0;
     for campaign in catalog.campaigns.values() {
         let fail = |source| PlanError {
@@ -188,9 +189,10 @@ pub async fn tick<S: Store>(
     }
     let record = TickRecord {
         started_at: now,
-        finished_at: Utc::now().max(now),
+        finished_at: Utc::now(),
         enrolled: enrolled_total,
         queued: report.queued,
+        duration_ms: started.elapsed().as_millis() as u64,
     };
     store
         .record_tick(&record)

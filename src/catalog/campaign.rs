@@ -81,17 +81,25 @@ fn parse_inner(
                 .with_hint("rename the file using lower-case letters, digits, `-` and `_`, e.g. `win-back.toml`"),
         );
     }
-    let root = match DeTable::parse(&file.text) {
-        Ok(root) => root,
-        Err(e) => {
-            let at = e.span().map(|s| s.start).unwrap_or(0);
-            out.push(
-                file.error(at, format!("invalid TOML: {}", e.message().trim()))
-                    .with_hint("check quotes, brackets and `key = value` syntax on this line"),
+    // The earliest syntax error is the root cause; later ones usually cascade from it.
+    let (root, mut errors) = DeTable::parse_recoverable(&file.text);
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.span().map(|s| s.start).unwrap_or(0));
+        let first = &errors[0];
+        let at = first.span().map(|s| s.start).unwrap_or(0);
+        let mut hint = "check quotes, brackets and `key = value` syntax on this line".to_string();
+        if errors.len() > 1 {
+            hint += &format!(
+                " ({} later syntax errors may follow from this one)",
+                errors.len() - 1
             );
-            return None;
         }
-    };
+        out.push(
+            file.error(at, format!("invalid TOML: {}", first.message().trim()))
+                .with_hint(hint),
+        );
+        return None;
+    }
     let fields = Fields {
         file,
         table: root.get_ref(),

@@ -87,7 +87,9 @@ pub fn load(campaigns_dir: &Path, templates_dir: &Path) -> (Catalog, Vec<Diagnos
             .with_hint("add a campaign file such as campaigns/welcome.toml"),
         );
     }
-    for (name, template) in &catalog.templates {
+    // Unused-template warnings only make sense when every campaign loaded.
+    let any_error = out.iter().any(Diagnostic::is_error);
+    for (name, template) in catalog.templates.iter().filter(|_| !any_error) {
         let used = catalog
             .campaigns
             .values()

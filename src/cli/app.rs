@@ -1,10 +1,9 @@
 //! What every subcommand needs: settings, the clock, the store, the catalog.
 
 use super::Cli;
-use crate::catalog::{self, Diagnostic};
+use crate::catalog::Diagnostic;
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::Settings;
-use crate::render::Renderer;
 use crate::send::Loaded;
 use crate::store::SqliteStore;
 use anyhow::Context as _;
@@ -55,19 +54,7 @@ impl Context {
 
     /// Loads and compiles campaigns and templates; every diagnostic comes back.
     pub fn load_catalog(&self) -> (Option<Loaded>, Vec<Diagnostic>) {
-        let paths = &self.settings.paths;
-        let (catalog, mut diagnostics) = catalog::load(&paths.campaigns, &paths.templates);
-        let renderer = Renderer::build(&catalog, self.settings.lifecycle);
-        if let Err(errors) = &renderer {
-            diagnostics.extend(errors.iter().cloned());
-            diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
-        }
-        match renderer {
-            Ok(renderer) if !diagnostics.iter().any(Diagnostic::is_error) => {
-                (Some(Loaded { catalog, renderer }), diagnostics)
-            }
-            _ => (None, diagnostics),
-        }
+        crate::daemon::reload::load(&self.settings)
     }
 
     /// The catalog, or a user error listing every problem.

@@ -30,7 +30,10 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
     let now = ctx.clock().now();
     let mut counts = UpsertCounts::default();
     let contacts: Vec<_> = parsed.rows.into_iter().map(|(_, c)| c).collect();
+    let mut progress =
+        super::progress::Progress::new("importing contacts", Some(contacts.len() as u64));
     for chunk in contacts.chunks(CHUNK) {
+        progress.advance(chunk.len() as u64);
         let done = store
             .upsert_contacts(chunk, now)
             .await
@@ -38,6 +41,7 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
         counts.inserted += done.inserted;
         counts.updated += done.updated;
     }
+    progress.finish();
     report(
         ctx,
         &file,

@@ -8,6 +8,7 @@ mod contacts;
 mod events;
 mod plan;
 mod preview;
+mod progress;
 mod run;
 mod status;
 mod suppress;

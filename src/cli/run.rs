@@ -29,7 +29,13 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         .await?;
         let identity = crate::send::identity(&store, &ctx.settings, clock.now()).await?;
         let sender = Sender::new(store, &ctx.settings, identity, clock)?;
-        let stats = sender.drain(&loaded).await?;
+        let mut progress = super::progress::Progress::new("sending", None);
+        let stats = sender
+            .drain_with(&loaded, |round| {
+                progress.advance(round.sent + round.retry + round.failed + round.bounced)
+            })
+            .await?;
+        progress.finish();
         if ctx.json {
             print_json(&serde_json::json!({ "plan": report, "sent": stats }))?;
         } else {

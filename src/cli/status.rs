@@ -1,4 +1,6 @@
-//! `tend status`: the outbox by state and campaign, and the last tick.
+//! `tend status`: at a glance — the outbox by state and campaign, in-doubt
+//! sends, the last and next tick, deferring domains, and the daemon's last
+//! reload.
 
 use super::app::{Context, print_json};
 use crate::store::{SendState, Store};
@@ -10,15 +12,23 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let counts = store.outbox_counts().await?;
     let last_tick = store.last_tick().await?;
     let domains = store.domain_health().await?;
-    if ctx.json {
-        print_json(
-            &serde_json::json!({ "outbox": counts, "last_tick": last_tick, "domains": domains }),
-        )?;
-        return Ok(ExitCode::SUCCESS);
-    }
+    let daemon = store.daemon_state("loop").await?;
+    let reload = store.daemon_state("reload").await?;
     let mut totals: BTreeMap<SendState, u64> = BTreeMap::new();
     for c in &counts {
         *totals.entry(c.state).or_default() += c.count;
+    }
+    let in_doubt = totals.get(&SendState::InDoubt).copied().unwrap_or(0);
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "outbox": counts,
+            "in_doubt": in_doubt,
+            "last_tick": last_tick,
+            "next_tick_at": daemon.as_ref().map(|(v, _)| v["next_tick_at"].clone()),
+            "domains": domains,
+            "reload": reload.as_ref().map(|(v, at)| serde_json::json!({ "at": at, "status": v })),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
     }
     println!("outbox:");
     for state in SendState::ALL {
@@ -34,10 +44,25 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             println!("  {:<20} {:<11} {}", c.campaign, c.state.as_str(), c.count);
         }
     }
-    if let Some(in_doubt) = totals.get(&SendState::InDoubt) {
+    if in_doubt > 0 {
         println!(
             "{in_doubt} send(s) in doubt: the server may have accepted them; tend will not resend them"
         );
+    }
+    match &last_tick {
+        Some(t) => println!(
+            "last tick: {} (took {} ms; enrolled {}, queued {})",
+            t.started_at.to_rfc3339(),
+            t.duration_ms,
+            t.enrolled,
+            t.queued
+        ),
+        None => println!("last tick: never"),
+    }
+    if let Some((state, _)) = &daemon {
+        if let Some(next) = state["next_tick_at"].as_str() {
+            println!("next tick: {next} (if the daemon is running)");
+        }
     }
     if !domains.is_empty() {
         println!("deferring domains:");
@@ -53,14 +78,22 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    match last_tick {
-        Some(t) => println!(
-            "last tick: {} (enrolled {}, queued {})",
-            t.started_at.to_rfc3339(),
-            t.enrolled,
-            t.queued
-        ),
-        None => println!("last tick: never"),
+    if let Some((status, at)) = &reload {
+        if status["ok"].as_bool() == Some(true) {
+            println!(
+                "last reload: ok at {} ({} campaigns)",
+                at.to_rfc3339(),
+                status["campaigns"]
+            );
+        } else {
+            println!(
+                "last reload: FAILED at {}; running the last good catalog:",
+                at.to_rfc3339()
+            );
+            for e in status["errors"].as_array().into_iter().flatten() {
+                println!("  {}", e.as_str().unwrap_or_default());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

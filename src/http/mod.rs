@@ -1,5 +1,5 @@
 //! The daemon's HTTP listener: one-click unsubscribe (RFC 8058), event
-//! intake (`POST /events`) and health.
+//! intake (`POST /events`), health and Prometheus metrics.
 //! Like mini-redis' `server::run`, [`serve`] takes an already-bound listener
 //! and a shutdown future, so tests bind `127.0.0.1:0` and stop it at will.
 
@@ -10,10 +10,10 @@ use crate::clock::Clock;
 use crate::config::UnsubscribeScope;
 use crate::domain::TokenKey;
 use crate::store::Store;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -27,6 +27,8 @@ pub struct HttpState<S> {
     pub clock: Arc<dyn Clock>,
     /// `POST /events` is off without a token.
     pub events_token: Option<String>,
+    /// The planner's interval: `/healthz` fails when the last tick is far older.
+    pub tick_every: std::time::Duration,
 }
 
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
@@ -37,6 +39,7 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
         )
         .route("/healthz", get(health::<S>))
         .route("/events", post(events::post::<S>))
+        .route("/metrics", get(metrics::<S>))
         .with_state(Arc::new(state))
 }
 
@@ -51,12 +54,62 @@ pub async fn serve<S: Store>(
         .await
 }
 
-async fn health<S: Store>(State(state): State<Arc<HttpState<S>>>) -> (StatusCode, &'static str) {
+/// `200` with the database reachable and the planner ticking; `503` otherwise.
+async fn health<S: Store>(
+    State(state): State<Arc<HttpState<S>>>,
+) -> (StatusCode, Json<serde_json::Value>) {
     match state.store.last_tick().await {
-        Ok(_) => (StatusCode::OK, "ok\n"),
+        Ok(tick) => {
+            let age = tick.map(|t| (chrono::Utc::now() - t.finished_at).num_seconds().max(0));
+            // A loop that stopped ticking for three intervals is not healthy.
+            let stale = age.is_some_and(|a| a as u64 > 3 * state.tick_every.as_secs().max(1) + 30);
+            let status = if stale {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            let body = serde_json::json!({
+                "status": if stale { "stale" } else { "ok" },
+                "database": "ok",
+                "last_tick_age_seconds": age,
+            });
+            (status, Json(body))
+        }
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+            let body = serde_json::json!({ "status": "unhealthy", "database": "unreachable", "error": e.to_string() });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }
+}
+
+/// Prometheus text format; outbox gauges are read fresh from the store.
+async fn metrics<S: Store>(State(state): State<Arc<HttpState<S>>>) -> (StatusCode, String) {
+    crate::metrics::init();
+    match state.store.outbox_counts().await {
+        Ok(counts) => {
+            crate::metrics::OUTBOX.reset();
+            let mut in_doubt = 0;
+            for state in crate::store::SendState::ALL {
+                crate::metrics::OUTBOX
+                    .with_label_values(&[state.as_str()])
+                    .set(0.0);
+            }
+            for c in counts {
+                crate::metrics::OUTBOX
+                    .with_label_values(&[c.state.as_str()])
+                    .add(c.count as f64);
+                if c.state == crate::store::SendState::InDoubt {
+                    in_doubt += c.count;
+                }
+            }
+            crate::metrics::IN_DOUBT.set(in_doubt as f64);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the outbox"),
+    }
+    if let Ok(Some(tick)) = state.store.last_tick().await {
+        let age = (chrono::Utc::now() - tick.finished_at).num_milliseconds() as f64 / 1000.0;
+        crate::metrics::LAST_TICK_AGE.set(age.max(0.0));
+    }
+    (StatusCode::OK, crate::metrics::render())
 }

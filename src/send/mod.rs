@@ -15,6 +15,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::mask;
+use crate::metrics;
 use crate::render::Renderer;
 use crate::store::{
     ClaimRequest, ClaimedSend, NewSuppression, SendOutcome, Store, StoreError, SuppressionReason,
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -215,6 +217,7 @@ impl<S: Store> Sender<S> {
         let sent = s.store.sent_since(day_start).await?;
         let left = u64::from(*cap).saturating_sub(sent);
         if left == 0 {
+            metrics::CAP_WAITS.with_label_values(&["warmup"]).inc();
             tracing::info!(
                 day = day + 1,
                 cap,
@@ -226,9 +229,19 @@ impl<S: Store> Sender<S> {
 
     /// Rounds until nothing is due.
     pub async fn drain(&self, loaded: &Arc<Loaded>) -> Result<SendStats, SendError> {
+        self.drain_with(loaded, |_| {}).await
+    }
+
+    /// Rounds until nothing is due, reporting each round (for progress display).
+    pub async fn drain_with(
+        &self,
+        loaded: &Arc<Loaded>,
+        mut on_round: impl FnMut(&SendStats),
+    ) -> Result<SendStats, SendError> {
         let mut total = SendStats::default();
         loop {
             let stats = self.round(loaded).await?;
+            on_round(&stats);
             total.add(&stats);
             if stats.claimed == 0 {
                 return Ok(total);
@@ -240,14 +253,35 @@ impl<S: Store> Sender<S> {
         let s = &self.shared;
         let outcome = self.attempt(&send, loaded).await;
         let mut stats = SendStats::default();
-        match &outcome {
-            SendOutcome::Sent { .. } => stats.sent += 1,
-            SendOutcome::Retry { .. } => stats.retry += 1,
-            SendOutcome::Failed { .. } => stats.failed += 1,
-            SendOutcome::Bounced { .. } => stats.bounced += 1,
-            SendOutcome::Cancelled { .. } => stats.cancelled += 1,
-            SendOutcome::Released => stats.released += 1,
-        }
+        let result = match &outcome {
+            SendOutcome::Sent { .. } => {
+                stats.sent += 1;
+                "sent"
+            }
+            SendOutcome::Retry { .. } => {
+                stats.retry += 1;
+                "retry"
+            }
+            SendOutcome::Failed { .. } => {
+                stats.failed += 1;
+                "failed"
+            }
+            SendOutcome::Bounced { .. } => {
+                stats.bounced += 1;
+                "bounced"
+            }
+            SendOutcome::Cancelled { .. } => {
+                stats.cancelled += 1;
+                "cancelled"
+            }
+            SendOutcome::Released => {
+                stats.released += 1;
+                "released"
+            }
+        };
+        metrics::SENDS
+            .with_label_values(&[result, send.campaign.as_str()])
+            .inc();
         let to = mask(&send.contact.email);
         match &outcome {
             SendOutcome::Sent { .. } => {
@@ -308,12 +342,30 @@ impl<S: Store> Sender<S> {
             .unwrap_or_default()
             .to_string();
         let _permit = s.connections.acquire().await;
+        let waited = Instant::now();
         s.limiter.until_ready().await;
+        metrics::RATE_LIMIT_WAIT_SECONDS
+            .with_label_values(&["global"])
+            .inc_by(waited.elapsed().as_millis() as u64);
+        let waited = Instant::now();
         s.domains.until_ready(&domain).await;
+        metrics::RATE_LIMIT_WAIT_SECONDS
+            .with_label_values(&["domain"])
+            .inc_by(waited.elapsed().as_millis() as u64);
         if s.stopping.load(Ordering::SeqCst) {
             return SendOutcome::Released;
         }
+        let started = Instant::now();
         let delivery = s.transport.deliver(composed.message).await;
+        let outcome = match &delivery {
+            Delivery::Accepted(_) => "accepted",
+            Delivery::Transient { .. } => "transient",
+            Delivery::Rejected(_) => "rejected",
+            Delivery::Unsendable(_) => "unsendable",
+        };
+        metrics::SMTP_SECONDS
+            .with_label_values(&[outcome])
+            .observe(started.elapsed().as_secs_f64());
         let deferred = match &delivery {
             Delivery::Accepted(_) => Some(None),
             Delivery::Transient {

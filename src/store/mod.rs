@@ -181,4 +181,17 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Domains currently deferring or paused.
     fn domain_health(&self) -> impl Future<Output = StoreResult<Vec<DomainHealth>>> + Send;
+
+    /// What a running daemon reports about itself (reload status, next tick).
+    fn put_daemon_state(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn daemon_state(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = StoreResult<Option<(serde_json::Value, DateTime<Utc>)>>> + Send;
 }

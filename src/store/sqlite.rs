@@ -37,8 +37,8 @@ fn migrator() -> Migrator {
             ),
             migration(
                 4,
-                "deliverability",
-                include_str!("../../migrations/sqlite/0004_deliverability.sql"),
+                "operations",
+                include_str!("../../migrations/sqlite/0004_operations.sql"),
             ),
         ]),
         ..Migrator::DEFAULT
@@ -118,6 +118,11 @@ const CONTACT_COLUMNS: &str =
     "c.id, c.email, c.name, c.created_at, c.last_activity_at, c.timezone, c.tags, c.attributes";
 
 impl SqliteStore {
+    /// Closes every connection; later calls fail (used to test health checks).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Opens (creating if needed) the database and applies migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let open_err = |source| StoreError::Open {
@@ -759,12 +764,13 @@ impl Store for SqliteStore {
 
     async fn record_tick(&self, tick: &TickRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO ticks (started_at, finished_at, enrolled, queued) VALUES (?, ?, ?, ?)",
+            "INSERT INTO ticks (started_at, finished_at, enrolled, queued, duration_ms) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(ts(tick.started_at))
         .bind(ts(tick.finished_at))
         .bind(tick.enrolled as i64)
         .bind(tick.queued as i64)
+        .bind(tick.duration_ms as i64)
         .execute(&self.pool)
         .await
         .ctx("recording a tick")?;
@@ -773,7 +779,7 @@ impl Store for SqliteStore {
 
     async fn last_tick(&self) -> StoreResult<Option<TickRecord>> {
         let row = sqlx::query(
-            "SELECT started_at, finished_at, enrolled, queued FROM ticks ORDER BY id DESC LIMIT 1",
+            "SELECT started_at, finished_at, enrolled, queued, duration_ms FROM ticks ORDER BY id DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await
@@ -785,6 +791,7 @@ impl Store for SqliteStore {
             finished_at: from_ts(row.try_get("finished_at").ctx(ctx)?),
             enrolled: row.try_get::<i64, _>("enrolled").ctx(ctx)? as u64,
             queued: row.try_get::<i64, _>("queued").ctx(ctx)? as u64,
+            duration_ms: row.try_get::<i64, _>("duration_ms").ctx(ctx)? as u64,
         }))
     }
 
@@ -946,5 +953,43 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn put_daemon_state(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO daemon_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = ?2, updated_at = ?3",
+        )
+        .bind(key)
+        .bind(value.to_string())
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .ctx("saving daemon state")?;
+        Ok(())
+    }
+
+    async fn daemon_state(
+        &self,
+        key: &str,
+    ) -> StoreResult<Option<(serde_json::Value, DateTime<Utc>)>> {
+        let row = sqlx::query("SELECT value, updated_at FROM daemon_state WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading daemon state")?;
+        let Some(row) = row else { return Ok(None) };
+        let ctx = "reading daemon state";
+        let text: String = row.try_get("value").ctx(ctx)?;
+        let value = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            context: ctx,
+            detail: e.to_string(),
+        })?;
+        Ok(Some((value, from_ts(row.try_get("updated_at").ctx(ctx)?))))
     }
 }

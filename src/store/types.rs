@@ -356,10 +356,14 @@ pub struct SendRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TickRecord {
+    /// The tick's `now` (may be injected with `--now`).
     pub started_at: DateTime<Utc>,
+    /// Wall-clock time when it was recorded.
     pub finished_at: DateTime<Utc>,
     pub enrolled: u64,
     pub queued: u64,
+    /// How long the tick took, in wall-clock milliseconds.
+    pub duration_ms: u64,
 }
 
 /// A request to stop mail: to everything (`campaign: None`) or one campaign.

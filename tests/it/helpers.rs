@@ -248,3 +248,61 @@ impl LogLines {
         }
     }
 }
+
+/// A running `tend run` daemon with its stderr followed line by line.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub logs: LogLines,
+}
+
+impl TestApp {
+    /// Starts `tend run --now NOW` (clock moving on from NOW) in the app directory.
+    pub fn spawn_daemon(&self, env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
+        command
+            .args(["run", "--now", NOW])
+            .current_dir(self.dir.path())
+            .env_remove("TEND_CONFIG")
+            .env("TEND__HTTP__LISTEN", "127.0.0.1:0")
+            .env("TEND__DAEMON__POLL", "1s")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(smtp) = &self.smtp {
+            command.env("TEND__SMTP__PORT", smtp.port.to_string());
+        }
+        command.envs(env.iter().copied());
+        let mut child = command.spawn().expect("start tend run");
+        let logs = LogLines::follow(child.stderr.take().unwrap());
+        Daemon { child, logs }
+    }
+}
+
+impl Daemon {
+    /// The HTTP listener's address, from the daemon's own log line.
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        let line = self.logs.wait_for(
+            "http: listening on http://",
+            std::time::Duration::from_secs(30),
+        );
+        line.rsplit("http://")
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// SIGTERM, then the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -9,6 +9,7 @@ mod delivery;
 mod faults;
 mod helpers;
 mod import;
+mod operations;
 mod smtp;
 mod store;
 mod transport;

@@ -82,6 +82,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
         scope,
         clock: Arc::new(FixedClock(now())),
         events_token: Some("events-token-for-tests".into()),
+        tick_every: std::time::Duration::from_secs(60),
     };
     tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;
@@ -229,10 +230,20 @@ async fn campaign_scope_ends_only_that_campaign() {
 }
 
 #[tokio::test]
-async fn health_answers_ok() {
+async fn health_reports_the_database() {
     let server = start(UnsubscribeScope::All).await;
     let (status, body) = request(server.addr, "GET", "/healthz".into()).await;
-    assert_eq!((status, body.trim()), (200, "ok"));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["database"].as_str()),
+        (Some("ok"), Some("ok"))
+    );
+
+    server.store.close().await;
+    let (status, body) = request(server.addr, "GET", "/healthz".into()).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"database\":\"unreachable\""), "{body}");
 }
 
 #[test]

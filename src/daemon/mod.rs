@@ -1,10 +1,17 @@
 //! The long-running loop: tick the planner on an interval, keep the sender
-//! draining what is due, and stop gracefully. Like mini-redis' `server::run`,
-//! it takes a shutdown future, so tests and signal handlers drive it alike.
+//! draining what is due, serve HTTP, reload the catalog when it changes, and
+//! stop gracefully. Like mini-redis' `server::run`, it takes a bound
+//! listener and a shutdown future, so tests and signal handlers drive it
+//! alike.
 //!
 //! Shutdown: no new rows are claimed; rows already claimed but not yet on
 //! the wire are released back to `queued`; SMTP transactions in flight get
 //! `daemon.shutdown_grace` to finish and be recorded.
+
+mod notify;
+pub mod reload;
+
+pub use notify::Notifier;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -15,6 +22,7 @@ use crate::store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +43,12 @@ pub async fn run<S: Store>(
     listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<SendStats, DaemonError> {
+    crate::metrics::init();
+    let notifier = Notifier::from_env();
     let identity = send::identity(&store, settings, clock.now()).await?;
-    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    let (stop_tasks, tasks_stopped) = watch::channel(false);
+    let (catalog_tx, catalog) = watch::channel(loaded);
+
     let http_task = listener.map(|listener| {
         let state = HttpState {
             store: store.clone(),
@@ -48,8 +60,9 @@ pub async fn run<S: Store>(
                 .events_token
                 .as_ref()
                 .map(|t| t.expose().to_string()),
+            tick_every: settings.daemon.tick.to_std(),
         };
-        let mut stopped = http_stopped.clone();
+        let mut stopped = tasks_stopped.clone();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -59,20 +72,35 @@ pub async fn run<S: Store>(
             }
         })
     });
-    let result = run_loop(store, settings, loaded, clock, identity, shutdown).await;
-    let _ = stop_http.send(true);
+    let reload_task = tokio::spawn(reload::run(
+        settings.clone(),
+        store.clone(),
+        Arc::clone(&clock),
+        catalog_tx,
+        tasks_stopped.clone(),
+    ));
+
+    notifier.ready();
+    let result = run_loop(
+        store, settings, catalog, clock, identity, &notifier, shutdown,
+    )
+    .await;
+    notifier.stopping();
+    let _ = stop_tasks.send(true);
     if let Some(task) = http_task {
         let _ = task.await;
     }
+    let _ = reload_task.await;
     result
 }
 
 async fn run_loop<S: Store>(
     store: S,
     settings: &Settings,
-    loaded: Arc<Loaded>,
+    catalog: watch::Receiver<Arc<Loaded>>,
     clock: Arc<dyn Clock>,
     identity: send::Identity,
+    notifier: &Notifier,
     shutdown: impl Future<Output = ()>,
 ) -> Result<SendStats, DaemonError> {
     let sender = Sender::new(store.clone(), settings, identity, Arc::clone(&clock))?;
@@ -81,27 +109,48 @@ async fn run_loop<S: Store>(
         .tick
         .to_std()
         .max(std::time::Duration::from_secs(1));
-    let poll_every = settings
+    let mut poll_every = settings
         .daemon
         .poll
         .to_std()
         .max(std::time::Duration::from_millis(100));
+    if let Some(watchdog) = notifier.watchdog_interval() {
+        // Come round often enough to keep the watchdog fed while idle.
+        poll_every = poll_every.min(watchdog);
+    }
     let grace = settings.daemon.shutdown_grace.to_std();
     let mut total = SendStats::default();
     let mut next_tick = Instant::now();
     tokio::pin!(shutdown);
     tracing::info!(
-        campaigns = loaded.catalog.campaigns.len(),
+        campaigns = catalog.borrow().catalog.campaigns.len(),
         "tend is running"
     );
     loop {
+        let loaded = Arc::clone(&catalog.borrow());
+        let mut healthy = true;
         if Instant::now() >= next_tick {
             // A failing tick (e.g. the database is briefly locked) is logged and retried next time.
             match plan::tick(&store, &loaded.catalog, &settings.lifecycle, clock.now()).await {
-                Ok(report) => tracing::info!(queued = report.queued, "tick"),
-                Err(e) => tracing::error!(error = %e, "tick failed"),
+                Ok(report) => {
+                    crate::metrics::TICKS.inc();
+                    tracing::info!(queued = report.queued, "tick");
+                }
+                Err(e) => {
+                    healthy = false;
+                    tracing::error!(error = %e, "tick failed");
+                }
             }
             next_tick = Instant::now() + tick_every;
+            let next_at = clock.now() + chrono::Duration::from_std(tick_every).unwrap_or_default();
+            let state = serde_json::json!({
+                "pid": std::process::id(),
+                "next_tick_at": next_at.to_rfc3339(),
+                "tick_every_seconds": tick_every.as_secs(),
+            });
+            if let Err(e) = store.put_daemon_state("loop", &state, clock.now()).await {
+                tracing::warn!(error = %e, "cannot record the daemon state");
+            }
         }
         let round = sender.round(&loaded);
         tokio::pin!(round);
@@ -109,6 +158,7 @@ async fn run_loop<S: Store>(
             result = &mut round => result,
             () = &mut shutdown => {
                 sender.stop();
+                notifier.status("stopping: finishing in-flight sends");
                 tracing::info!(grace = ?grace, "stopping: finishing in-flight sends");
                 match tokio::time::timeout(grace, round).await {
                     Ok(result) => { total.add(&result?); }
@@ -120,11 +170,31 @@ async fn run_loop<S: Store>(
         let stats = match stats {
             Ok(stats) => stats,
             Err(e) => {
+                healthy = false;
                 tracing::error!(error = %e, "sending round failed");
                 SendStats::default()
             }
         };
         total.add(&stats);
+        if stats.claimed > 0 {
+            tracing::info!(
+                "round done: sent {}, retry {}, failed {}, bounced {}",
+                stats.sent,
+                stats.retry,
+                stats.failed,
+                stats.bounced
+            );
+        }
+        if healthy {
+            // Only a loop that can reach its database feeds the watchdog.
+            notifier.watchdog();
+        }
+        if stats.claimed > 0 || stats.suppressed > 0 {
+            notifier.status(&format!(
+                "running: {} sent, {} to retry, {} failed since start",
+                total.sent, total.retry, total.failed
+            ));
+        }
         if stats.claimed == 0 {
             let wake = (Instant::now() + poll_every).min(next_tick);
             tokio::select! {

@@ -16,3 +16,13 @@ CREATE TABLE domain_health (
 );
 
 CREATE INDEX sends_sent_at ON sends (sent_at) WHERE sent_at IS NOT NULL;
+
+-- Operations: how long ticks take, and what the running daemon reports about
+-- itself (reload status, next tick) for `tend status`.
+ALTER TABLE ticks ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE daemon_state (
+    key        TEXT    PRIMARY KEY,
+    value      TEXT    NOT NULL,              -- JSON
+    updated_at INTEGER NOT NULL
+);

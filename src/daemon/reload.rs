@@ -1,0 +1,133 @@
+//! Hot reload. On SIGHUP or a change under `campaigns/` or `templates/`
+//! (debounced), the whole catalog is loaded and checked again. If it is
+//! clean it replaces the running one atomically; if not, the last good
+//! catalog keeps running and every problem is logged as `path:line:col`.
+//!
+//! A campaign removed from disk stops enrolling at the next tick; its
+//! queued sends are recorded as `cancelled` ("campaign is no longer
+//! defined") when they come due, and never sent.
+
+use crate::catalog::{self, Diagnostic};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::metrics;
+use crate::render::Renderer;
+use crate::send::Loaded;
+use crate::store::Store;
+use notify::{RecursiveMode, Watcher};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Loads and compiles campaigns and templates; the catalog only when clean.
+pub fn load(settings: &Settings) -> (Option<Loaded>, Vec<Diagnostic>) {
+    let paths = &settings.paths;
+    let (catalog, mut diagnostics) = catalog::load(&paths.campaigns, &paths.templates);
+    let renderer = Renderer::build(&catalog, settings.lifecycle);
+    if let Err(errors) = &renderer {
+        diagnostics.extend(errors.iter().cloned());
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
+    }
+    match renderer {
+        Ok(renderer) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            (Some(Loaded { catalog, renderer }), diagnostics)
+        }
+        _ => (None, diagnostics),
+    }
+}
+
+/// Quiet time after a file event before reloading: editors write in bursts.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Reloads on triggers until `stop` flips to true.
+pub async fn run<S: Store>(
+    settings: Settings,
+    store: S,
+    clock: Arc<dyn Clock>,
+    current: watch::Sender<Arc<Loaded>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (trigger, mut triggers) = mpsc::unbounded_channel::<&'static str>();
+    let file_trigger = trigger.clone();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = file_trigger.send("file change");
+        }
+    });
+    let _watcher = match watcher {
+        Ok(mut watcher) => {
+            for dir in [&settings.paths.campaigns, &settings.paths.templates] {
+                if let Err(e) = watcher.watch(dir, RecursiveMode::Recursive) {
+                    tracing::warn!(error = %e, dir = %dir.display(), "cannot watch for changes; SIGHUP still reloads");
+                }
+            }
+            Some(watcher)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "file watching unavailable; SIGHUP still reloads");
+            None
+        }
+    };
+    let hangup = trigger.clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if hangup.send("SIGHUP").is_err() {
+                return;
+            }
+        }
+    });
+    loop {
+        let reason = tokio::select! {
+            reason = triggers.recv() => match reason { Some(r) => r, None => return },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        // Let a burst of writes settle, then take everything queued meanwhile.
+        tokio::time::sleep(DEBOUNCE).await;
+        while triggers.try_recv().is_ok() {}
+        reload(&settings, &store, clock.as_ref(), &current, reason).await;
+    }
+}
+
+async fn reload<S: Store>(
+    settings: &Settings,
+    store: &S,
+    clock: &dyn Clock,
+    current: &watch::Sender<Arc<Loaded>>,
+    reason: &str,
+) {
+    let (loaded, diagnostics) = load(settings);
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect();
+    let status = match loaded {
+        Some(loaded) => {
+            let campaigns = loaded.catalog.campaigns.len();
+            current.send_replace(Arc::new(loaded));
+            metrics::RELOADS.with_label_values(&["ok"]).inc();
+            tracing::info!(reason, campaigns, "reloaded campaigns and templates");
+            serde_json::json!({ "ok": true, "reason": reason, "campaigns": campaigns, "errors": [] })
+        }
+        None => {
+            metrics::RELOADS.with_label_values(&["failed"]).inc();
+            for error in &errors {
+                tracing::error!("{error}");
+            }
+            tracing::error!(
+                reason,
+                errors = errors.len(),
+                "reload failed; still running the last good campaigns and templates"
+            );
+            serde_json::json!({ "ok": false, "reason": reason, "errors": errors })
+        }
+    };
+    if let Err(e) = store.put_daemon_state("reload", &status, clock.now()).await {
+        tracing::warn!(error = %e, "cannot record the reload status");
+    }
+}

@@ -1,0 +1,135 @@
+//! Prometheus metrics. Counters and histograms are process-wide statics
+//! updated where things happen; gauges about the outbox are read from the
+//! store at scrape time, so they are right even with several daemons.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
+    Registry, TextEncoder,
+};
+use std::sync::LazyLock;
+
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+fn register<T: prometheus::core::Collector + Clone + 'static>(metric: T) -> T {
+    // Registration only fails on duplicate names, which would be a programming error.
+    REGISTRY
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+/// Sends by result (`sent`, `retry`, `failed`, `bounced`, `cancelled`, …) and campaign.
+pub static SENDS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("tend_sends_total", "Send attempts by result and campaign"),
+            &["result", "campaign"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Time for one SMTP transaction, by outcome.
+pub static SMTP_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register(
+        HistogramVec::new(
+            HistogramOpts::new("tend_smtp_seconds", "SMTP transaction latency").buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
+            &["outcome"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Seconds spent waiting for the global or per-domain rate limit.
+pub static RATE_LIMIT_WAIT_SECONDS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "tend_rate_limit_wait_milliseconds_total",
+                "Time spent waiting for rate limits",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Rounds in which a cap (warm-up) held sends back.
+pub static CAP_WAITS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("tend_cap_waits_total", "Rounds held back by a sending cap"),
+            &["cap"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+pub static RELOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("tend_reloads_total", "Catalog reloads by result"),
+            &["result"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+pub static TICKS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(IntCounter::new("tend_ticks_total", "Planner ticks").expect("valid metric"))
+});
+
+/// Outbox rows by state, refreshed at scrape time.
+pub static OUTBOX: LazyLock<GaugeVec> = LazyLock::new(|| {
+    register(
+        GaugeVec::new(Opts::new("tend_outbox", "Outbox rows by state"), &["state"])
+            .expect("valid metric"),
+    )
+});
+
+pub static IN_DOUBT: LazyLock<Gauge> = LazyLock::new(|| {
+    register(
+        Gauge::new(
+            "tend_in_doubt",
+            "Sends whose delivery is unknown (not resent)",
+        )
+        .expect("valid metric"),
+    )
+});
+
+pub static LAST_TICK_AGE: LazyLock<Gauge> = LazyLock::new(|| {
+    register(
+        Gauge::new(
+            "tend_last_tick_age_seconds",
+            "Seconds since the last planner tick",
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Touches every metric so each appears in the output even before it moves.
+pub fn init() {
+    LazyLock::force(&SENDS);
+    LazyLock::force(&SMTP_SECONDS);
+    LazyLock::force(&RATE_LIMIT_WAIT_SECONDS);
+    LazyLock::force(&CAP_WAITS);
+    for result in ["ok", "failed"] {
+        RELOADS.with_label_values(&[result]);
+    }
+    LazyLock::force(&TICKS);
+    LazyLock::force(&OUTBOX);
+    LazyLock::force(&IN_DOUBT);
+    LazyLock::force(&LAST_TICK_AGE);
+}
+
+/// The text exposition format.
+pub fn render() -> String {
+    let mut out = Vec::new();
+    let encoder = TextEncoder::new();
+    if let Err(e) = encoder.encode(&REGISTRY.gather(), &mut out) {
+        tracing::error!(error = %e, "cannot encode metrics");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
