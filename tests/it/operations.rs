@@ -246,3 +246,25 @@ fn metrics_agree_with_the_smtp_server() {
     assert!(health.contains("\"database\":\"ok\""), "{health}");
     assert_eq!(daemon.terminate(), Some(0));
 }
+
+#[test]
+fn sends_of_a_removed_campaign_are_cancelled_not_sent() {
+    let mut app = TestApp::with_smtp(&["--rule", "new1@example.com=450"]);
+    app.import_contacts(CONTACTS);
+    app.run_once(crate::helpers::NOW);
+    assert_eq!(
+        app.smtp().received().len(),
+        1,
+        "new2 got the welcome, new1 was deferred"
+    );
+
+    std::fs::remove_file(app.path("campaigns/welcome.toml")).unwrap();
+    std::fs::remove_dir_all(app.path("templates/welcome")).unwrap();
+    app.smtp = Some(SmtpServer::start());
+    let out = app.run_once(&hours_from_now(2));
+    assert!(out.stdout.contains("cancelled 1"), "{}", out.stdout);
+    assert!(
+        app.smtp().received().is_empty(),
+        "nothing is sent for a campaign that no longer exists"
+    );
+}
