@@ -266,6 +266,12 @@ pub struct SendingSettings {
     /// Daily caps while warming up a new IP or domain: `[500, 1000, 2000]`
     /// means 500 on the first day tend sends, 1000 on the second…; no cap after.
     pub warmup: Vec<u32>,
+    /// No sends in this local-time range, e.g. `21:00-08:00` (recipient's zone).
+    pub quiet_hours: Option<String>,
+    /// At most this many messages per contact across all campaigns, e.g. `2/7d`.
+    pub max_per_contact: Option<Rate>,
+    /// The zone for contacts whose time zone is unknown.
+    pub default_timezone: String,
 }
 
 impl Default for SendingSettings {
@@ -288,6 +294,9 @@ impl Default for SendingSettings {
             backoff_pause: Duration::from_secs(300),
             backoff_max: Duration::from_secs(3600),
             warmup: Vec::new(),
+            quiet_hours: None,
+            max_per_contact: None,
+            default_timezone: "UTC".into(),
         }
     }
 }
@@ -427,6 +436,16 @@ impl Settings {
                 format!("key `sending.reply_to`: invalid mailbox `{reply_to}`: {e}")
             })?;
         }
+        if let Some(quiet) = &self.sending.quiet_hours {
+            crate::schedule::Hours::parse(quiet)
+                .map_err(|e| format!("key `sending.quiet_hours`: {e}"))?;
+        }
+        self.sending.default_timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            format!(
+                "key `sending.default_timezone`: unknown time zone `{}` (use an IANA name such as Europe/Berlin)",
+                self.sending.default_timezone
+            )
+        })?;
         let l = &self.lifecycle;
         if l.active_within > l.sleeping_after {
             return Err(format!(
@@ -466,6 +485,22 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Quiet hours, checked at load.
+    pub fn quiet_hours(&self) -> Option<crate::schedule::Hours> {
+        self.sending
+            .quiet_hours
+            .as_deref()
+            .and_then(|q| crate::schedule::Hours::parse(q).ok())
+    }
+
+    /// The default contact time zone, checked at load.
+    pub fn default_timezone(&self) -> chrono_tz::Tz {
+        self.sending
+            .default_timezone
+            .parse()
+            .unwrap_or(chrono_tz::UTC)
     }
 
     /// The from mailbox; required once anything is rendered or sent.

@@ -13,6 +13,7 @@
 //! - [`clock`]: the injectable notion of "now" (`--now`).
 //! - [`catalog`]: campaign TOML files and templates: load, validate with file:line:col diagnostics.
 //! - [`segment`]: lifecycle stages and segment selection as typed bounds for the store.
+//! - [`schedule`]: calendar rules (entry schedules, windows, quiet hours, caps) as pure functions.
 //! - [`plan`]: the tick: who enters a campaign and which steps are due, as outbox rows.
 //! - [`render`]: Tera templates to a complete MIME message (preview equals send).
 //! - [`send`]: SMTP/file transports, rate limit, the claim → send → record loop.
@@ -37,6 +38,7 @@ pub mod links;
 pub mod metrics;
 pub mod plan;
 pub mod render;
+pub mod schedule;
 pub mod segment;
 pub mod send;
 pub mod store;

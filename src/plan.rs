@@ -1,15 +1,65 @@
-//! The tick: at an instant `now`, who enters each campaign and which steps
-//! are due. The decision for one enrollment is a pure function
-//! ([`decide`]); [`tick`] applies the decisions with a few store calls, and
-//! [`dry_run`] reports the same decisions without writing anything.
+//! The tick: at an instant `now`, who leaves each campaign (exit rules), who
+//! enters (segment, entry schedule, re-entry), and which steps are due (step
+//! delays, local time of day, jitter, send windows, quiet hours, frequency
+//! caps). The decision for one enrollment is a pure function ([`decide`]);
+//! [`tick`] applies the decisions with a few store calls, and [`dry_run`]
+//! reports the same decisions without writing anything.
 
-use crate::catalog::{Campaign, Catalog};
-use crate::config::LifecycleSettings;
+use crate::catalog::{Campaign, CampaignZone, Catalog, ExitWhen, Reentry};
+use crate::config::Settings;
+use crate::domain::Rate;
+use crate::schedule::{self, Hold, Hours};
 use crate::store::{
-    EnrollmentProgress, ExitReason, NewSend, SendState, Store, StoreError, TickRecord,
+    EnrollmentProgress, ExitCounts, ExitReason, ExitRule, HistoryItem, NewSend, SendState, Store,
+    StoreError, TickRecord,
 };
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Sending rules from the config that apply to every campaign.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub quiet_hours: Option<Hours>,
+    pub default_zone: Tz,
+    pub max_per_contact: Option<Rate>,
+}
+
+impl Rules {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            quiet_hours: settings.quiet_hours(),
+            default_zone: settings.default_timezone(),
+            max_per_contact: settings.sending.max_per_contact,
+        }
+    }
+}
+
+/// Why a step that is otherwise next is not sent yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// Its `after` delay (or `at` time of day) has not come.
+    Delay,
+    /// Outside the campaign's send window.
+    Window,
+    /// Inside quiet hours.
+    QuietHours,
+    /// The contact reached a frequency cap.
+    Cap,
+}
+
+impl WaitReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            WaitReason::Delay => "waiting for their delay",
+            WaitReason::Window => "outside the send window",
+            WaitReason::QuietHours => "in quiet hours",
+            WaitReason::Cap => "held by the frequency cap",
+        }
+    }
+}
 
 /// What one open enrollment needs now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +67,11 @@ pub enum Decision {
     /// Step `step` (0-based) is due: create its outbox row.
     Queue { step: usize, due_at: DateTime<Utc> },
     /// Step `step` is not due before `until`.
-    Wait { step: usize, until: DateTime<Utc> },
+    Wait {
+        step: usize,
+        until: DateTime<Utc>,
+        reason: WaitReason,
+    },
     /// The previous step is still in the outbox.
     InFlight { step: usize },
     /// The previous step's delivery is in doubt: an operator must look.
@@ -26,7 +80,25 @@ pub enum Decision {
     Finish(ExitReason),
 }
 
-pub fn decide(campaign: &Campaign, progress: &EnrollmentProgress, now: DateTime<Utc>) -> Decision {
+/// The zone a campaign's calendar rules are read in for one contact.
+pub fn zone_for(campaign: &Campaign, contact_zone: Option<&str>, rules: &Rules) -> Tz {
+    match campaign.timezone {
+        CampaignZone::Fixed(tz) => tz,
+        CampaignZone::Contact => contact_zone
+            .and_then(|z| z.parse().ok())
+            .unwrap_or(rules.default_zone),
+    }
+}
+
+/// The next step of one passage, given the contact's other messages
+/// (`history`: every campaign, sent or on its way).
+pub fn decide(
+    campaign: &Campaign,
+    progress: &EnrollmentProgress,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    history: &[&HistoryItem],
+) -> Decision {
     let (next, base) = match progress.last_send {
         None => (0, progress.entered_at),
         Some(last) => match last.state {
@@ -53,15 +125,73 @@ pub fn decide(campaign: &Campaign, progress: &EnrollmentProgress, now: DateTime<
     let Some(step) = campaign.steps.get(next) else {
         return Decision::Finish(ExitReason::Completed);
     };
-    let due_at = base + step.after.to_chrono();
-    if due_at <= now {
-        Decision::Queue { step: next, due_at }
+    let zone = zone_for(campaign, progress.timezone.as_deref(), rules);
+    let mut due =
+        base + step.after.to_chrono() + schedule::jitter(progress.enrollment_id, next, step.jitter);
+    if let Some(at) = step.at {
+        due = schedule::at_time_of_day(due, zone, at);
+    }
+    let all: Vec<DateTime<Utc>> = history.iter().map(|h| h.at).collect();
+    let own: Vec<DateTime<Utc>> = history
+        .iter()
+        .filter(|h| h.campaign == campaign.id)
+        .map(|h| h.at)
+        .collect();
+    let mut reason = WaitReason::Delay;
+    // Windows and caps can push each other; a few rounds always settle.
+    for _ in 0..8 {
+        let (opened, hold) = schedule::next_opening(
+            due,
+            zone,
+            campaign.send_window.as_ref(),
+            rules.quiet_hours.as_ref(),
+        );
+        if opened > due {
+            due = opened;
+            reason = match hold {
+                Some(Hold::QuietHours) => WaitReason::QuietHours,
+                _ => WaitReason::Window,
+            };
+        }
+        // A cap is judged at the moment the message would really go out.
+        let sending_at = due.max(now);
+        let release = [
+            rules
+                .max_per_contact
+                .and_then(|cap| schedule::cap_release(&all, cap, sending_at)),
+            campaign
+                .max_per_contact
+                .and_then(|cap| schedule::cap_release(&own, cap, sending_at)),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        match release {
+            Some(release) if release > due => {
+                due = release;
+                reason = WaitReason::Cap;
+            }
+            _ => break,
+        }
+    }
+    if due <= now {
+        Decision::Queue {
+            step: next,
+            due_at: due,
+        }
     } else {
         Decision::Wait {
             step: next,
-            until: due_at,
+            until: due,
+            reason,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Waiting {
+    pub count: u64,
+    pub next_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -71,20 +201,31 @@ pub struct StepReport {
     pub template: String,
     /// Would be (or were) queued in this tick.
     pub due_now: u64,
-    /// Waiting for their delay to pass.
-    pub waiting: u64,
-    pub next_due: Option<DateTime<Utc>>,
+    /// Not yet due, by reason, with the earliest time one becomes due.
+    pub waiting: BTreeMap<WaitReason, Waiting>,
     /// Already in the outbox (queued, sending, retry).
     pub in_flight: u64,
     /// Previous attempt's outcome unknown; never resent automatically.
     pub in_doubt: u64,
 }
 
+/// Whether new contacts may enter now.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Entry {
+    /// `false` when the campaign has a schedule that has not fired since the last tick.
+    pub open: bool,
+    pub schedule: Option<String>,
+    pub next_opening: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct CampaignReport {
     pub campaign: String,
+    pub entry: Entry,
     pub entering: u64,
+    pub exiting: ExitCounts,
     pub steps: Vec<StepReport>,
+    /// Passages that end in this tick (completed, failed, suppressed).
     pub finishing: u64,
 }
 
@@ -106,7 +247,6 @@ pub struct PlanError {
 fn empty_report(campaign: &Campaign) -> CampaignReport {
     CampaignReport {
         campaign: campaign.id.clone(),
-        entering: 0,
         steps: campaign
             .steps
             .iter()
@@ -117,56 +257,182 @@ fn empty_report(campaign: &Campaign) -> CampaignReport {
                 ..Default::default()
             })
             .collect(),
-        finishing: 0,
+        ..Default::default()
     }
 }
 
-fn tally(report: &mut CampaignReport, decision: &Decision) {
+fn tally(report: &mut CampaignReport, decision: &Decision, times: u64) {
     let last = report.steps.len().saturating_sub(1);
     let step = |i: usize| i.min(last);
     match *decision {
-        Decision::Queue { step: i, .. } => report.steps[step(i)].due_now += 1,
-        Decision::Wait { step: i, until } => {
-            let s = &mut report.steps[step(i)];
-            s.waiting += 1;
-            s.next_due = Some(s.next_due.map_or(until, |t| t.min(until)));
+        Decision::Queue { step: i, .. } => report.steps[step(i)].due_now += times,
+        Decision::Wait {
+            step: i,
+            until,
+            reason,
+        } => {
+            let w = report.steps[step(i)].waiting.entry(reason).or_default();
+            w.count += times;
+            w.next_at = Some(w.next_at.map_or(until, |t| t.min(until)));
         }
-        Decision::InFlight { step: i } => report.steps[step(i)].in_flight += 1,
-        Decision::InDoubt { step: i } => report.steps[step(i)].in_doubt += 1,
-        Decision::Finish(_) => report.finishing += 1,
+        Decision::InFlight { step: i } => report.steps[step(i)].in_flight += times,
+        Decision::InDoubt { step: i } => report.steps[step(i)].in_doubt += times,
+        Decision::Finish(_) => report.finishing += times,
     }
 }
 
-/// One pass of the planner: enroll, then queue every due step.
+/// Which zones' schedules fired since the last tick (`zones: None`: all).
+struct Gate {
+    entry: Entry,
+    zones: Option<Vec<Option<String>>>,
+}
+
+async fn entry_gate<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    apply: bool,
+) -> Result<Gate, StoreError> {
+    let Some(schedule) = &campaign.schedule else {
+        return Ok(Gate {
+            entry: Entry {
+                open: true,
+                ..Default::default()
+            },
+            zones: None,
+        });
+    };
+    let key = format!("schedule:{}", campaign.id);
+    let last = store.daemon_state(&key).await?.and_then(|(v, _)| {
+        v["checked_until"]
+            .as_str()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+    });
+    // First tick (or time moved backwards): look back one day for a missed opening.
+    let after = last
+        .filter(|l| *l < now)
+        .unwrap_or(now - chrono::Duration::days(1));
+    if apply {
+        store
+            .put_daemon_state(
+                &key,
+                &serde_json::json!({ "checked_until": now.to_rfc3339() }),
+                now,
+            )
+            .await?;
+    }
+    let zones: Vec<Option<String>> = match campaign.timezone {
+        CampaignZone::Fixed(_) => vec![None],
+        CampaignZone::Contact => store.contact_zones().await?,
+    };
+    let mut open = Vec::new();
+    let mut next_opening: Option<DateTime<Utc>> = None;
+    for zone in zones {
+        let tz = zone_for(campaign, zone.as_deref(), rules);
+        if schedule.fires_between(tz, after, now) {
+            open.push(zone);
+        } else if let Some(next) = schedule.next_after(tz, now) {
+            next_opening = Some(next_opening.map_or(next, |n| n.min(next)));
+        }
+    }
+    let all_open = matches!(campaign.timezone, CampaignZone::Fixed(_)) && !open.is_empty();
+    Ok(Gate {
+        entry: Entry {
+            open: !open.is_empty(),
+            schedule: Some(schedule.pattern.clone()),
+            next_opening,
+        },
+        zones: if all_open { None } else { Some(open) },
+    })
+}
+
+fn reentry_cutoff(campaign: &Campaign, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match campaign.reentry {
+        Reentry::Never => None,
+        Reentry::After(cooldown) => Some(now - cooldown.to_chrono()),
+    }
+}
+
+fn exit_rule(campaign: &Campaign, settings: &Settings, now: DateTime<Utc>) -> ExitRule {
+    ExitRule {
+        event_kinds: campaign.exit_on.clone(),
+        outside: campaign
+            .exit_when
+            .map(|ExitWhen::LeftSegment| campaign.segment.select(&settings.lifecycle, now)),
+    }
+}
+
+/// History of every contact, grouped, when any cap applies to the campaign.
+async fn history<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<HashMap<i64, Vec<HistoryItem>>, StoreError> {
+    let longest = [rules.max_per_contact, campaign.max_per_contact]
+        .into_iter()
+        .flatten()
+        .map(|cap| cap.period.to_chrono())
+        .max();
+    let mut by_contact: HashMap<i64, Vec<HistoryItem>> = HashMap::new();
+    if let Some(period) = longest {
+        // Twice the period: a step due in the past is judged at `now`.
+        for item in store.send_history(now - period - period).await? {
+            by_contact.entry(item.contact_id).or_default().push(item);
+        }
+    }
+    Ok(by_contact)
+}
+
+/// One pass of the planner: exits, entries, then every due step queued.
 pub async fn tick<S: Store>(
     store: &S,
     catalog: &Catalog,
-    lifecycle: &LifecycleSettings,
+    settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<TickReport, PlanError> {
+    let started = std::time::Instant::now();
+    let rules = Rules::from_settings(settings);
     let mut report = TickReport {
         now,
         ..Default::default()
     };
-    let started = std::time::Instant::now();
     let mut enrolled_total = 0;
     for campaign in catalog.campaigns.values() {
         let fail = |source| PlanError {
             campaign: campaign.id.clone(),
             source,
         };
-        let selection = campaign.segment.select(lifecycle, now);
         let mut campaign_report = empty_report(campaign);
-        campaign_report.entering = store
-            .enroll(&campaign.id, &selection, now)
+        campaign_report.exiting = store
+            .exit_enrollments(&campaign.id, &exit_rule(campaign, settings, now), now, true)
             .await
             .map_err(fail)?;
+        let gate = entry_gate(store, campaign, &rules, now, true)
+            .await
+            .map_err(fail)?;
+        if gate.entry.open {
+            let mut selection = campaign.segment.select(&settings.lifecycle, now);
+            selection.zones = gate.zones.clone();
+            campaign_report.entering = store
+                .enroll(&campaign.id, &selection, reentry_cutoff(campaign, now), now)
+                .await
+                .map_err(fail)?;
+        }
+        campaign_report.entry = gate.entry;
         enrolled_total += campaign_report.entering;
+        let history = history(store, campaign, &rules, now).await.map_err(fail)?;
         let mut sends = Vec::new();
         let mut finished = Vec::new();
         for progress in store.progress(&campaign.id).await.map_err(fail)? {
-            let decision = decide(campaign, &progress, now);
-            tally(&mut campaign_report, &decision);
+            let mine: Vec<&HistoryItem> = history
+                .get(&progress.contact_id)
+                .into_iter()
+                .flatten()
+                .collect();
+            let decision = decide(campaign, &progress, now, &rules, &mine);
+            tally(&mut campaign_report, &decision, 1);
             match decision {
                 Decision::Queue { step, due_at } => sends.push(NewSend {
                     enrollment_id: progress.enrollment_id,
@@ -208,9 +474,10 @@ pub async fn tick<S: Store>(
 pub async fn dry_run<S: Store>(
     store: &S,
     catalog: &Catalog,
-    lifecycle: &LifecycleSettings,
+    settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<TickReport, PlanError> {
+    let rules = Rules::from_settings(settings);
     let mut report = TickReport {
         now,
         ..Default::default()
@@ -220,28 +487,67 @@ pub async fn dry_run<S: Store>(
             campaign: campaign.id.clone(),
             source,
         };
-        let selection = campaign.segment.select(lifecycle, now);
         let mut campaign_report = empty_report(campaign);
-        let entering = store
-            .count_entrants(&campaign.id, &selection)
+        campaign_report.exiting = store
+            .exit_enrollments(
+                &campaign.id,
+                &exit_rule(campaign, settings, now),
+                now,
+                false,
+            )
             .await
             .map_err(fail)?;
-        campaign_report.entering = entering;
-        if entering > 0 && !campaign.steps.is_empty() {
-            // Entrants all enter at `now`, so they share one decision.
-            let entrant = EnrollmentProgress {
-                enrollment_id: 0,
-                contact_id: 0,
-                entered_at: now,
-                last_send: None,
+        let gate = entry_gate(store, campaign, &rules, now, false)
+            .await
+            .map_err(fail)?;
+        let history = history(store, campaign, &rules, now).await.map_err(fail)?;
+        if gate.entry.open && !campaign.steps.is_empty() {
+            // Entrants enter now; their first step depends on their zone, so count zone by zone.
+            let zones = match (&gate.zones, campaign.timezone) {
+                (Some(zones), _) => zones.clone(),
+                (None, CampaignZone::Fixed(_)) => vec![None],
+                (None, CampaignZone::Contact) => store.contact_zones().await.map_err(fail)?,
             };
-            let decision = decide(campaign, &entrant, now);
-            for _ in 0..entering {
-                tally(&mut campaign_report, &decision);
+            let reentry = reentry_cutoff(campaign, now);
+            for zone in zones {
+                let mut selection = campaign.segment.select(&settings.lifecycle, now);
+                if campaign.timezone == CampaignZone::Contact {
+                    selection.zones = Some(vec![zone.clone()]);
+                }
+                let entering = store
+                    .count_entrants(&campaign.id, &selection, reentry)
+                    .await
+                    .map_err(fail)?;
+                if entering == 0 {
+                    continue;
+                }
+                campaign_report.entering += entering;
+                let entrant = EnrollmentProgress {
+                    enrollment_id: 0,
+                    contact_id: 0,
+                    entered_at: now,
+                    timezone: zone,
+                    last_send: None,
+                };
+                tally(
+                    &mut campaign_report,
+                    &decide(campaign, &entrant, now, &rules, &[]),
+                    entering,
+                );
             }
         }
+        campaign_report.entry = gate.entry;
         for progress in store.progress(&campaign.id).await.map_err(fail)? {
-            tally(&mut campaign_report, &decide(campaign, &progress, now));
+            let mine: Vec<&HistoryItem> = history
+                .get(&progress.contact_id)
+                .into_iter()
+                .flatten()
+                .collect();
+            tally(
+                &mut campaign_report,
+                &decide(campaign, &progress, now, &rules, &mine),
+                1,
+            );
         }
         report.queued += campaign_report.steps.iter().map(|s| s.due_now).sum::<u64>();
         report.campaigns.push(campaign_report);
@@ -250,120 +556,4 @@ pub async fn dry_run<S: Store>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::Step;
-    use crate::domain::{Duration, Stage};
-    use crate::segment::Segment;
-    use crate::store::LastSend;
-
-    fn campaign(afters: &[i64]) -> Campaign {
-        Campaign {
-            id: "c".into(),
-            path: "c.toml".into(),
-            description: String::new(),
-            segment: Segment {
-                stages: vec![Stage::New],
-            },
-            from: None,
-            steps: afters
-                .iter()
-                .map(|d| Step {
-                    after: Duration::from_days(*d),
-                    template: "t".into(),
-                    subject: None,
-                    template_at: 0,
-                    subject_at: None,
-                })
-                .collect(),
-        }
-    }
-
-    fn t(day: i64) -> DateTime<Utc> {
-        "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::days(day)
-    }
-
-    fn progress(last: Option<(u32, SendState, Option<i64>)>) -> EnrollmentProgress {
-        EnrollmentProgress {
-            enrollment_id: 1,
-            contact_id: 1,
-            entered_at: t(0),
-            last_send: last.map(|(step, state, sent)| LastSend {
-                step,
-                state,
-                sent_at: sent.map(t),
-            }),
-        }
-    }
-
-    #[test]
-    fn first_step_is_due_after_its_delay_from_entry() {
-        let c = campaign(&[2, 5]);
-        assert_eq!(
-            decide(&c, &progress(None), t(1)),
-            Decision::Wait {
-                step: 0,
-                until: t(2)
-            }
-        );
-        assert_eq!(
-            decide(&c, &progress(None), t(2)),
-            Decision::Queue {
-                step: 0,
-                due_at: t(2)
-            }
-        );
-    }
-
-    #[test]
-    fn later_steps_count_from_the_previous_send() {
-        let c = campaign(&[0, 5]);
-        // Step 1 went out a day late (day 1): step 2 is due on day 6, not day 5.
-        let p = progress(Some((0, SendState::Sent, Some(1))));
-        assert_eq!(
-            decide(&c, &p, t(5)),
-            Decision::Wait {
-                step: 1,
-                until: t(6)
-            }
-        );
-        assert_eq!(
-            decide(&c, &p, t(6)),
-            Decision::Queue {
-                step: 1,
-                due_at: t(6)
-            }
-        );
-    }
-
-    #[test]
-    fn nothing_new_while_the_previous_step_is_in_the_outbox() {
-        let c = campaign(&[0, 0]);
-        for state in [SendState::Queued, SendState::Sending, SendState::Retry] {
-            let p = progress(Some((0, state, None)));
-            assert_eq!(decide(&c, &p, t(9)), Decision::InFlight { step: 0 });
-        }
-        let p = progress(Some((0, SendState::InDoubt, None)));
-        assert_eq!(decide(&c, &p, t(9)), Decision::InDoubt { step: 0 });
-    }
-
-    #[test]
-    fn the_passage_ends_after_the_last_step_or_a_failure() {
-        let c = campaign(&[0]);
-        let done = progress(Some((0, SendState::Sent, Some(0))));
-        assert_eq!(
-            decide(&c, &done, t(1)),
-            Decision::Finish(ExitReason::Completed)
-        );
-        let failed = progress(Some((0, SendState::Failed, None)));
-        assert_eq!(
-            decide(&c, &failed, t(1)),
-            Decision::Finish(ExitReason::SendFailed)
-        );
-        let suppressed = progress(Some((0, SendState::Suppressed, None)));
-        assert_eq!(
-            decide(&c, &suppressed, t(1)),
-            Decision::Finish(ExitReason::Suppressed)
-        );
-    }
-}
+mod tests;

@@ -3,8 +3,11 @@
 
 use super::diag::{Diagnostic, SourceFile};
 use super::fields::{Fields, as_table};
-use crate::domain::{Duration, Stage};
+use crate::domain::{Duration, Rate, Stage};
+use crate::schedule::{EntrySchedule, Hours, SendWindow, Weekdays, parse_time_of_day};
 use crate::segment::Segment;
+use chrono::NaiveTime;
+use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
@@ -17,6 +20,37 @@ pub struct Campaign {
     pub segment: Segment,
     pub from: Option<Mailbox>,
     pub steps: Vec<Step>,
+    /// When new contacts may enter; `None`: at every tick.
+    pub schedule: Option<EntrySchedule>,
+    /// The zone schedules and windows are read in.
+    pub timezone: CampaignZone,
+    pub send_window: Option<SendWindow>,
+    /// Event kinds that end a passage (`activity` covers every activity kind).
+    pub exit_on: Vec<String>,
+    pub exit_when: Option<ExitWhen>,
+    pub reentry: Reentry,
+    /// A campaign's own frequency cap, on top of `sending.max_per_contact`.
+    pub max_per_contact: Option<Rate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignZone {
+    /// Each contact's own zone (`sending.default_timezone` when unknown).
+    Contact,
+    Fixed(Tz),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitWhen {
+    /// The contact no longer matches the campaign's segment.
+    LeftSegment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reentry {
+    Never,
+    /// May enter again this long after the previous passage ended.
+    After(Duration),
 }
 
 /// One message of the sequence, sent `after` a delay from entry (first
@@ -30,23 +64,29 @@ pub struct Step {
     /// Where `template = …` and `subject = …` stand, for later diagnostics.
     pub template_at: usize,
     pub subject_at: Option<usize>,
+    /// Local time of day the step goes out (`at = "10:00"`).
+    pub at: Option<NaiveTime>,
+    /// Spread sends over this long so a segment does not land in one second.
+    pub jitter: Duration,
 }
 
-const CAMPAIGN_KEYS: &[&str] = &["description", "segment", "from", "steps"];
-const LATER_CAMPAIGN_KEYS: &[&str] = &[
+const CAMPAIGN_KEYS: &[&str] = &[
+    "description",
+    "segment",
+    "from",
+    "steps",
     "schedule",
     "timezone",
     "send_window",
     "exit_on",
     "exit_when",
     "reentry",
-    "pilot",
-    "track_clicks",
     "max_per_contact",
 ];
+const LATER_CAMPAIGN_KEYS: &[&str] = &["pilot", "track_clicks"];
 const SEGMENT_KEYS: &[&str] = &["stage"];
-const STEP_KEYS: &[&str] = &["after", "template", "subject"];
-const LATER_STEP_KEYS: &[&str] = &["at", "jitter"];
+const STEP_KEYS: &[&str] = &["after", "template", "subject", "at", "jitter"];
+const LATER_STEP_KEYS: &[&str] = &[];
 
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
@@ -123,6 +163,7 @@ fn parse_inner(
     });
     let segment = parse_segment(&fields, out);
     let steps = parse_steps(&fields, out, refs);
+    let timing = parse_timing(&fields, out);
     let errors_after = out.iter().filter(|d| d.is_error()).count();
     if errors_after > errors_before {
         return None;
@@ -134,7 +175,171 @@ fn parse_inner(
         segment: segment?,
         from,
         steps,
+        schedule: timing.schedule,
+        timezone: timing.timezone,
+        send_window: timing.send_window,
+        exit_on: timing.exit_on,
+        exit_when: timing.exit_when,
+        reentry: timing.reentry,
+        max_per_contact: timing.max_per_contact,
     })
+}
+
+struct Timing {
+    schedule: Option<EntrySchedule>,
+    timezone: CampaignZone,
+    send_window: Option<SendWindow>,
+    exit_on: Vec<String>,
+    exit_when: Option<ExitWhen>,
+    reentry: Reentry,
+    max_per_contact: Option<Rate>,
+}
+
+/// Reads a string value with a parser; an error points inside the string.
+fn parsed<T>(
+    fields: &Fields<'_, '_>,
+    key: &str,
+    out: &mut Vec<Diagnostic>,
+    hint: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    let (text, span) = fields.string(key, out)?;
+    parse(text)
+        .map_err(|e| {
+            out.push(
+                fields
+                    .file
+                    .error(span.start + 1, format!("`{key}`: {e}"))
+                    .with_hint(hint),
+            )
+        })
+        .ok()
+}
+
+fn parse_timing(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Timing {
+    let file = fields.file;
+    let schedule = parsed(
+        fields,
+        "schedule",
+        out,
+        "a crontab pattern in local time, e.g. \"0 10 * * TUE\" (minute hour day month weekday)",
+        EntrySchedule::parse,
+    );
+    let timezone = parsed(
+        fields,
+        "timezone",
+        out,
+        "write \"contact\" (each contact's own zone) or an IANA name such as \"Europe/Berlin\"",
+        |text| {
+            if text == "contact" {
+                Ok(CampaignZone::Contact)
+            } else {
+                text.parse::<Tz>()
+                    .map(CampaignZone::Fixed)
+                    .map_err(|_| format!("unknown time zone `{text}`"))
+            }
+        },
+    )
+    .unwrap_or(CampaignZone::Contact);
+    let send_window = fields.get("send_window").and_then(|value| {
+        let table = as_table(file, "send_window", value, out)?;
+        let window = Fields {
+            file,
+            table,
+            at: value.span().start,
+            what: "`send_window`".into(),
+        };
+        window.reject_unknown(&["days", "hours"], &[], out);
+        let days = parsed(
+            &window,
+            "days",
+            out,
+            "e.g. \"mon-fri\", \"sat,sun\" or \"daily\"",
+            Weekdays::parse,
+        )
+        .unwrap_or(Weekdays::ALL);
+        let hours = parsed(
+            &window,
+            "hours",
+            out,
+            "a local time range such as \"09:00-17:00\" (\"22:00-02:00\" crosses midnight)",
+            Hours::parse,
+        );
+        Some(SendWindow { days, hours })
+    });
+    let exit_on = match fields.get("exit_on") {
+        None => Vec::new(),
+        Some(value) => match value.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|item| match item.get_ref() {
+                    DeValue::String(kind) => match kind.parse::<crate::store::EventKind>() {
+                        Ok(_) => Some(kind.to_lowercase()),
+                        Err(e) => {
+                            out.push(file.error(item.span().start + 1, e));
+                            None
+                        }
+                    },
+                    other => {
+                        out.push(file.error(
+                            item.span().start,
+                            format!("an event kind must be a string, found {}", other.type_str()),
+                        ));
+                        None
+                    }
+                })
+                .collect(),
+            other => {
+                out.push(fields.type_error(
+                    "exit_on",
+                    "a list such as [\"activity\", \"unsubscribe\"]",
+                    other.type_str(),
+                    value.span(),
+                ));
+                Vec::new()
+            }
+        },
+    };
+    let exit_when = parsed(
+        fields,
+        "exit_when",
+        out,
+        "write \"left_segment\": the passage ends when the contact no longer matches the segment",
+        |text| match text {
+            "left_segment" => Ok(ExitWhen::LeftSegment),
+            other => Err(format!("unknown rule `{other}`")),
+        },
+    );
+    let reentry = parsed(
+        fields,
+        "reentry",
+        out,
+        "write \"never\" or \"after:180d\"",
+        |text| match text.split_once(':') {
+            None if text == "never" => Ok(Reentry::Never),
+            Some(("after", duration)) => Duration::parse(duration)
+                .map(Reentry::After)
+                .map_err(|e| e.to_string()),
+            _ => Err(format!("invalid re-entry rule `{text}`")),
+        },
+    )
+    .unwrap_or(Reentry::Never);
+    let max_per_contact = parsed(
+        fields,
+        "max_per_contact",
+        out,
+        "a cap such as \"1/7d\"",
+        |t| Rate::parse(t).map_err(|e| e.to_string()),
+    );
+    Timing {
+        schedule,
+        timezone,
+        send_window,
+        exit_on,
+        exit_when,
+        reentry,
+        max_per_contact,
+    }
 }
 
 fn parse_segment(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Option<Segment> {
@@ -260,6 +465,21 @@ fn parse_steps(
         });
         let template = step.required_string("template", "\"welcome/hello\"", out);
         let subject = step.string("subject", out);
+        let at = parsed(
+            &step,
+            "at",
+            out,
+            "the local time of day for this step, e.g. \"10:00\"",
+            parse_time_of_day,
+        );
+        let jitter = parsed(
+            &step,
+            "jitter",
+            out,
+            "e.g. \"30m\": sends spread over that long",
+            |t| Duration::parse(t).map_err(|e| e.to_string()),
+        )
+        .unwrap_or(Duration::ZERO);
         if let Some((name, span)) = &template {
             refs.push((name.trim_end_matches(".tera").to_string(), span.start + 1));
         }
@@ -270,6 +490,8 @@ fn parse_steps(
                 subject: subject.as_ref().map(|(s, _)| s.to_string()),
                 template_at: span.start + 1,
                 subject_at: subject.as_ref().map(|(_, span)| span.start + 1),
+                at,
+                jitter,
             });
         }
     }

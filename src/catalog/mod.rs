@@ -7,7 +7,7 @@ mod diag;
 mod fields;
 mod template;
 
-pub use campaign::{Campaign, Step};
+pub use campaign::{Campaign, CampaignZone, ExitWhen, Reentry, Step};
 pub use diag::{Diagnostic, Severity, SourceFile, did_you_mean};
 pub use template::{HTML_SEPARATOR, TemplateSource};
 

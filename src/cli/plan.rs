@@ -7,13 +7,7 @@ use std::process::ExitCode;
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let loaded = ctx.require_catalog()?;
     let store = ctx.store().await?;
-    let report = dry_run(
-        &store,
-        &loaded.catalog,
-        &ctx.settings.lifecycle,
-        ctx.clock().now(),
-    )
-    .await?;
+    let report = dry_run(&store, &loaded.catalog, &ctx.settings, ctx.clock().now()).await?;
     if ctx.json {
         print_json(&report)?;
     } else {
@@ -22,20 +16,36 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The human form of a tick report, shared with `run --once`.
+/// The human form of a tick report, shared with `run --once`: every waiting
+/// send is explained with its reason and when the first of them comes due.
 pub fn render(report: &TickReport) -> String {
     let mut out = format!("at {}\n", report.now.to_rfc3339());
     for c in &report.campaigns {
         out += &format!("campaign {}: {} entering", c.campaign, c.entering);
+        if !c.entry.open {
+            let next = c
+                .entry
+                .next_opening
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "never".into());
+            let pattern = c.entry.schedule.clone().unwrap_or_default();
+            out += &format!(" (entry closed: schedule `{pattern}` next opens {next})");
+        }
+        if c.exiting.event > 0 {
+            out += &format!(", {} leaving on an exit event", c.exiting.event);
+        }
+        if c.exiting.left_segment > 0 {
+            out += &format!(", {} leaving the segment", c.exiting.left_segment);
+        }
         if c.finishing > 0 {
             out += &format!(", {} finishing", c.finishing);
         }
         out += "\n";
         for s in &c.steps {
             out += &format!("  step {} ({}): {} due now", s.step, s.template, s.due_now);
-            if s.waiting > 0 {
-                let next = s.next_due.map(|t| t.to_rfc3339()).unwrap_or_default();
-                out += &format!(", {} waiting for their delay (next at {next})", s.waiting);
+            for (reason, waiting) in &s.waiting {
+                let next = waiting.next_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                out += &format!(", {} {} (next at {next})", waiting.count, reason.describe());
             }
             if s.in_flight > 0 {
                 out += &format!(", {} in the outbox", s.in_flight);

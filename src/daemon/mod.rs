@@ -131,7 +131,7 @@ async fn run_loop<S: Store>(
         let mut healthy = true;
         if Instant::now() >= next_tick {
             // A failing tick (e.g. the database is briefly locked) is logged and retried next time.
-            match plan::tick(&store, &loaded.catalog, &settings.lifecycle, clock.now()).await {
+            match plan::tick(&store, &loaded.catalog, settings, clock.now()).await {
                 Ok(report) => {
                     crate::metrics::TICKS.inc();
                     tracing::info!(queued = report.queued, "tick");

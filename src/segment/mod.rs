@@ -31,6 +31,9 @@ pub struct StageBounds {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     pub any_of: Vec<StageBounds>,
+    /// Only contacts in these time zones (`None` in the list: zone unknown);
+    /// `None`: any zone. Used when a schedule opens entry zone by zone.
+    pub zones: Option<Vec<Option<String>>>,
 }
 
 /// A campaign's audience as written in its file.
@@ -47,6 +50,7 @@ impl Segment {
                 .iter()
                 .map(|stage| bounds(*stage, lifecycle, now))
                 .collect(),
+            zones: None,
         }
     }
 }

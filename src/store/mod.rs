@@ -84,18 +84,22 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     fn list_suppressions(&self) -> impl Future<Output = StoreResult<Vec<Suppression>>> + Send;
 
-    /// How many contacts of the selection are not (yet) enrolled in the campaign.
+    /// How many contacts of the selection may enter the campaign now.
+    /// `reentry_after`: `None` means a contact enters at most once; a cutoff
+    /// lets in contacts whose last passage ended before it.
     fn count_entrants(
         &self,
         campaign: &str,
         selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 
-    /// Enrolls every selected, unsuppressed contact that never entered the campaign.
+    /// Enrolls every selected, unsuppressed contact that may enter (see `count_entrants`).
     fn enroll(
         &self,
         campaign: &str,
         selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 
@@ -194,4 +198,23 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         key: &str,
     ) -> impl Future<Output = StoreResult<Option<(serde_json::Value, DateTime<Utc>)>>> + Send;
+
+    /// Distinct contact time zones (`None`: unknown).
+    fn contact_zones(&self) -> impl Future<Output = StoreResult<Vec<Option<String>>>> + Send;
+
+    /// Ends open passages by the campaign's exit rules; with `apply` false
+    /// only counts them.
+    fn exit_enrollments(
+        &self,
+        campaign: &str,
+        rule: &ExitRule,
+        now: DateTime<Utc>,
+        apply: bool,
+    ) -> impl Future<Output = StoreResult<ExitCounts>> + Send;
+
+    /// Messages sent, or on their way, after `since` (for frequency caps).
+    fn send_history(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Vec<HistoryItem>>> + Send;
 }

@@ -61,12 +61,46 @@ fn push_selection(qb: &mut QueryBuilder<'_, Sqlite>, selection: &Selection) {
         qb.push("0");
         return;
     }
-    qb.push("(");
+    qb.push("((");
     for (i, bounds) in selection.any_of.iter().enumerate() {
         if i > 0 {
             qb.push(" OR ");
         }
         push_bounds(qb, bounds);
+    }
+    qb.push(")");
+    if let Some(zones) = &selection.zones {
+        qb.push(" AND (0");
+        for zone in zones {
+            match zone {
+                Some(name) => {
+                    qb.push(" OR c.timezone = ");
+                    qb.push_bind(name.clone());
+                }
+                None => {
+                    qb.push(" OR c.timezone IS NULL");
+                }
+            }
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+/// `AND NOT EXISTS (an enrollment that blocks entry)`: any earlier passage
+/// (`reentry_after` None), or one still open or ended after the cutoff.
+fn push_not_enrolled(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    campaign: &str,
+    reentry_after: Option<DateTime<Utc>>,
+) {
+    qb.push(" AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ");
+    qb.push_bind(campaign.to_string());
+    qb.push(" AND e.contact_id = c.id");
+    if let Some(cutoff) = reentry_after {
+        qb.push(" AND (e.exited_at IS NULL OR e.exited_at > ");
+        qb.push_bind(ts(cutoff));
+        qb.push(")");
     }
     qb.push(")");
 }
@@ -372,13 +406,16 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn count_entrants(&self, campaign: &str, selection: &Selection) -> StoreResult<u64> {
+    async fn count_entrants(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
+    ) -> StoreResult<u64> {
         let mut qb = QueryBuilder::new("SELECT count(*) FROM contacts c WHERE ");
         push_selection(&mut qb, selection);
         qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
-        qb.push(" AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ");
-        qb.push_bind(campaign.to_string());
-        qb.push(" AND e.contact_id = c.id)");
+        push_not_enrolled(&mut qb, campaign, reentry_after);
         let count: i64 = qb
             .build_query_scalar()
             .fetch_one(&self.pool)
@@ -391,6 +428,7 @@ impl Store for SqliteStore {
         &self,
         campaign: &str,
         selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut qb =
@@ -401,10 +439,7 @@ impl Store for SqliteStore {
         qb.push(" FROM contacts c WHERE ");
         push_selection(&mut qb, selection);
         qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
-        // Foundation rule: a contact passes through a campaign once.
-        qb.push(" AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ");
-        qb.push_bind(campaign.to_string());
-        qb.push(" AND e.contact_id = c.id)");
+        push_not_enrolled(&mut qb, campaign, reentry_after);
         let done = qb
             .build()
             .execute(&self.pool)
@@ -415,8 +450,9 @@ impl Store for SqliteStore {
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
         let rows = sqlx::query(
-            "SELECT e.id, e.contact_id, e.entered_at, s.step, s.state, s.sent_at
+            "SELECT e.id, e.contact_id, e.entered_at, s.step, s.state, s.sent_at, c.timezone
              FROM enrollments e
+             JOIN contacts c ON c.id = e.contact_id
              LEFT JOIN sends s ON s.id = (
                  SELECT s2.id FROM sends s2 WHERE s2.enrollment_id = e.id ORDER BY s2.step DESC LIMIT 1)
              WHERE e.campaign = ? AND e.exited_at IS NULL
@@ -451,6 +487,7 @@ impl Store for SqliteStore {
                     enrollment_id: row.try_get("id").ctx(ctx)?,
                     contact_id: row.try_get("contact_id").ctx(ctx)?,
                     entered_at: from_ts(row.try_get("entered_at").ctx(ctx)?),
+                    timezone: row.try_get("timezone").ctx(ctx)?,
                     last_send,
                 })
             })
@@ -991,5 +1028,111 @@ impl Store for SqliteStore {
             detail: e.to_string(),
         })?;
         Ok(Some((value, from_ts(row.try_get("updated_at").ctx(ctx)?))))
+    }
+
+    async fn contact_zones(&self) -> StoreResult<Vec<Option<String>>> {
+        sqlx::query_scalar("SELECT DISTINCT timezone FROM contacts")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing contact time zones")
+    }
+
+    async fn exit_enrollments(
+        &self,
+        campaign: &str,
+        rule: &ExitRule,
+        now: DateTime<Utc>,
+        apply: bool,
+    ) -> StoreResult<ExitCounts> {
+        let mut counts = ExitCounts::default();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("applying exit rules")?;
+        if !rule.event_kinds.is_empty() {
+            let mut qb = QueryBuilder::new(if apply {
+                "UPDATE enrollments SET exit_reason = 'event', exited_at = "
+            } else {
+                "SELECT count(*) FROM enrollments WHERE 0 = "
+            });
+            qb.push_bind(if apply { ts(now) } else { 0 });
+            qb.push(" AND campaign = ");
+            qb.push_bind(campaign.to_string());
+            qb.push(" AND exited_at IS NULL AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND (0");
+            for kind in &rule.event_kinds {
+                if kind == "activity" {
+                    qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
+                } else {
+                    qb.push(" OR ev.kind = ");
+                    qb.push_bind(kind.clone());
+                }
+            }
+            qb.push("))");
+            counts.event = if apply {
+                qb.build()
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("ending passages on events")?
+                    .rows_affected()
+            } else {
+                qb.build_query_scalar::<i64>()
+                    .fetch_one(&mut *tx)
+                    .await
+                    .ctx("counting exits")? as u64
+            };
+        }
+        if let Some(selection) = &rule.outside {
+            let mut qb = QueryBuilder::new(if apply {
+                "UPDATE enrollments SET exit_reason = 'left_segment', exited_at = "
+            } else {
+                "SELECT count(*) FROM enrollments WHERE 0 = "
+            });
+            qb.push_bind(if apply { ts(now) } else { 0 });
+            qb.push(" AND campaign = ");
+            qb.push_bind(campaign.to_string());
+            qb.push(
+                " AND exited_at IS NULL AND contact_id NOT IN (SELECT c.id FROM contacts c WHERE ",
+            );
+            push_selection(&mut qb, selection);
+            qb.push(")");
+            counts.left_segment = if apply {
+                qb.build()
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("ending passages outside the segment")?
+                    .rows_affected()
+            } else {
+                qb.build_query_scalar::<i64>()
+                    .fetch_one(&mut *tx)
+                    .await
+                    .ctx("counting exits")? as u64
+            };
+        }
+        tx.commit().await.ctx("committing exits")?;
+        Ok(counts)
+    }
+
+    async fn send_history(&self, since: DateTime<Utc>) -> StoreResult<Vec<HistoryItem>> {
+        // In-flight rows count at their due time: they are about to go out.
+        let rows = sqlx::query(
+            "SELECT contact_id, campaign, coalesce(sent_at, next_at) AS at FROM sends
+             WHERE state IN ('sent', 'queued', 'sending', 'retry', 'in_doubt')
+               AND coalesce(sent_at, next_at) > ?",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading send history")?;
+        rows.iter()
+            .map(|row| {
+                let ctx = "reading send history";
+                Ok(HistoryItem {
+                    contact_id: row.try_get("contact_id").ctx(ctx)?,
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    at: from_ts(row.try_get("at").ctx(ctx)?),
+                })
+            })
+            .collect()
     }
 }

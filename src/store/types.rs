@@ -247,6 +247,8 @@ pub struct EnrollmentProgress {
     pub enrollment_id: i64,
     pub contact_id: i64,
     pub entered_at: DateTime<Utc>,
+    /// The contact's IANA zone, if known.
+    pub timezone: Option<String>,
     pub last_send: Option<LastSend>,
 }
 
@@ -391,4 +393,27 @@ pub struct DomainHealth {
     pub deferrals: u32,
     pub paused_until: Option<DateTime<Utc>>,
     pub last_error: String,
+}
+
+/// What ends a passage early.
+#[derive(Debug, Clone, Default)]
+pub struct ExitRule {
+    /// Event kinds after entry (`activity` matches every activity kind).
+    pub event_kinds: Vec<String>,
+    /// End passages of contacts outside this selection.
+    pub outside: Option<crate::segment::Selection>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ExitCounts {
+    pub event: u64,
+    pub left_segment: u64,
+}
+
+/// One message a contact got (or is about to get).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryItem {
+    pub contact_id: i64,
+    pub campaign: String,
+    pub at: DateTime<Utc>,
 }

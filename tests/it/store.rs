@@ -41,7 +41,7 @@ async fn queued(store: &SqliteStore, n: usize) -> Vec<NewSend> {
     }
     .select(&LifecycleSettings::default(), now());
     assert_eq!(
-        store.enroll("c", &selection, now()).await.unwrap(),
+        store.enroll("c", &selection, None, now()).await.unwrap(),
         n as u64
     );
     let sends: Vec<NewSend> = store
@@ -81,7 +81,7 @@ async fn queueing_the_same_step_twice_creates_nothing_twice() {
     }
     .select(&LifecycleSettings::default(), now());
     assert_eq!(
-        store.enroll("c", &selection, now()).await.unwrap(),
+        store.enroll("c", &selection, None, now()).await.unwrap(),
         0,
         "nobody enters twice"
     );
@@ -201,7 +201,10 @@ async fn sql_stage_selection_agrees_with_the_rust_definition() {
             stages: vec![stage],
         }
         .select(&lifecycle, now());
-        let enrolled = store.enroll(&campaign, &selection, now()).await.unwrap();
+        let enrolled = store
+            .enroll(&campaign, &selection, None, now())
+            .await
+            .unwrap();
         let expected = contacts
             .iter()
             .filter(|c| {

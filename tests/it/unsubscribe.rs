@@ -60,8 +60,11 @@ async fn start(scope: UnsubscribeScope) -> Server {
         stages: vec![Stage::New],
     }
     .select(&Default::default(), now());
-    store.enroll("welcome", &selection, now()).await.unwrap();
-    store.enroll("news", &selection, now()).await.unwrap();
+    store
+        .enroll("welcome", &selection, None, now())
+        .await
+        .unwrap();
+    store.enroll("news", &selection, None, now()).await.unwrap();
     let mut ids = Vec::new();
     for e in ["ana@example.com", "bob@example.com"] {
         ids.push(
