@@ -111,6 +111,16 @@ fn weekday_numbers_are_posix() {
     assert!(EntrySchedule::parse("61 10 * * *").is_err());
 }
 
+/// zone, window, quiet hours, due, expected opening, what held it.
+type OpeningCase<'a> = (
+    &'a str,
+    Option<&'a SendWindow>,
+    Option<&'a Hours>,
+    &'a str,
+    &'a str,
+    Option<Hold>,
+);
+
 #[test]
 fn windows_and_quiet_hours_find_the_next_opening() {
     let office = SendWindow {
@@ -122,14 +132,7 @@ fn windows_and_quiet_hours_find_the_next_opening() {
         hours: Some(Hours::parse("22:00-02:00").unwrap()),
     };
     let quiet = Hours::parse("21:00-08:00").unwrap();
-    let cases: Vec<(
-        &str,
-        Option<&SendWindow>,
-        Option<&Hours>,
-        &str,
-        &str,
-        Option<Hold>,
-    )> = vec![
+    let cases: Vec<OpeningCase<'_>> = vec![
         // Inside the window: unchanged.
         (
             "Europe/Berlin",

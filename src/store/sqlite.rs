@@ -1051,13 +1051,14 @@ impl Store for SqliteStore {
             .await
             .ctx("applying exit rules")?;
         if !rule.event_kinds.is_empty() {
-            let mut qb = QueryBuilder::new(if apply {
-                "UPDATE enrollments SET exit_reason = 'event', exited_at = "
+            let mut qb = QueryBuilder::new("");
+            if apply {
+                qb.push("UPDATE enrollments SET exit_reason = 'event', exited_at = ");
+                qb.push_bind(ts(now));
+                qb.push(" WHERE campaign = ");
             } else {
-                "SELECT count(*) FROM enrollments WHERE 0 = "
-            });
-            qb.push_bind(if apply { ts(now) } else { 0 });
-            qb.push(" AND campaign = ");
+                qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
+            }
             qb.push_bind(campaign.to_string());
             qb.push(" AND exited_at IS NULL AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND (0");
             for kind in &rule.event_kinds {
@@ -1083,13 +1084,14 @@ impl Store for SqliteStore {
             };
         }
         if let Some(selection) = &rule.outside {
-            let mut qb = QueryBuilder::new(if apply {
-                "UPDATE enrollments SET exit_reason = 'left_segment', exited_at = "
+            let mut qb = QueryBuilder::new("");
+            if apply {
+                qb.push("UPDATE enrollments SET exit_reason = 'left_segment', exited_at = ");
+                qb.push_bind(ts(now));
+                qb.push(" WHERE campaign = ");
             } else {
-                "SELECT count(*) FROM enrollments WHERE 0 = "
-            });
-            qb.push_bind(if apply { ts(now) } else { 0 });
-            qb.push(" AND campaign = ");
+                qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
+            }
             qb.push_bind(campaign.to_string());
             qb.push(
                 " AND exited_at IS NULL AND contact_id NOT IN (SELECT c.id FROM contacts c WHERE ",

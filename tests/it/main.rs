@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod import;
 mod operations;
+mod sequences;
 mod smtp;
 mod store;
 mod transport;
