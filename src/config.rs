@@ -38,6 +38,10 @@ pub struct Settings {
     pub lifecycle: LifecycleSettings,
     #[serde(default)]
     pub daemon: DaemonSettings,
+    /// `[attributes]`: attribute types for filters, read with positions
+    /// from the config file by `catalog::vocabulary`.
+    #[serde(default)]
+    pub attributes: serde::de::IgnoredAny,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,6 +216,9 @@ pub struct LifecycleSettings {
     pub active_within: Duration,
     pub sleeping_after: Duration,
     pub lost_after: Duration,
+    /// `[lifecycle.stages]`: custom stages, read with their positions from
+    /// the config file by `catalog::vocabulary` (not from the environment).
+    pub stages: serde::de::IgnoredAny,
 }
 
 impl Default for LifecycleSettings {
@@ -221,6 +228,7 @@ impl Default for LifecycleSettings {
             active_within: Duration::from_days(90),
             sleeping_after: Duration::from_days(90),
             lost_after: Duration::from_days(365),
+            stages: serde::de::IgnoredAny,
         }
     }
 }

@@ -53,7 +53,7 @@ pub async fn run<S: Store>(
     loop {
         if Instant::now() >= next_tick {
             // A failing tick (e.g. the database is briefly locked) is logged and retried next time.
-            match plan::tick(&store, &loaded.catalog, &settings.lifecycle, clock.now()).await {
+            match plan::tick(&store, &loaded.catalog, clock.now()).await {
                 Ok(report) => tracing::info!(queued = report.queued, "tick"),
                 Err(e) => tracing::error!(error = %e, "tick failed"),
             }

@@ -4,7 +4,6 @@
 //! [`dry_run`] reports the same decisions without writing anything.
 
 use crate::catalog::{Campaign, Catalog};
-use crate::config::LifecycleSettings;
 use crate::store::{
     EnrollmentProgress, ExitReason, NewSend, SendState, Store, StoreError, TickRecord,
 };
@@ -141,7 +140,6 @@ fn tally(report: &mut CampaignReport, decision: &Decision) {
 pub async fn tick<S: Store>(
     store: &S,
     catalog: &Catalog,
-    lifecycle: &LifecycleSettings,
     now: DateTime<Utc>,
 ) -> Result<TickReport, PlanError> {
     let mut report = TickReport {
@@ -154,7 +152,7 @@ pub async fn tick<S: Store>(
             campaign: campaign.id.clone(),
             source,
         };
-        let selection = campaign.segment.select(lifecycle, now);
+        let selection = campaign.segment.select(&catalog.vocabulary, now);
         let mut campaign_report = empty_report(campaign);
         campaign_report.entering = store
             .enroll(&campaign.id, &selection, now)
@@ -206,7 +204,6 @@ pub async fn tick<S: Store>(
 pub async fn dry_run<S: Store>(
     store: &S,
     catalog: &Catalog,
-    lifecycle: &LifecycleSettings,
     now: DateTime<Utc>,
 ) -> Result<TickReport, PlanError> {
     let mut report = TickReport {
@@ -218,7 +215,7 @@ pub async fn dry_run<S: Store>(
             campaign: campaign.id.clone(),
             source,
         };
-        let selection = campaign.segment.select(lifecycle, now);
+        let selection = campaign.segment.select(&catalog.vocabulary, now);
         let mut campaign_report = empty_report(campaign);
         let entering = store
             .count_entrants(&campaign.id, &selection)
@@ -261,7 +258,8 @@ mod tests {
             path: "c.toml".into(),
             description: String::new(),
             segment: Segment {
-                stages: vec![Stage::New],
+                stages: vec![Stage::New.to_string()],
+                filter: None,
             },
             from: None,
             steps: afters

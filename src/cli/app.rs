@@ -23,6 +23,8 @@ pub struct Context {
     /// `--now` when given.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
     pub json: bool,
+    /// The config file (it may not exist: defaults apply).
+    pub config_path: PathBuf,
 }
 
 impl Context {
@@ -36,6 +38,7 @@ impl Context {
             settings,
             now: cli.now,
             json: cli.json,
+            config_path: path,
         })
     }
 
@@ -56,12 +59,16 @@ impl Context {
     /// Loads and compiles campaigns and templates; every diagnostic comes back.
     pub fn load_catalog(&self) -> (Option<Loaded>, Vec<Diagnostic>) {
         let paths = &self.settings.paths;
-        let (catalog, mut diagnostics) = catalog::load(&paths.campaigns, &paths.templates);
+        let mut diagnostics = Vec::new();
+        let vocabulary =
+            catalog::vocabulary::load(&self.config_path, self.settings.lifecycle, &mut diagnostics);
+        let (catalog, more) = catalog::load(&paths.campaigns, &paths.templates, vocabulary);
+        diagnostics.extend(more);
         let renderer = Renderer::build(&catalog, self.settings.lifecycle);
         if let Err(errors) = &renderer {
             diagnostics.extend(errors.iter().cloned());
-            diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
         }
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
         match renderer {
             Ok(renderer) if !diagnostics.iter().any(Diagnostic::is_error) => {
                 (Some(Loaded { catalog, renderer }), diagnostics)

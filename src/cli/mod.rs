@@ -9,6 +9,7 @@ mod events;
 mod plan;
 mod preview;
 mod run;
+mod segment;
 mod status;
 mod suppress;
 
@@ -73,6 +74,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Outbox by state and the last tick
     Status,
+    /// Who is in a campaign's segment now: count, list, explain
+    #[command(subcommand)]
+    Segment(segment::SegmentCommand),
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
@@ -92,5 +96,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan => plan::run(&ctx).await,
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
+        Command::Segment(cmd) => segment::run(&ctx, cmd).await,
     }
 }

@@ -7,13 +7,7 @@ use std::process::ExitCode;
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let loaded = ctx.require_catalog()?;
     let store = ctx.store().await?;
-    let report = dry_run(
-        &store,
-        &loaded.catalog,
-        &ctx.settings.lifecycle,
-        ctx.clock().now(),
-    )
-    .await?;
+    let report = dry_run(&store, &loaded.catalog, ctx.clock().now()).await?;
     if ctx.json {
         print_json(&report)?;
     } else {

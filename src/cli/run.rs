@@ -20,13 +20,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     if args.once {
         let clock = ctx.clock();
-        let report = plan::tick(
-            &store,
-            &loaded.catalog,
-            &ctx.settings.lifecycle,
-            clock.now(),
-        )
-        .await?;
+        let report = plan::tick(&store, &loaded.catalog, clock.now()).await?;
         let sender = Sender::new(store, &ctx.settings, clock)?;
         let stats = sender.drain(&loaded).await?;
         if ctx.json {

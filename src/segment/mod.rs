@@ -12,6 +12,13 @@
 //! A contact last seen between `active_within` and `sleeping_after` ago (only
 //! possible when those differ) is in no stage: cooling off, not yet asleep.
 
+pub mod cond;
+pub mod filter;
+mod resolve;
+
+pub use cond::{AttrType, Cond};
+pub use resolve::{StageDef, Vocabulary, compile};
+
 use crate::config::LifecycleSettings;
 use crate::domain::Stage;
 use chrono::{DateTime, Utc};
@@ -26,29 +33,81 @@ pub struct StageBounds {
     pub seen_not_after: Option<DateTime<Utc>>,
 }
 
-/// A segment evaluated at one instant: a contact matches when it matches any
-/// of the stage bounds, and is not suppressed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A segment evaluated at one instant: the condition a contact must meet
+/// (suppressed contacts are excluded by the store on top of it).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
-    pub any_of: Vec<StageBounds>,
+    pub cond: Cond,
 }
 
-/// A campaign's audience as written in its file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked `where` expression and its source text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub text: String,
+    pub expr: filter::Expr,
+}
+
+/// A campaign's audience as written in its file: stage names (built-in or
+/// custom; none means every stage) and an optional filter.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
-    pub stages: Vec<Stage>,
+    pub stages: Vec<String>,
+    pub filter: Option<Filter>,
 }
 
 impl Segment {
-    pub fn select(&self, lifecycle: &LifecycleSettings, now: DateTime<Utc>) -> Selection {
+    pub fn select(&self, vocab: &Vocabulary, now: DateTime<Utc>) -> Selection {
+        let mut parts: Vec<Cond> = self.parts(vocab, now).into_iter().map(|p| p.cond).collect();
         Selection {
-            any_of: self
-                .stages
-                .iter()
-                .map(|stage| bounds(*stage, lifecycle, now))
-                .collect(),
+            cond: match parts.len() {
+                1 => parts.remove(0),
+                _ => Cond::All(parts),
+            },
         }
     }
+
+    /// The segment as a list of conditions that must all hold, each with a
+    /// label: the stage clause, then every top-level `and` clause of the
+    /// filter. `segment explain` evaluates them one by one.
+    pub fn parts(&self, vocab: &Vocabulary, now: DateTime<Utc>) -> Vec<Part> {
+        let mut parts = Vec::new();
+        if !self.stages.is_empty() {
+            let any = self
+                .stages
+                .iter()
+                .map(|s| vocab.stage(s, now).unwrap_or(Cond::Const(false)))
+                .collect();
+            parts.push(Part {
+                label: format!("stage in [{}]", self.stages.join(", ")),
+                cond: Cond::Any(any),
+            });
+        }
+        if let Some(f) = &self.filter {
+            let clauses = match &f.expr.kind {
+                filter::ExprKind::And(items) => items.iter().collect(),
+                _ => vec![&f.expr],
+            };
+            for clause in clauses {
+                // Checked at load; a failure here would be a bug, and matches nobody.
+                let cond = vocab.resolve(clause, now).unwrap_or(Cond::Const(false));
+                let label = f
+                    .text
+                    .get(clause.span.clone())
+                    .unwrap_or("?")
+                    .trim()
+                    .to_string();
+                parts.push(Part { label, cond });
+            }
+        }
+        parts
+    }
+}
+
+/// One clause of a segment, for explanations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub label: String,
+    pub cond: Cond,
 }
 
 pub fn bounds(stage: Stage, l: &LifecycleSettings, now: DateTime<Utc>) -> StageBounds {

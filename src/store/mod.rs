@@ -6,14 +6,16 @@
 //! before any SMTP traffic; senders claim rows with a lease; suppression is
 //! checked in the same transaction as the claim.
 
+mod filter_sql;
 mod sqlite;
+mod sqlite_segment;
 mod types;
 
 pub use sqlite::SqliteStore;
 pub use types::*;
 
 use crate::domain::EmailAddress;
-use crate::segment::Selection;
+use crate::segment::{Cond, Selection};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -98,6 +100,35 @@ pub trait Store: Clone + Send + Sync + 'static {
         selection: &Selection,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// How many unsuppressed contacts match the selection now (enrolled or not).
+    fn count_matching(
+        &self,
+        selection: &Selection,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Up to `limit` unsuppressed matching contacts by email, each with the
+    /// name of the first of `stages` it is in (precedence order).
+    fn list_matching(
+        &self,
+        selection: &Selection,
+        stages: &[(String, Cond)],
+        limit: u64,
+    ) -> impl Future<Output = StoreResult<Vec<(Contact, Option<String>)>>> + Send;
+
+    /// Evaluates each condition for one contact, in one query.
+    fn evaluate(
+        &self,
+        contact_id: i64,
+        conds: &[Cond],
+    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
+
+    /// Whether the contact is suppressed and whether it ever entered the campaign.
+    fn contact_status(
+        &self,
+        contact_id: i64,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<(bool, bool)>> + Send;
 
     /// Open enrollments of a campaign with their latest send.
     fn progress(

@@ -3,7 +3,6 @@
 //! `BEGIN IMMEDIATE`, so two senders can never take the same row.
 
 use super::*;
-use crate::segment::StageBounds;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -46,45 +45,15 @@ fn from_ts(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
-const LAST_SEEN: &str = "coalesce(c.last_activity_at, c.created_at)";
-
-/// Appends `(bounds OR bounds …)` over contacts aliased `c`, values bound.
+/// Appends the selection's condition over contacts aliased `c`, values bound.
 fn push_selection(qb: &mut QueryBuilder<'_, Sqlite>, selection: &Selection) {
-    if selection.any_of.is_empty() {
-        qb.push("0");
-        return;
-    }
-    qb.push("(");
-    for (i, bounds) in selection.any_of.iter().enumerate() {
-        if i > 0 {
-            qb.push(" OR ");
-        }
-        push_bounds(qb, bounds);
-    }
-    qb.push(")");
+    super::filter_sql::push_cond(qb, &selection.cond);
 }
 
-fn push_bounds(qb: &mut QueryBuilder<'_, Sqlite>, b: &StageBounds) {
-    qb.push("(1");
-    let clauses = [
-        ("c.created_at", ">", b.created_after),
-        ("c.created_at", "<=", b.created_not_after),
-        (LAST_SEEN, ">", b.seen_after),
-        (LAST_SEEN, "<=", b.seen_not_after),
-    ];
-    for (column, op, bound) in clauses {
-        if let Some(at) = bound {
-            qb.push(format_args!(" AND {column} {op} "));
-            qb.push_bind(ts(at));
-        }
-    }
-    qb.push(")");
-}
-
-const NOT_SUPPRESSED: &str =
+pub(super) const NOT_SUPPRESSED: &str =
     "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))";
 
-fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
+pub(super) fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
     let corrupt = |detail: String| StoreError::Corrupt {
         context: "reading a contact",
         detail,
@@ -107,7 +76,7 @@ fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
     })
 }
 
-const CONTACT_COLUMNS: &str =
+pub(super) const CONTACT_COLUMNS: &str =
     "c.id, c.email, c.name, c.created_at, c.last_activity_at, c.timezone, c.tags, c.attributes";
 
 impl SqliteStore {
@@ -399,6 +368,27 @@ impl Store for SqliteStore {
             .await
             .ctx("enrolling contacts")?;
         Ok(done.rows_affected())
+    }
+
+    async fn count_matching(&self, selection: &Selection) -> StoreResult<u64> {
+        super::sqlite_segment::count_matching(&self.pool, selection).await
+    }
+
+    async fn list_matching(
+        &self,
+        selection: &Selection,
+        stages: &[(String, Cond)],
+        limit: u64,
+    ) -> StoreResult<Vec<(Contact, Option<String>)>> {
+        super::sqlite_segment::list_matching(&self.pool, selection, stages, limit).await
+    }
+
+    async fn evaluate(&self, contact_id: i64, conds: &[Cond]) -> StoreResult<Vec<bool>> {
+        super::sqlite_segment::evaluate(&self.pool, contact_id, conds).await
+    }
+
+    async fn contact_status(&self, contact_id: i64, campaign: &str) -> StoreResult<(bool, bool)> {
+        super::sqlite_segment::contact_status(&self.pool, contact_id, campaign).await
     }
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
