@@ -70,7 +70,10 @@ pub fn load(path: &Path, lifecycle: LifecycleSettings, out: &mut Vec<Diagnostic>
     let mut spans = Vec::new();
     if let Some(stages) = stages {
         if let DeValue::Table(stages) = stages.get_ref() {
-            for (key, value) in stages.iter() {
+            // The map is sorted by name; precedence is the order written.
+            let mut entries: Vec<_> = stages.iter().collect();
+            entries.sort_by_key(|(key, _)| key.span().start);
+            for (key, value) in entries {
                 let name = key.get_ref().as_ref().to_string();
                 let DeValue::String(text) = value.get_ref() else {
                     out.push(

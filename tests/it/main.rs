@@ -8,5 +8,6 @@ mod daemon;
 mod delivery;
 mod helpers;
 mod import;
+mod segments;
 mod smtp;
 mod store;
