@@ -67,8 +67,7 @@ pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode>
             let c = campaign(&loaded, &id)?;
             let selection = c.segment.select(vocab, now);
             let started = std::time::Instant::now();
-            let matching = store.count_matching(&selection).await?;
-            let entering = store.count_entrants(&c.id, &selection).await?;
+            let (matching, entering) = store.count_matching(&selection, &c.id).await?;
             tracing::debug!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "segment counted"

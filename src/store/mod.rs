@@ -101,11 +101,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 
-    /// How many unsuppressed contacts match the selection now (enrolled or not).
+    /// How many unsuppressed contacts match the selection now, and how many
+    /// of them never entered `campaign`, in one query.
     fn count_matching(
         &self,
         selection: &Selection,
-    ) -> impl Future<Output = StoreResult<u64>> + Send;
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<(u64, u64)>> + Send;
 
     /// Up to `limit` unsuppressed matching contacts by email, each with the
     /// name of the first of `stages` it is in (precedence order).

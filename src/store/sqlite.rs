@@ -370,8 +370,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn count_matching(&self, selection: &Selection) -> StoreResult<u64> {
-        super::sqlite_segment::count_matching(&self.pool, selection).await
+    async fn count_matching(
+        &self,
+        selection: &Selection,
+        campaign: &str,
+    ) -> StoreResult<(u64, u64)> {
+        super::sqlite_segment::count_matching(&self.pool, selection, campaign).await
     }
 
     async fn list_matching(

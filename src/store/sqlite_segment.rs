@@ -8,16 +8,23 @@ use super::{Contact, QueryContext, StoreResult};
 use crate::segment::{Cond, Selection};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-pub async fn count_matching(pool: &SqlitePool, selection: &Selection) -> StoreResult<u64> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contacts c WHERE ");
+/// (members, members who never entered `campaign`) in one pass.
+pub async fn count_matching(
+    pool: &SqlitePool,
+    selection: &Selection,
+    campaign: &str,
+) -> StoreResult<(u64, u64)> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT count(*), coalesce(sum(NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ",
+    );
+    qb.push_bind(campaign.to_string());
+    qb.push(" AND e.contact_id = c.id)), 0) FROM contacts c WHERE ");
     push_cond(&mut qb, &selection.cond);
     qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
-    let count: i64 = qb
-        .build_query_scalar()
-        .fetch_one(pool)
-        .await
-        .ctx("counting a segment")?;
-    Ok(count as u64)
+    let row = qb.build().fetch_one(pool).await.ctx("counting a segment")?;
+    let members: i64 = row.try_get(0).ctx("counting a segment")?;
+    let entering: i64 = row.try_get(1).ctx("counting a segment")?;
+    Ok((members as u64, entering as u64))
 }
 
 pub async fn list_matching(

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod ast;
+mod condition;
 pub mod lexer;
 pub mod parser;
 
