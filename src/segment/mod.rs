@@ -1,7 +1,14 @@
-//! Who is in a segment. A segment names lifecycle stages; this module turns
-//! them into a [`Selection`] of plain time bounds that the store compiles to
-//! SQL with bound parameters, and computes a single contact's stage in Rust
-//! with the same rules (for previews and template context).
+//! Who is in a segment. A segment names stages (built-in or custom) and an
+//! optional filter (`where`); this module turns them, at an instant, into a
+//! [`Selection`]: a [`Cond`] tree of typed values that the store compiles to
+//! SQL with bound parameters. It also computes a single contact's built-in
+//! stage in Rust with the same rules (for previews and template context).
+//!
+//! The pipeline is one implementation for every filter tend evaluates
+//! (`segment.where`, `[lifecycle.stages]`, and later `exit_when`):
+//! [`filter::parse`] (text → AST with byte positions) →
+//! [`Vocabulary::check`] / [`Vocabulary::resolve`] (names, types, stages,
+//! relative times → [`Cond`]) → the store (`Cond` → SQL, one query).
 //!
 //! Stages are checked in order, the first match wins:
 //! - `new`: created within `lifecycle.new_within`;

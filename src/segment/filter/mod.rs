@@ -1,12 +1,12 @@
 //! The filter language of `segment.where` and `[lifecycle.stages]`: text →
 //! tokens ([`lexer`]) → tree ([`ast`], by [`parser`]). Checking names and
 //! types against the vocabulary and turning the tree into a store
-//! condition happen in [`super::resolve`]; SQL is written only by the store.
+//! condition happen in [`super::Vocabulary`]; SQL is written only by the store.
 //!
 //! ```
 //! use tend::segment::filter;
 //! let expr = filter::parse("attributes.orders >= 2 and tags has 'customer'").unwrap();
-//! assert_eq!(expr.span, 0..47);
+//! assert_eq!(expr.span, 0..46);
 //! let err = filter::parse("attributes.orders >= ").unwrap_err();
 //! assert_eq!(err.at, 21);
 //! ```
