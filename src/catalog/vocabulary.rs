@@ -13,8 +13,30 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 
 /// Builds the vocabulary from the config file at `path` (absent: only the
-/// built-in stages and no attributes).
-pub fn load(path: &Path, lifecycle: LifecycleSettings, out: &mut Vec<Diagnostic>) -> Vocabulary {
+/// built-in stages) and the attribute types inferred at import (`None`:
+/// mixed). A type declared in the file wins over an inferred one.
+pub fn load(
+    path: &Path,
+    lifecycle: LifecycleSettings,
+    inferred: &[(String, Option<AttrType>)],
+    out: &mut Vec<Diagnostic>,
+) -> Vocabulary {
+    let mut vocab = read(path, lifecycle, out);
+    for (name, ty) in inferred {
+        if vocab.attributes.contains_key(name) {
+            continue;
+        }
+        match ty {
+            Some(ty) => {
+                vocab.attributes.insert(name.clone(), *ty);
+            }
+            None => vocab.mixed.push(name.clone()),
+        }
+    }
+    vocab
+}
+
+fn read(path: &Path, lifecycle: LifecycleSettings, out: &mut Vec<Diagnostic>) -> Vocabulary {
     let mut vocab = Vocabulary {
         lifecycle,
         ..Default::default()

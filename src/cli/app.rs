@@ -5,8 +5,10 @@ use crate::catalog::{self, Diagnostic};
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::Settings;
 use crate::render::Renderer;
+use crate::segment::AttrType;
 use crate::send::Loaded;
 use crate::store::SqliteStore;
+use crate::store::Store;
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,12 +58,40 @@ impl Context {
             .with_context(|| format!("opening the database `{}`", self.settings.database.url))
     }
 
+    /// Attribute types inferred at import, from an existing database only
+    /// (`check` must not create one); none when it cannot be read.
+    async fn inferred_attributes(&self) -> Vec<(String, Option<AttrType>)> {
+        let url = &self.settings.database.url;
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|p| p.split('?').next().unwrap_or(p));
+        if !path.is_some_and(|p| std::path::Path::new(p).is_file()) {
+            return Vec::new();
+        }
+        match self.store().await {
+            Ok(store) => store.attribute_types().await.unwrap_or_else(|e| {
+                tracing::warn!("cannot read inferred attribute types: {e}");
+                Vec::new()
+            }),
+            Err(e) => {
+                tracing::warn!("cannot read inferred attribute types: {e:#}");
+                Vec::new()
+            }
+        }
+    }
+
     /// Loads and compiles campaigns and templates; every diagnostic comes back.
-    pub fn load_catalog(&self) -> (Option<Loaded>, Vec<Diagnostic>) {
+    pub async fn load_catalog(&self) -> (Option<Loaded>, Vec<Diagnostic>) {
+        let inferred = self.inferred_attributes().await;
         let paths = &self.settings.paths;
         let mut diagnostics = Vec::new();
-        let vocabulary =
-            catalog::vocabulary::load(&self.config_path, self.settings.lifecycle, &mut diagnostics);
+        let vocabulary = catalog::vocabulary::load(
+            &self.config_path,
+            self.settings.lifecycle,
+            &inferred,
+            &mut diagnostics,
+        );
         let (catalog, more) = catalog::load(&paths.campaigns, &paths.templates, vocabulary);
         diagnostics.extend(more);
         let renderer = Renderer::build(&catalog, self.settings.lifecycle);
@@ -78,8 +108,8 @@ impl Context {
     }
 
     /// The catalog, or a user error listing every problem.
-    pub fn require_catalog(&self) -> anyhow::Result<Loaded> {
-        let (loaded, diagnostics) = self.load_catalog();
+    pub async fn require_catalog(&self) -> anyhow::Result<Loaded> {
+        let (loaded, diagnostics) = self.load_catalog().await;
         match loaded {
             Some(loaded) => {
                 for d in diagnostics.iter().filter(|d| !d.is_error()) {

@@ -58,7 +58,7 @@ pub fn stage_conds(vocab: &Vocabulary, now: DateTime<Utc>) -> Vec<(String, Cond)
 }
 
 pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode> {
-    let loaded = ctx.require_catalog()?;
+    let loaded = ctx.require_catalog().await?;
     let store = ctx.store().await?;
     let now = ctx.clock().now();
     let vocab = &loaded.catalog.vocabulary;

@@ -101,6 +101,21 @@ impl AttrType {
     pub fn parse(s: &str) -> Option<AttrType> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
+
+    /// The type an imported value suggests: numbers, booleans, text that
+    /// reads as a date (`2026-03-01`, RFC 3339), other text; nothing for
+    /// null, arrays and objects.
+    pub fn of_json(value: &serde_json::Value) -> Option<AttrType> {
+        match value {
+            serde_json::Value::Number(_) => Some(AttrType::Number),
+            serde_json::Value::Bool(_) => Some(AttrType::Boolean),
+            serde_json::Value::String(s) if crate::import::parse_time(s).is_ok() => {
+                Some(AttrType::Date)
+            }
+            serde_json::Value::String(_) => Some(AttrType::Text),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -28,6 +28,9 @@ pub struct StageDef {
 pub struct Vocabulary {
     pub lifecycle: LifecycleSettings,
     pub attributes: BTreeMap<String, AttrType>,
+    /// Attributes imported with values of different types and not declared:
+    /// unusable until declared.
+    pub mixed: Vec<String>,
     pub stages: Vec<StageDef>,
 }
 
@@ -318,13 +321,20 @@ impl Resolver<'_> {
                         ty,
                     ));
                 }
+                if self.vocab.mixed.contains(name) {
+                    self.errors.push(
+                        FilterError::new(field.at, format!("attribute `{name}` was imported with values of different types"))
+                            .hint(format!("declare its type in the config file: [attributes] {name} = \"number\" (or text, boolean, date)")),
+                    );
+                    return None;
+                }
                 let hint = match crate::catalog::did_you_mean(
                     name,
                     self.vocab.attributes.keys().map(String::as_str),
                 ) {
                     Some(near) => format!("did you mean `attributes.{near}`?"),
                     None => format!(
-                        "declare its type in the config file: [attributes] {name} = \"number\" (or text, boolean, date)"
+                        "no contact has it yet; import it, or declare its type in the config file: [attributes] {name} = \"number\" (or text, boolean, date)"
                     ),
                 };
                 self.errors.push(

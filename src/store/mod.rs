@@ -15,7 +15,7 @@ pub use sqlite::SqliteStore;
 pub use types::*;
 
 use crate::domain::EmailAddress;
-use crate::segment::{Cond, Selection};
+use crate::segment::{AttrType, Cond, Selection};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -117,6 +117,12 @@ pub trait Store: Clone + Send + Sync + 'static {
         stages: &[(String, Cond)],
         limit: u64,
     ) -> impl Future<Output = StoreResult<Vec<(Contact, Option<String>)>>> + Send;
+
+    /// Attribute types observed at import; `None` for an attribute imported
+    /// with values of different types.
+    fn attribute_types(
+        &self,
+    ) -> impl Future<Output = StoreResult<Vec<(String, Option<AttrType>)>>> + Send;
 
     /// Evaluates each condition for one contact, in one query.
     fn evaluate(

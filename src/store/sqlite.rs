@@ -28,11 +28,18 @@ fn migrator() -> Migrator {
         )
     };
     Migrator {
-        migrations: Cow::Owned(vec![migration(
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        )]),
+        migrations: Cow::Owned(vec![
+            migration(
+                1,
+                "init",
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+            ),
+            migration(
+                2,
+                "segments",
+                include_str!("../../migrations/sqlite/0002_segments.sql"),
+            ),
+        ]),
         ..Migrator::DEFAULT
     }
 }
@@ -204,6 +211,7 @@ impl Store for SqliteStore {
                 }
             }
         }
+        super::sqlite_segment::record_attribute_types(&mut tx, rows).await?;
         tx.commit().await.ctx("committing contacts")?;
         Ok(counts)
     }
@@ -385,6 +393,10 @@ impl Store for SqliteStore {
         limit: u64,
     ) -> StoreResult<Vec<(Contact, Option<String>)>> {
         super::sqlite_segment::list_matching(&self.pool, selection, stages, limit).await
+    }
+
+    async fn attribute_types(&self) -> StoreResult<Vec<(String, Option<AttrType>)>> {
+        super::sqlite_segment::attribute_types(&self.pool).await
     }
 
     async fn evaluate(&self, contact_id: i64, conds: &[Cond]) -> StoreResult<Vec<bool>> {

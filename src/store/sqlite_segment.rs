@@ -4,9 +4,10 @@
 
 use super::filter_sql::push_cond;
 use super::sqlite::{CONTACT_COLUMNS, NOT_SUPPRESSED, contact_from_row};
-use super::{Contact, QueryContext, StoreResult};
-use crate::segment::{Cond, Selection};
+use super::{Contact, NewContact, QueryContext, StoreResult};
+use crate::segment::{AttrType, Cond, Selection};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::collections::BTreeMap;
 
 /// (members, members who never entered `campaign`) in one pass.
 pub async fn count_matching(
@@ -109,4 +110,63 @@ pub async fn contact_status(
     let free: i64 = row.try_get("free").ctx("reading a contact's status")?;
     let entered: i64 = row.try_get("entered").ctx("reading a contact's status")?;
     Ok((free == 0, entered != 0))
+}
+
+/// Merges what this batch of contacts says about attribute types into
+/// `attribute_types`: equal types stay, date and text make text, anything
+/// else is mixed.
+pub async fn record_attribute_types(
+    tx: &mut sqlx::SqliteConnection,
+    rows: &[NewContact],
+) -> StoreResult<()> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for row in rows {
+        for (name, value) in &row.attributes {
+            let Some(ty) = AttrType::of_json(value) else {
+                continue;
+            };
+            let ty = ty.as_str();
+            seen.entry(name)
+                .and_modify(|t| *t = merge(t, ty))
+                .or_insert(ty);
+        }
+    }
+    for (name, ty) in seen {
+        sqlx::query(
+            "INSERT INTO attribute_types (name, type) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET type = CASE
+                WHEN type = excluded.type THEN type
+                WHEN type IN ('date', 'text') AND excluded.type IN ('date', 'text') THEN 'text'
+                ELSE 'mixed' END",
+        )
+        .bind(name)
+        .bind(ty)
+        .execute(&mut *tx)
+        .await
+        .ctx("recording attribute types")?;
+    }
+    Ok(())
+}
+
+fn merge<'a>(a: &'a str, b: &'a str) -> &'a str {
+    match (a, b) {
+        _ if a == b => a,
+        ("date" | "text", "date" | "text") => "text",
+        _ => "mixed",
+    }
+}
+
+pub async fn attribute_types(pool: &SqlitePool) -> StoreResult<Vec<(String, Option<AttrType>)>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, type FROM attribute_types ORDER BY name")
+            .fetch_all(pool)
+            .await
+            .ctx("reading attribute types")?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, ty)| {
+            let ty = AttrType::parse(&ty);
+            (name, ty)
+        })
+        .collect())
 }

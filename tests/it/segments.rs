@@ -319,3 +319,50 @@ fn hostile_expressions_are_rejected_by_check_not_run() {
     assert!(out.stdout.starts_with("0 contact(s)"), "{}", out.stdout);
     assert_eq!(listed(&app, "win-back").len(), 3, "contacts table intact");
 }
+
+#[test]
+fn attribute_types_are_inferred_at_import_when_not_declared() {
+    let app = TestApp::without_smtp();
+    app.import_contacts(CONTACTS);
+    app.write(
+        "campaigns/probe.toml",
+        &campaign("{ where = \"attributes.orders >= 2 and attributes.renews_at before '2026-03-15' and attributes.vip = true\" }"),
+    );
+    app.tend(&["check"]).ok();
+    assert_eq!(listed(&app, "probe"), ["cai"]);
+
+    app.write(
+        "campaigns/probe.toml",
+        &campaign("{ where = \"attributes.plan > 3\" }"),
+    );
+    let out = app.tend(&["check"]);
+    assert!(
+        out.stdout
+            .contains("`attributes.plan` is text, compared with number"),
+        "{}",
+        out.stdout
+    );
+
+    // A later import with a text `orders` makes the type ambiguous: declare it.
+    app.import_contacts("email,orders\nana@example.com,many\n");
+    app.write(
+        "campaigns/probe.toml",
+        &campaign("{ where = \"attributes.orders >= 2\" }"),
+    );
+    let out = app.tend(&["check"]);
+    assert!(
+        out.stdout
+            .contains("attribute `orders` was imported with values of different types"),
+        "{}",
+        out.stdout
+    );
+    let config = std::fs::read_to_string(app.path("config/tend.toml")).unwrap();
+    app.write(
+        "config/tend.toml",
+        &(config + "\n[attributes]\norders = \"number\"\n"),
+    );
+    app.tend(&["check"]).ok();
+    // Ana's text value never matches a number comparison (no events here:
+    // Jon is not unsubscribed).
+    assert_eq!(listed(&app, "probe"), ["ben", "cai", "dan", "gus", "jon"]);
+}
