@@ -133,12 +133,13 @@ pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode>
                 .zip(vocab.stage_names())
                 .find(|(yes, _)| *yes)
                 .map(|(_, name)| name.to_string());
-            let matches = !suppressed && results.iter().all(|ok| *ok);
+            let matches =
+                !suppressed && parts.iter().zip(&results).all(|(p, ok)| p.depth > 0 || *ok);
             if ctx.json {
                 let clauses: Vec<_> = parts
                     .iter()
                     .zip(&results)
-                    .map(|(p, ok)| json!({ "clause": p.label, "holds": ok }))
+                    .map(|(p, ok)| json!({ "clause": p.label, "depth": p.depth, "holds": ok }))
                     .collect();
                 print_json(&json!({
                     "campaign": id, "contact": email.as_str(), "now": now, "stage": stage,
@@ -152,14 +153,22 @@ pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode>
                 };
                 println!("{email} at {}: {verdict} of `{id}`", now.to_rfc3339());
                 println!("  stage now: {}", stage.as_deref().unwrap_or("none"));
+                // Branches are shown only under a clause that failed.
+                let mut failed_above = vec![true];
                 for (p, ok) in parts.iter().zip(&results) {
+                    failed_above.truncate(p.depth + 1);
+                    if !failed_above.iter().all(|f| *f) {
+                        continue;
+                    }
+                    failed_above.push(!ok);
                     let mark = if *ok { "yes" } else { "NO " };
-                    let why = if *ok {
-                        ""
-                    } else {
+                    let why = if !ok && p.depth == 0 {
                         "   <- excludes this contact"
+                    } else {
+                        ""
                     };
-                    println!("  {mark} {}{why}", p.label);
+                    let indent = "    ".repeat(p.depth);
+                    println!("  {indent}{mark} {}{why}", p.label);
                 }
                 if suppressed {
                     println!("  NO  suppressed   <- excludes this contact");

@@ -64,7 +64,11 @@ pub struct Segment {
 
 impl Segment {
     pub fn select(&self, vocab: &Vocabulary, now: DateTime<Utc>) -> Selection {
-        let mut parts: Vec<Cond> = self.parts(vocab, now).into_iter().map(|p| p.cond).collect();
+        let mut parts: Vec<Cond> = self
+            .clauses(vocab, now, false)
+            .into_iter()
+            .map(|p| p.cond)
+            .collect();
         Selection {
             cond: match parts.len() {
                 1 => parts.remove(0),
@@ -73,10 +77,15 @@ impl Segment {
         }
     }
 
-    /// The segment as a list of conditions that must all hold, each with a
-    /// label: the stage clause, then every top-level `and` clause of the
-    /// filter. `segment explain` evaluates them one by one.
+    /// The segment as a list of labelled conditions for `segment explain`:
+    /// at depth 0 the clauses that must all hold (the stage clause, then
+    /// every top-level `and` clause of the filter), each followed by the
+    /// branches of an `or`/`and` inside it at greater depths.
     pub fn parts(&self, vocab: &Vocabulary, now: DateTime<Utc>) -> Vec<Part> {
+        self.clauses(vocab, now, true)
+    }
+
+    fn clauses(&self, vocab: &Vocabulary, now: DateTime<Utc>, branches: bool) -> Vec<Part> {
         let mut parts = Vec::new();
         if !self.stages.is_empty() {
             let any = self
@@ -87,6 +96,7 @@ impl Segment {
             parts.push(Part {
                 label: format!("stage in [{}]", self.stages.join(", ")),
                 cond: Cond::Any(any),
+                depth: 0,
             });
         }
         if let Some(f) = &self.filter {
@@ -95,26 +105,52 @@ impl Segment {
                 _ => vec![&f.expr],
             };
             for clause in clauses {
-                // Checked at load; a failure here would be a bug, and matches nobody.
-                let cond = vocab.resolve(clause, now).unwrap_or(Cond::Const(false));
-                let label = f
-                    .text
-                    .get(clause.span.clone())
-                    .unwrap_or("?")
-                    .trim()
-                    .to_string();
-                parts.push(Part { label, cond });
+                let max_depth = if branches { 3 } else { 0 };
+                push_parts(&mut parts, vocab, now, &f.text, clause, 0, max_depth);
             }
         }
         parts
     }
 }
 
-/// One clause of a segment, for explanations.
+/// A clause, then (to explain it) the branches of an `or`/`and` inside it.
+fn push_parts(
+    parts: &mut Vec<Part>,
+    vocab: &Vocabulary,
+    now: DateTime<Utc>,
+    text: &str,
+    clause: &filter::Expr,
+    depth: usize,
+    max_depth: usize,
+) {
+    // Checked at load; a failure here would be a bug, and matches nobody.
+    let cond = vocab.resolve(clause, now).unwrap_or(Cond::Const(false));
+    let label = text.get(clause.span.clone()).unwrap_or("?").trim();
+    parts.push(Part {
+        label: label.to_string(),
+        cond,
+        depth,
+    });
+    let inner = match &clause.kind {
+        filter::ExprKind::Not(inner) => &inner.kind,
+        other => other,
+    };
+    if let filter::ExprKind::Or(items) | filter::ExprKind::And(items) = inner {
+        if depth < max_depth {
+            for item in items {
+                push_parts(parts, vocab, now, text, item, depth + 1, max_depth);
+            }
+        }
+    }
+}
+
+/// One clause of a segment, for explanations. Depth 0 clauses must all
+/// hold; deeper ones are the branches of the clause above them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {
     pub label: String,
     pub cond: Cond,
+    pub depth: usize,
 }
 
 pub fn bounds(stage: Stage, l: &LifecycleSettings, now: DateTime<Utc>) -> StageBounds {
