@@ -233,6 +233,10 @@ mod tests {
             &text[offset_in_string(text, span.clone(), "a = \"x\" and b", 8)..][..3],
             "and"
         );
+        let text = "w = '''\ntags has 'a' and\n  x = 1'''";
+        let value = "tags has 'a' and\n  x = 1";
+        let at = offset_in_string(text, 4..text.len(), value, value.find('x').unwrap());
+        assert_eq!(&text[at..at + 1], "x");
         let text = "w = 'tags has 1'";
         assert_eq!(
             &text[offset_in_string(text, 4..text.len(), "tags has 1", 9)..],
