@@ -90,6 +90,17 @@ fn read(path: &Path, lifecycle: LifecycleSettings, out: &mut Vec<Diagnostic>) ->
         _ => None,
     });
     let mut spans = Vec::new();
+    for (what, value) in [
+        ("attributes", get(table, "attributes")),
+        ("lifecycle.stages", stages.clone()),
+    ] {
+        if let Some(v) = value.filter(|v| !matches!(v.get_ref(), DeValue::Table(_))) {
+            out.push(
+                file.error(v.span().start, format!("`{what}` must be a table"))
+                    .with_hint(format!("write it as a section: [{what}]")),
+            );
+        }
+    }
     if let Some(stages) = stages {
         if let DeValue::Table(stages) = stages.get_ref() {
             // The map is sorted by name; precedence is the order written.

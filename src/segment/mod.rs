@@ -22,9 +22,10 @@
 pub mod cond;
 pub mod filter;
 mod resolve;
+mod vocab;
 
 pub use cond::{AttrType, Cond};
-pub use resolve::{StageDef, Vocabulary, compile};
+pub use vocab::{StageDef, Vocabulary, compile};
 
 use crate::config::LifecycleSettings;
 use crate::domain::Stage;

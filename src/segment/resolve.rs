@@ -3,110 +3,22 @@
 //! `tend check` and the planner run the same code, so what checks clean is
 //! exactly what runs.
 
+use super::Vocabulary;
 use super::bounds;
 use super::cond::{AttrType, Column, Cond, Test, Value};
 use super::filter::{
-    self, CmpOp, EventTest, Expr, ExprKind, Field, FieldPath, FilterError, Lit, LitValue,
-    TimePoint, TimeRel,
+    CmpOp, EventTest, Expr, ExprKind, Field, FieldPath, FilterError, Lit, LitValue, TimePoint,
+    TimeRel,
 };
-use crate::config::LifecycleSettings;
 use crate::domain::Stage;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 
-/// A custom stage from `[lifecycle.stages]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StageDef {
-    pub name: String,
-    pub text: String,
-    pub expr: Expr,
-}
-
-/// What filters may name: attribute types, lifecycle thresholds and custom
-/// stages (in precedence order).
-#[derive(Debug, Clone, Default)]
-pub struct Vocabulary {
-    pub lifecycle: LifecycleSettings,
-    pub attributes: BTreeMap<String, AttrType>,
-    /// Attributes imported with values of different types and not declared:
-    /// unusable until declared.
-    pub mixed: Vec<String>,
-    pub stages: Vec<StageDef>,
-}
-
-impl Vocabulary {
-    pub fn custom_stage(&self, name: &str) -> Option<&StageDef> {
-        self.stages.iter().find(|s| s.name == name)
-    }
-
-    /// Every stage name: custom ones first (their precedence), then built-in.
-    pub fn stage_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
-        for stage in Stage::ALL {
-            if !names.contains(&stage.as_str()) {
-                names.push(stage.as_str());
-            }
-        }
-        names
-    }
-
-    /// The condition for membership in stage `name` at `now`.
-    pub fn stage(&self, name: &str, now: DateTime<Utc>) -> Option<Cond> {
-        let mut r = Resolver {
-            vocab: self,
-            now,
-            errors: Vec::new(),
-            stack: Vec::new(),
-        };
-        r.stage(name, 0)
-    }
-
-    /// Checks an expression; every problem comes back.
-    pub fn check(&self, expr: &Expr) -> Result<(), Vec<FilterError>> {
-        self.resolve(expr, DateTime::<Utc>::UNIX_EPOCH).map(|_| ())
-    }
-
-    /// Resolves an expression at `now`.
-    pub fn resolve(&self, expr: &Expr, now: DateTime<Utc>) -> Result<Cond, Vec<FilterError>> {
-        let mut r = Resolver {
-            vocab: self,
-            now,
-            errors: Vec::new(),
-            stack: Vec::new(),
-        };
-        let cond = r.expr(expr);
-        if r.errors.is_empty() {
-            Ok(cond)
-        } else {
-            Err(r.errors)
-        }
-    }
-
-    /// Checks custom stage `index` against the stages before and after it
-    /// (cycles are errors).
-    pub fn check_stage(&self, index: usize) -> Result<(), Vec<FilterError>> {
-        let def = &self.stages[index];
-        let mut r = Resolver {
-            vocab: self,
-            now: DateTime::<Utc>::UNIX_EPOCH,
-            errors: Vec::new(),
-            stack: vec![def.name.clone()],
-        };
-        r.expr(&def.expr);
-        if r.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(r.errors)
-        }
-    }
-}
-
-struct Resolver<'a> {
-    vocab: &'a Vocabulary,
-    now: DateTime<Utc>,
-    errors: Vec<FilterError>,
+pub(super) struct Resolver<'a> {
+    pub(super) vocab: &'a Vocabulary,
+    pub(super) now: DateTime<Utc>,
+    pub(super) errors: Vec<FilterError>,
     /// Custom stages being expanded, to refuse cycles.
-    stack: Vec<String>,
+    pub(super) stack: Vec<String>,
 }
 
 fn type_error(at: usize, field: &Field, ty: AttrType, found: &str) -> FilterError {
@@ -133,7 +45,7 @@ fn article(ty: AttrType) -> &'static str {
 }
 
 impl Resolver<'_> {
-    fn expr(&mut self, e: &Expr) -> Cond {
+    pub(super) fn expr(&mut self, e: &Expr) -> Cond {
         match &e.kind {
             ExprKind::And(items) => Cond::All(items.iter().map(|i| self.expr(i)).collect()),
             ExprKind::Or(items) => Cond::Any(items.iter().map(|i| self.expr(i)).collect()),
@@ -250,7 +162,7 @@ impl Resolver<'_> {
         found
     }
 
-    fn stage(&mut self, name: &str, _depth: usize) -> Option<Cond> {
+    pub(super) fn stage(&mut self, name: &str, _depth: usize) -> Option<Cond> {
         if let Some(def) = self.vocab.custom_stage(name) {
             if self.stack.iter().any(|s| s == name) {
                 return Some(Cond::Const(false));
@@ -410,14 +322,4 @@ impl Resolver<'_> {
             }
         }
     }
-}
-
-/// Parses and checks in one go (for tests and tools).
-pub fn compile(
-    vocab: &Vocabulary,
-    text: &str,
-    now: DateTime<Utc>,
-) -> Result<Cond, Vec<FilterError>> {
-    let expr = filter::parse(text).map_err(|e| vec![e])?;
-    vocab.resolve(&expr, now)
 }
