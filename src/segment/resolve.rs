@@ -148,7 +148,7 @@ impl Resolver<'_> {
                 .hint("a custom stage may use other stages, but not itself (directly or through another stage)"));
             return None;
         }
-        let found = self.stage(name, 0);
+        let found = self.stage(name);
         if found.is_none() {
             let names = self.vocab.stage_names();
             let hint = match crate::catalog::did_you_mean(name, names.iter().copied()) {
@@ -162,7 +162,7 @@ impl Resolver<'_> {
         found
     }
 
-    pub(super) fn stage(&mut self, name: &str, _depth: usize) -> Option<Cond> {
+    pub(super) fn stage(&mut self, name: &str) -> Option<Cond> {
         if let Some(def) = self.vocab.custom_stage(name) {
             if self.stack.iter().any(|s| s == name) {
                 return Some(Cond::Const(false));

@@ -54,7 +54,7 @@ impl Vocabulary {
             errors: Vec::new(),
             stack: Vec::new(),
         };
-        r.stage(name, 0)
+        r.stage(name)
     }
 
     /// Checks an expression; every problem comes back.
