@@ -42,6 +42,10 @@ pub struct Settings {
     pub http: HttpSettings,
     /// DKIM signing; off when the section is absent.
     pub dkim: Option<DkimSettings>,
+    /// `[attributes]`: attribute types for filters, read with positions
+    /// from the config file by `catalog::vocabulary`.
+    #[serde(default)]
+    pub attributes: serde::de::IgnoredAny,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -308,6 +312,9 @@ pub struct LifecycleSettings {
     pub active_within: Duration,
     pub sleeping_after: Duration,
     pub lost_after: Duration,
+    /// `[lifecycle.stages]`: custom stages, read with their positions from
+    /// the config file by `catalog::vocabulary` (not from the environment).
+    pub stages: serde::de::IgnoredAny,
 }
 
 impl Default for LifecycleSettings {
@@ -317,6 +324,7 @@ impl Default for LifecycleSettings {
             active_within: Duration::from_days(90),
             sleeping_after: Duration::from_days(90),
             lost_after: Duration::from_days(365),
+            stages: serde::de::IgnoredAny,
         }
     }
 }

@@ -12,7 +12,7 @@
 //! - [`domain`]: newtypes that can only hold valid values (email addresses, durations, rates, stages).
 //! - [`clock`]: the injectable notion of "now" (`--now`).
 //! - [`catalog`]: campaign TOML files and templates: load, validate with file:line:col diagnostics.
-//! - [`segment`]: lifecycle stages and segment selection as typed bounds for the store.
+//! - [`segment`]: lifecycle stages and the filter language (parse → check → resolve to a store condition).
 //! - [`schedule`]: calendar rules (entry schedules, windows, quiet hours, caps) as pure functions.
 //! - [`plan`]: the tick: who enters a campaign and which steps are due, as outbox rows.
 //! - [`render`]: Tera templates to a complete MIME message (preview equals send).

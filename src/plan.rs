@@ -9,6 +9,7 @@ use crate::catalog::{Campaign, CampaignZone, Catalog, ExitWhen, Reentry};
 use crate::config::Settings;
 use crate::domain::Rate;
 use crate::schedule::{self, Hold, Hours};
+use crate::segment::Vocabulary;
 use crate::store::{
     EnrollmentProgress, ExitCounts, ExitReason, ExitRule, HistoryItem, NewSend, SendState, Store,
     StoreError, TickRecord,
@@ -354,12 +355,12 @@ fn reentry_cutoff(campaign: &Campaign, now: DateTime<Utc>) -> Option<DateTime<Ut
     }
 }
 
-fn exit_rule(campaign: &Campaign, settings: &Settings, now: DateTime<Utc>) -> ExitRule {
+fn exit_rule(campaign: &Campaign, vocabulary: &Vocabulary, now: DateTime<Utc>) -> ExitRule {
     ExitRule {
         event_kinds: campaign.exit_on.clone(),
         outside: campaign
             .exit_when
-            .map(|ExitWhen::LeftSegment| campaign.segment.select(&settings.lifecycle, now)),
+            .map(|ExitWhen::LeftSegment| campaign.segment.select(vocabulary, now)),
     }
 }
 
@@ -406,14 +407,19 @@ pub async fn tick<S: Store>(
         };
         let mut campaign_report = empty_report(campaign);
         campaign_report.exiting = store
-            .exit_enrollments(&campaign.id, &exit_rule(campaign, settings, now), now, true)
+            .exit_enrollments(
+                &campaign.id,
+                &exit_rule(campaign, &catalog.vocabulary, now),
+                now,
+                true,
+            )
             .await
             .map_err(fail)?;
         let gate = entry_gate(store, campaign, &rules, now, true)
             .await
             .map_err(fail)?;
         if gate.entry.open {
-            let mut selection = campaign.segment.select(&settings.lifecycle, now);
+            let mut selection = campaign.segment.select(&catalog.vocabulary, now);
             selection.zones = gate.zones.clone();
             campaign_report.entering = store
                 .enroll(&campaign.id, &selection, reentry_cutoff(campaign, now), now)
@@ -491,7 +497,7 @@ pub async fn dry_run<S: Store>(
         campaign_report.exiting = store
             .exit_enrollments(
                 &campaign.id,
-                &exit_rule(campaign, settings, now),
+                &exit_rule(campaign, &catalog.vocabulary, now),
                 now,
                 false,
             )
@@ -510,7 +516,7 @@ pub async fn dry_run<S: Store>(
             };
             let reentry = reentry_cutoff(campaign, now);
             for zone in zones {
-                let mut selection = campaign.segment.select(&settings.lifecycle, now);
+                let mut selection = campaign.segment.select(&catalog.vocabulary, now);
                 if campaign.timezone == CampaignZone::Contact {
                     selection.zones = Some(vec![zone.clone()]);
                 }

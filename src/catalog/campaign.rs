@@ -3,9 +3,9 @@
 
 use super::diag::{Diagnostic, SourceFile};
 use super::fields::{Fields, as_table};
-use crate::domain::{Duration, Rate, Stage};
+use crate::domain::{Duration, Rate};
 use crate::schedule::{EntrySchedule, Hours, SendWindow, Weekdays, parse_time_of_day};
-use crate::segment::Segment;
+use crate::segment::{Filter, Segment, Vocabulary, filter};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use lettre::message::Mailbox;
@@ -84,7 +84,7 @@ const CAMPAIGN_KEYS: &[&str] = &[
     "max_per_contact",
 ];
 const LATER_CAMPAIGN_KEYS: &[&str] = &["pilot", "track_clicks"];
-const SEGMENT_KEYS: &[&str] = &["stage"];
+const SEGMENT_KEYS: &[&str] = &["stage", "where"];
 const STEP_KEYS: &[&str] = &["after", "template", "subject", "at", "jitter"];
 const LATER_STEP_KEYS: &[&str] = &[];
 
@@ -101,16 +101,18 @@ pub fn valid_id(id: &str) -> bool {
 pub fn parse(
     file: &SourceFile,
     id: &str,
+    vocab: &Vocabulary,
     out: &mut Vec<Diagnostic>,
 ) -> (Option<Campaign>, Vec<(String, usize)>) {
     let mut refs = Vec::new();
-    let campaign = parse_inner(file, id, out, &mut refs);
+    let campaign = parse_inner(file, id, vocab, out, &mut refs);
     (campaign, refs)
 }
 
 fn parse_inner(
     file: &SourceFile,
     id: &str,
+    vocab: &Vocabulary,
     out: &mut Vec<Diagnostic>,
     refs: &mut Vec<(String, usize)>,
 ) -> Option<Campaign> {
@@ -161,7 +163,7 @@ fn parse_inner(
             })
             .ok()
     });
-    let segment = parse_segment(&fields, out);
+    let segment = parse_segment(&fields, vocab, out);
     let steps = parse_steps(&fields, out, refs);
     let timing = parse_timing(&fields, out);
     let errors_after = out.iter().filter(|d| d.is_error()).count();
@@ -342,13 +344,17 @@ fn parse_timing(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Timing {
     }
 }
 
-fn parse_segment(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Option<Segment> {
+fn parse_segment(
+    fields: &Fields<'_, '_>,
+    vocab: &Vocabulary,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Segment> {
     let file = fields.file;
     let Some(value) = fields.get("segment") else {
         out.push(
             file.error(0, "the campaign has no `segment`: nobody would enter it")
                 .with_hint(
-                    "add `segment = { stage = \"new\" }` (stages: new, active, sleeping, lost)",
+                    "add `segment = { stage = \"new\" }` (stages: new, active, sleeping, lost) or `segment = { where = \"tags has 'vip'\" }`",
                 ),
         );
         return None;
@@ -360,18 +366,42 @@ fn parse_segment(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Option<S
         at: value.span().start,
         what: "`segment`".into(),
     };
-    seg.reject_unknown(SEGMENT_KEYS, &["where"], out);
-    let Some(stage_value) = seg.get("stage") else {
+    seg.reject_unknown(SEGMENT_KEYS, &[], out);
+    let filter = seg.string("where", out).and_then(|(text, span)| {
+        let checked = filter::parse(text)
+            .map_err(|e| vec![e])
+            .and_then(|expr| vocab.check(&expr).map(|()| expr));
+        match checked {
+            Ok(expr) => Some(Filter {
+                text: text.to_string(),
+                expr,
+            }),
+            Err(errors) => {
+                for e in errors {
+                    out.push(super::vocabulary::filter_diagnostic(
+                        file,
+                        span.clone(),
+                        text,
+                        &e,
+                    ));
+                }
+                None
+            }
+        }
+    });
+    let stage_value = seg.get("stage");
+    if stage_value.is_none() && seg.get("where").is_none() {
         out.push(
-            file.error(value.span().start, "`segment` has no `stage`")
-                .with_hint("add `stage = \"sleeping\"` or `stage = [\"new\", \"active\"]`"),
+            file.error(value.span().start, "`segment` has neither `stage` nor `where`")
+                .with_hint("add `stage = \"sleeping\"`, `stage = [\"new\", \"active\"]` or `where = \"tags has 'vip'\"`"),
         );
         return None;
-    };
+    }
     let mut spans: Vec<(&str, Range<usize>)> = Vec::new();
-    match stage_value.get_ref() {
-        DeValue::String(s) => spans.push((s.as_ref(), stage_value.span())),
-        DeValue::Array(items) => {
+    match stage_value.map(|v| (v, v.get_ref())) {
+        None => {}
+        Some((v, DeValue::String(s))) => spans.push((s.as_ref(), v.span())),
+        Some((v, DeValue::Array(items))) => {
             for item in items.iter() {
                 match item.get_ref() {
                     DeValue::String(s) => spans.push((s.as_ref(), item.span())),
@@ -383,35 +413,44 @@ fn parse_segment(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Option<S
             }
             if items.is_empty() {
                 out.push(
-                    file.error(stage_value.span().start, "`stage` lists no stage")
+                    file.error(v.span().start, "`stage` lists no stage")
                         .with_hint("name at least one of: new, active, sleeping, lost"),
                 );
             }
         }
-        other => out.push(seg.type_error(
+        Some((v, other)) => out.push(seg.type_error(
             "stage",
             "a string or a list of strings",
             other.type_str(),
-            stage_value.span(),
+            v.span(),
         )),
     }
-    let mut stages = Vec::new();
+    let mut stages: Vec<String> = Vec::new();
+    let names = vocab.stage_names();
     for (name, span) in spans {
-        match name.parse::<Stage>() {
-            Ok(stage) if !stages.contains(&stage) => stages.push(stage),
-            Ok(_) => {}
-            Err(e) => {
-                let names = Stage::ALL.map(Stage::as_str);
-                let hint = match super::diag::did_you_mean(name, names) {
-                    Some(near) => format!("did you mean `{near}`?"),
-                    None => "stages are: new, active, sleeping, lost".to_string(),
-                };
-                // +1: point inside the quotes, at the word itself.
-                out.push(file.error(span.start + 1, e.to_string()).with_hint(hint));
+        if names.contains(&name) {
+            if !stages.iter().any(|s| s == name) {
+                stages.push(name.to_string());
             }
+            continue;
         }
+        let hint = match super::diag::did_you_mean(name, names.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("stages are: {}", names.join(", ")),
+        };
+        // +1: point inside the quotes, at the word itself.
+        out.push(
+            file.error(
+                span.start + 1,
+                format!(
+                    "unknown stage `{name}` (expected one of: {})",
+                    names.join(", ")
+                ),
+            )
+            .with_hint(hint),
+        );
     }
-    Some(Segment { stages })
+    Some(Segment { stages, filter })
 }
 
 fn parse_steps(

@@ -6,16 +6,20 @@ mod campaign;
 mod diag;
 mod fields;
 mod template;
+pub mod vocabulary;
 
 pub use campaign::{Campaign, CampaignZone, ExitWhen, Reentry, Step};
 pub use diag::{Diagnostic, Severity, SourceFile, did_you_mean};
 pub use template::{HTML_SEPARATOR, TemplateSource};
 
+use crate::segment::Vocabulary;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
+    /// What segment filters may name: attribute types, stages.
+    pub vocabulary: Vocabulary,
     pub campaigns: BTreeMap<String, Campaign>,
     pub templates: BTreeMap<String, TemplateSource>,
 }
@@ -25,9 +29,16 @@ pub struct Catalog {
 /// position. The catalog is usable only when no diagnostic is an error; it is
 /// returned anyway so later checks (template compilation) still run and
 /// report everything at once.
-pub fn load(campaigns_dir: &Path, templates_dir: &Path) -> (Catalog, Vec<Diagnostic>) {
+pub fn load(
+    campaigns_dir: &Path,
+    templates_dir: &Path,
+    vocabulary: Vocabulary,
+) -> (Catalog, Vec<Diagnostic>) {
     let mut out = Vec::new();
-    let mut catalog = Catalog::default();
+    let mut catalog = Catalog {
+        vocabulary,
+        ..Default::default()
+    };
 
     for path in files_with_extension(templates_dir, "tera", true, &mut out) {
         let Some(text) = read(&path, &mut out) else {
@@ -55,7 +66,7 @@ pub fn load(campaigns_dir: &Path, templates_dir: &Path) -> (Catalog, Vec<Diagnos
             .unwrap_or_default()
             .to_string();
         let file = SourceFile::new(&path, text);
-        let (parsed, template_refs) = campaign::parse(&file, &id, &mut out);
+        let (parsed, template_refs) = campaign::parse(&file, &id, &catalog.vocabulary, &mut out);
         for (name, at) in template_refs {
             if catalog.templates.contains_key(&name) || broken.contains(&name) {
                 continue;

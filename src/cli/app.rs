@@ -4,8 +4,10 @@ use super::Cli;
 use crate::catalog::Diagnostic;
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::Settings;
+use crate::segment::AttrType;
 use crate::send::Loaded;
 use crate::store::SqliteStore;
+use crate::store::Store;
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +24,8 @@ pub struct Context {
     /// `--now` when given.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
     pub json: bool,
+    /// The config file (it may not exist: defaults apply).
+    pub config_path: PathBuf,
 }
 
 impl Context {
@@ -35,6 +39,7 @@ impl Context {
             settings,
             now: cli.now,
             json: cli.json,
+            config_path: path,
         })
     }
 
@@ -52,14 +57,38 @@ impl Context {
             .with_context(|| format!("opening the database `{}`", self.settings.database.url))
     }
 
+    /// Attribute types inferred at import, from an existing database only
+    /// (`check` must not create one); none when it cannot be read.
+    async fn inferred_attributes(&self) -> Vec<(String, Option<AttrType>)> {
+        let url = &self.settings.database.url;
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|p| p.split('?').next().unwrap_or(p));
+        if !path.is_some_and(|p| std::path::Path::new(p).is_file()) {
+            return Vec::new();
+        }
+        match self.store().await {
+            Ok(store) => store.attribute_types().await.unwrap_or_else(|e| {
+                tracing::warn!("cannot read inferred attribute types: {e}");
+                Vec::new()
+            }),
+            Err(e) => {
+                tracing::warn!("cannot read inferred attribute types: {e:#}");
+                Vec::new()
+            }
+        }
+    }
+
     /// Loads and compiles campaigns and templates; every diagnostic comes back.
-    pub fn load_catalog(&self) -> (Option<Loaded>, Vec<Diagnostic>) {
-        crate::daemon::reload::load(&self.settings)
+    pub async fn load_catalog(&self) -> (Option<Loaded>, Vec<Diagnostic>) {
+        let inferred = self.inferred_attributes().await;
+        crate::daemon::reload::load(&self.settings, &self.config_path, &inferred)
     }
 
     /// The catalog, or a user error listing every problem.
-    pub fn require_catalog(&self) -> anyhow::Result<Loaded> {
-        let (loaded, diagnostics) = self.load_catalog();
+    pub async fn require_catalog(&self) -> anyhow::Result<Loaded> {
+        let (loaded, diagnostics) = self.load_catalog().await;
         match loaded {
             Some(loaded) => {
                 for d in diagnostics.iter().filter(|d| !d.is_error()) {

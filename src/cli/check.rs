@@ -17,7 +17,7 @@ struct JsonDiagnostic<'a> {
 }
 
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let (loaded, diagnostics) = ctx.load_catalog();
+    let (loaded, diagnostics) = ctx.load_catalog().await;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     if ctx.json {

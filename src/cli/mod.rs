@@ -10,6 +10,7 @@ mod plan;
 mod preview;
 mod progress;
 mod run;
+mod segment;
 mod status;
 mod suppress;
 
@@ -74,6 +75,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Outbox by state and the last tick
     Status,
+    /// Who is in a campaign's segment now: count, list, explain
+    #[command(subcommand)]
+    Segment(segment::SegmentCommand),
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
@@ -93,5 +97,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan => plan::run(&ctx).await,
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
+        Command::Segment(cmd) => segment::run(&ctx, cmd).await,
     }
 }

@@ -5,7 +5,7 @@ use crate::plan::{TickReport, dry_run};
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let loaded = ctx.require_catalog()?;
+    let loaded = ctx.require_catalog().await?;
     let store = ctx.store().await?;
     let report = dry_run(&store, &loaded.catalog, &ctx.settings, ctx.clock().now()).await?;
     if ctx.json {

@@ -23,7 +23,7 @@ pub struct PreviewArgs {
 }
 
 pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
-    let loaded = ctx.require_catalog()?;
+    let loaded = ctx.require_catalog().await?;
     let Some(campaign) = loaded.catalog.campaigns.get(&args.campaign) else {
         let near = did_you_mean(
             &args.campaign,

@@ -16,7 +16,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let loaded = Arc::new(ctx.require_catalog()?);
+    let loaded = Arc::new(ctx.require_catalog().await?);
     let store = ctx.store().await?;
     if args.once {
         let clock = ctx.clock();
@@ -56,6 +56,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let stats = daemon::run(
         store,
         &ctx.settings,
+        &ctx.config_path,
         loaded,
         clock,
         listener,

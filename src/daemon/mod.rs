@@ -38,6 +38,7 @@ pub enum DaemonError {
 pub async fn run<S: Store>(
     store: S,
     settings: &Settings,
+    config_path: &std::path::Path,
     loaded: Arc<Loaded>,
     clock: Arc<dyn Clock>,
     listener: Option<TcpListener>,
@@ -74,6 +75,7 @@ pub async fn run<S: Store>(
     });
     let reload_task = tokio::spawn(reload::run(
         settings.clone(),
+        config_path.to_path_buf(),
         store.clone(),
         Arc::clone(&clock),
         catalog_tx,

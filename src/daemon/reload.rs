@@ -12,22 +12,33 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::metrics;
 use crate::render::Renderer;
+use crate::segment::AttrType;
 use crate::send::Loaded;
 use crate::store::Store;
 use notify::{RecursiveMode, Watcher};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// Loads and compiles campaigns and templates; the catalog only when clean.
-pub fn load(settings: &Settings) -> (Option<Loaded>, Vec<Diagnostic>) {
+/// `inferred`: attribute types seen at import (for filter type checks).
+pub fn load(
+    settings: &Settings,
+    config_path: &Path,
+    inferred: &[(String, Option<AttrType>)],
+) -> (Option<Loaded>, Vec<Diagnostic>) {
     let paths = &settings.paths;
-    let (catalog, mut diagnostics) = catalog::load(&paths.campaigns, &paths.templates);
+    let mut diagnostics = Vec::new();
+    let vocabulary =
+        catalog::vocabulary::load(config_path, settings.lifecycle, inferred, &mut diagnostics);
+    let (catalog, more) = catalog::load(&paths.campaigns, &paths.templates, vocabulary);
+    diagnostics.extend(more);
     let renderer = Renderer::build(&catalog, settings.lifecycle);
     if let Err(errors) = &renderer {
         diagnostics.extend(errors.iter().cloned());
-        diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
     }
+    diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
     match renderer {
         Ok(renderer) if !diagnostics.iter().any(Diagnostic::is_error) => {
             (Some(Loaded { catalog, renderer }), diagnostics)
@@ -42,6 +53,7 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 /// Reloads on triggers until `stop` flips to true.
 pub async fn run<S: Store>(
     settings: Settings,
+    config_path: PathBuf,
     store: S,
     clock: Arc<dyn Clock>,
     current: watch::Sender<Arc<Loaded>>,
@@ -89,18 +101,31 @@ pub async fn run<S: Store>(
         // Let a burst of writes settle, then take everything queued meanwhile.
         tokio::time::sleep(DEBOUNCE).await;
         while triggers.try_recv().is_ok() {}
-        reload(&settings, &store, clock.as_ref(), &current, reason).await;
+        reload(
+            &settings,
+            &config_path,
+            &store,
+            clock.as_ref(),
+            &current,
+            reason,
+        )
+        .await;
     }
 }
 
 async fn reload<S: Store>(
     settings: &Settings,
+    config_path: &Path,
     store: &S,
     clock: &dyn Clock,
     current: &watch::Sender<Arc<Loaded>>,
     reason: &str,
 ) {
-    let (loaded, diagnostics) = load(settings);
+    let inferred = store.attribute_types().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read inferred attribute types");
+        Vec::new()
+    });
+    let (loaded, diagnostics) = load(settings, config_path, &inferred);
     let errors: Vec<String> = diagnostics
         .iter()
         .filter(|d| d.is_error())

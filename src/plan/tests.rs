@@ -13,7 +13,8 @@ fn campaign(afters: &[i64]) -> Campaign {
         path: "c.toml".into(),
         description: String::new(),
         segment: Segment {
-            stages: vec![Stage::New],
+            stages: vec![Stage::New.to_string()],
+            filter: None,
         },
         from: None,
         steps: afters

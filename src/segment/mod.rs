@@ -1,7 +1,14 @@
-//! Who is in a segment. A segment names lifecycle stages; this module turns
-//! them into a [`Selection`] of plain time bounds that the store compiles to
-//! SQL with bound parameters, and computes a single contact's stage in Rust
-//! with the same rules (for previews and template context).
+//! Who is in a segment. A segment names stages (built-in or custom) and an
+//! optional filter (`where`); this module turns them, at an instant, into a
+//! [`Selection`]: a [`Cond`] tree of typed values that the store compiles to
+//! SQL with bound parameters. It also computes a single contact's built-in
+//! stage in Rust with the same rules (for previews and template context).
+//!
+//! The pipeline is one implementation for every filter tend evaluates
+//! (`segment.where`, `[lifecycle.stages]`, and later `exit_when`):
+//! [`filter::parse`] (text → AST with byte positions) →
+//! [`Vocabulary::check`] / [`Vocabulary::resolve`] (names, types, stages,
+//! relative times → [`Cond`]) → the store (`Cond` → SQL, one query).
 //!
 //! Stages are checked in order, the first match wins:
 //! - `new`: created within `lifecycle.new_within`;
@@ -11,6 +18,14 @@
 //!
 //! A contact last seen between `active_within` and `sleeping_after` ago (only
 //! possible when those differ) is in no stage: cooling off, not yet asleep.
+
+pub mod cond;
+pub mod filter;
+mod resolve;
+mod vocab;
+
+pub use cond::{AttrType, Cond};
+pub use vocab::{StageDef, Vocabulary, compile};
 
 use crate::config::LifecycleSettings;
 use crate::domain::Stage;
@@ -26,33 +41,121 @@ pub struct StageBounds {
     pub seen_not_after: Option<DateTime<Utc>>,
 }
 
-/// A segment evaluated at one instant: a contact matches when it matches any
-/// of the stage bounds, and is not suppressed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A segment evaluated at one instant: the condition a contact must meet
+/// (suppressed contacts are excluded by the store on top of it).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
-    pub any_of: Vec<StageBounds>,
+    pub cond: Cond,
     /// Only contacts in these time zones (`None` in the list: zone unknown);
     /// `None`: any zone. Used when a schedule opens entry zone by zone.
     pub zones: Option<Vec<Option<String>>>,
 }
 
-/// A campaign's audience as written in its file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked `where` expression and its source text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub text: String,
+    pub expr: filter::Expr,
+}
+
+/// A campaign's audience as written in its file: stage names (built-in or
+/// custom; none means every stage) and an optional filter.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
-    pub stages: Vec<Stage>,
+    pub stages: Vec<String>,
+    pub filter: Option<Filter>,
 }
 
 impl Segment {
-    pub fn select(&self, lifecycle: &LifecycleSettings, now: DateTime<Utc>) -> Selection {
+    pub fn select(&self, vocab: &Vocabulary, now: DateTime<Utc>) -> Selection {
+        let mut parts: Vec<Cond> = self
+            .clauses(vocab, now, false)
+            .into_iter()
+            .map(|p| p.cond)
+            .collect();
         Selection {
-            any_of: self
-                .stages
-                .iter()
-                .map(|stage| bounds(*stage, lifecycle, now))
-                .collect(),
+            cond: match parts.len() {
+                1 => parts.remove(0),
+                _ => Cond::All(parts),
+            },
             zones: None,
         }
     }
+
+    /// The segment as a list of labelled conditions for `segment explain`:
+    /// at depth 0 the clauses that must all hold (the stage clause, then
+    /// every top-level `and` clause of the filter), each followed by the
+    /// branches of an `or`/`and` inside it at greater depths.
+    pub fn parts(&self, vocab: &Vocabulary, now: DateTime<Utc>) -> Vec<Part> {
+        self.clauses(vocab, now, true)
+    }
+
+    fn clauses(&self, vocab: &Vocabulary, now: DateTime<Utc>, branches: bool) -> Vec<Part> {
+        let mut parts = Vec::new();
+        if !self.stages.is_empty() {
+            let any = self
+                .stages
+                .iter()
+                .map(|s| vocab.stage(s, now).unwrap_or(Cond::Const(false)))
+                .collect();
+            parts.push(Part {
+                label: format!("stage in [{}]", self.stages.join(", ")),
+                cond: Cond::Any(any),
+                depth: 0,
+            });
+        }
+        if let Some(f) = &self.filter {
+            let clauses = match &f.expr.kind {
+                filter::ExprKind::And(items) => items.iter().collect(),
+                _ => vec![&f.expr],
+            };
+            for clause in clauses {
+                let max_depth = if branches { 3 } else { 0 };
+                push_parts(&mut parts, vocab, now, &f.text, clause, 0, max_depth);
+            }
+        }
+        parts
+    }
+}
+
+/// A clause, then (to explain it) the branches of an `or`/`and` inside it.
+fn push_parts(
+    parts: &mut Vec<Part>,
+    vocab: &Vocabulary,
+    now: DateTime<Utc>,
+    text: &str,
+    clause: &filter::Expr,
+    depth: usize,
+    max_depth: usize,
+) {
+    // Checked at load; a failure here would be a bug, and matches nobody.
+    let cond = vocab.resolve(clause, now).unwrap_or(Cond::Const(false));
+    let label = text.get(clause.span.clone()).unwrap_or("?").trim();
+    parts.push(Part {
+        label: label.to_string(),
+        cond,
+        depth,
+    });
+    let inner = match &clause.kind {
+        filter::ExprKind::Not(inner) => &inner.kind,
+        other => other,
+    };
+    if let filter::ExprKind::Or(items) | filter::ExprKind::And(items) = inner {
+        if depth < max_depth {
+            for item in items {
+                push_parts(parts, vocab, now, text, item, depth + 1, max_depth);
+            }
+        }
+    }
+}
+
+/// One clause of a segment, for explanations. Depth 0 clauses must all
+/// hold; deeper ones are the branches of the clause above them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub label: String,
+    pub cond: Cond,
+    pub depth: usize,
 }
 
 pub fn bounds(stage: Stage, l: &LifecycleSettings, now: DateTime<Utc>) -> StageBounds {

@@ -6,14 +6,16 @@
 //! before any SMTP traffic; senders claim rows with a lease; suppression is
 //! checked in the same transaction as the claim.
 
+mod filter_sql;
 mod sqlite;
+mod sqlite_segment;
 mod types;
 
 pub use sqlite::SqliteStore;
 pub use types::*;
 
 use crate::domain::EmailAddress;
-use crate::segment::Selection;
+use crate::segment::{AttrType, Cond, Selection};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -102,6 +104,43 @@ pub trait Store: Clone + Send + Sync + 'static {
         reentry_after: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// How many unsuppressed contacts match the selection now, and how many
+    /// of them never entered `campaign`, in one query.
+    fn count_matching(
+        &self,
+        selection: &Selection,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<(u64, u64)>> + Send;
+
+    /// Up to `limit` unsuppressed matching contacts by email, each with the
+    /// name of the first of `stages` it is in (precedence order).
+    fn list_matching(
+        &self,
+        selection: &Selection,
+        stages: &[(String, Cond)],
+        limit: u64,
+    ) -> impl Future<Output = StoreResult<Vec<(Contact, Option<String>)>>> + Send;
+
+    /// Attribute types observed at import; `None` for an attribute imported
+    /// with values of different types.
+    fn attribute_types(
+        &self,
+    ) -> impl Future<Output = StoreResult<Vec<(String, Option<AttrType>)>>> + Send;
+
+    /// Evaluates each condition for one contact, in one query.
+    fn evaluate(
+        &self,
+        contact_id: i64,
+        conds: &[Cond],
+    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
+
+    /// Whether the contact is suppressed and whether it ever entered the campaign.
+    fn contact_status(
+        &self,
+        contact_id: i64,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<(bool, bool)>> + Send;
 
     /// Open enrollments of a campaign with their latest send.
     fn progress(

@@ -3,7 +3,6 @@
 //! `BEGIN IMMEDIATE`, so two senders can never take the same row.
 
 use super::*;
-use crate::segment::StageBounds;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -36,6 +35,11 @@ fn migrator() -> Migrator {
                 include_str!("../../migrations/sqlite/0001_init.sql"),
             ),
             migration(
+                2,
+                "segments",
+                include_str!("../../migrations/sqlite/0002_segments.sql"),
+            ),
+            migration(
                 4,
                 "operations",
                 include_str!("../../migrations/sqlite/0004_operations.sql"),
@@ -53,22 +57,10 @@ fn from_ts(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
-const LAST_SEEN: &str = "coalesce(c.last_activity_at, c.created_at)";
-
-/// Appends `(bounds OR bounds …)` over contacts aliased `c`, values bound.
+/// Appends the selection's condition over contacts aliased `c`, values bound.
 fn push_selection(qb: &mut QueryBuilder<'_, Sqlite>, selection: &Selection) {
-    if selection.any_of.is_empty() {
-        qb.push("0");
-        return;
-    }
-    qb.push("((");
-    for (i, bounds) in selection.any_of.iter().enumerate() {
-        if i > 0 {
-            qb.push(" OR ");
-        }
-        push_bounds(qb, bounds);
-    }
-    qb.push(")");
+    qb.push("(");
+    super::filter_sql::push_cond(qb, &selection.cond);
     if let Some(zones) = &selection.zones {
         qb.push(" AND (0");
         for zone in zones {
@@ -105,27 +97,10 @@ fn push_not_enrolled(
     qb.push(")");
 }
 
-fn push_bounds(qb: &mut QueryBuilder<'_, Sqlite>, b: &StageBounds) {
-    qb.push("(1");
-    let clauses = [
-        ("c.created_at", ">", b.created_after),
-        ("c.created_at", "<=", b.created_not_after),
-        (LAST_SEEN, ">", b.seen_after),
-        (LAST_SEEN, "<=", b.seen_not_after),
-    ];
-    for (column, op, bound) in clauses {
-        if let Some(at) = bound {
-            qb.push(format_args!(" AND {column} {op} "));
-            qb.push_bind(ts(at));
-        }
-    }
-    qb.push(")");
-}
-
-const NOT_SUPPRESSED: &str =
+pub(super) const NOT_SUPPRESSED: &str =
     "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))";
 
-fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
+pub(super) fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
     let corrupt = |detail: String| StoreError::Corrupt {
         context: "reading a contact",
         detail,
@@ -148,7 +123,7 @@ fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
     })
 }
 
-const CONTACT_COLUMNS: &str =
+pub(super) const CONTACT_COLUMNS: &str =
     "c.id, c.email, c.name, c.created_at, c.last_activity_at, c.timezone, c.tags, c.attributes";
 
 impl SqliteStore {
@@ -281,6 +256,7 @@ impl Store for SqliteStore {
                 }
             }
         }
+        super::sqlite_segment::record_attribute_types(&mut tx, rows).await?;
         tx.commit().await.ctx("committing contacts")?;
         Ok(counts)
     }
@@ -446,6 +422,35 @@ impl Store for SqliteStore {
             .await
             .ctx("enrolling contacts")?;
         Ok(done.rows_affected())
+    }
+
+    async fn count_matching(
+        &self,
+        selection: &Selection,
+        campaign: &str,
+    ) -> StoreResult<(u64, u64)> {
+        super::sqlite_segment::count_matching(&self.pool, selection, campaign).await
+    }
+
+    async fn list_matching(
+        &self,
+        selection: &Selection,
+        stages: &[(String, Cond)],
+        limit: u64,
+    ) -> StoreResult<Vec<(Contact, Option<String>)>> {
+        super::sqlite_segment::list_matching(&self.pool, selection, stages, limit).await
+    }
+
+    async fn attribute_types(&self) -> StoreResult<Vec<(String, Option<AttrType>)>> {
+        super::sqlite_segment::attribute_types(&self.pool).await
+    }
+
+    async fn evaluate(&self, contact_id: i64, conds: &[Cond]) -> StoreResult<Vec<bool>> {
+        super::sqlite_segment::evaluate(&self.pool, contact_id, conds).await
+    }
+
+    async fn contact_status(&self, contact_id: i64, campaign: &str) -> StoreResult<(bool, bool)> {
+        super::sqlite_segment::contact_status(&self.pool, contact_id, campaign).await
     }
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {

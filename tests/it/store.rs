@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use tend::config::LifecycleSettings;
 use tend::domain::{EmailAddress, Stage};
-use tend::segment::{Segment, stage_of};
+use tend::segment::{Segment, Vocabulary, stage_of};
 use tend::store::{ClaimRequest, NewContact, NewSend, SendOutcome, SendState, SqliteStore, Store};
 
 fn now() -> DateTime<Utc> {
@@ -37,9 +37,10 @@ async fn queued(store: &SqliteStore, n: usize) -> Vec<NewSend> {
     let contacts: Vec<_> = (0..n).map(|i| contact(i, 1, None)).collect();
     store.upsert_contacts(&contacts, now()).await.unwrap();
     let selection = Segment {
-        stages: vec![Stage::New],
+        stages: vec![Stage::New.to_string()],
+        filter: None,
     }
-    .select(&LifecycleSettings::default(), now());
+    .select(&Vocabulary::default(), now());
     assert_eq!(
         store.enroll("c", &selection, None, now()).await.unwrap(),
         n as u64
@@ -77,9 +78,10 @@ async fn queueing_the_same_step_twice_creates_nothing_twice() {
     let sends = queued(&store, 5).await;
     assert_eq!(store.create_sends(&sends, now()).await.unwrap(), 0);
     let selection = Segment {
-        stages: vec![Stage::New],
+        stages: vec![Stage::New.to_string()],
+        filter: None,
     }
-    .select(&LifecycleSettings::default(), now());
+    .select(&Vocabulary::default(), now());
     assert_eq!(
         store.enroll("c", &selection, None, now()).await.unwrap(),
         0,
@@ -198,9 +200,16 @@ async fn sql_stage_selection_agrees_with_the_rust_definition() {
     for stage in Stage::ALL {
         let campaign = format!("only-{stage}");
         let selection = Segment {
-            stages: vec![stage],
+            stages: vec![stage.to_string()],
+            filter: None,
         }
-        .select(&lifecycle, now());
+        .select(
+            &Vocabulary {
+                lifecycle,
+                ..Default::default()
+            },
+            now(),
+        );
         let enrolled = store
             .enroll(&campaign, &selection, None, now())
             .await

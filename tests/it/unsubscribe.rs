@@ -57,7 +57,8 @@ async fn start(scope: UnsubscribeScope) -> Server {
         .collect();
     store.upsert_contacts(&contacts, now()).await.unwrap();
     let selection = Segment {
-        stages: vec![Stage::New],
+        stages: vec![Stage::New.to_string()],
+        filter: None,
     }
     .select(&Default::default(), now());
     store
