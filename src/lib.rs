@@ -19,6 +19,7 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation; nothing else speaks SQL.
 //! - [`import`]: CSV import of contacts and events, with per-line rejections.
 //! - [`daemon`]: the long-running loop, signal handling and graceful shutdown.
+//! - [`variation`]: variant choice, de-repetition, the similarity lint and the variation metric.
 //! - [`cli`]: the command-line edge (clap), one file per subcommand.
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
@@ -35,3 +36,4 @@ pub mod render;
 pub mod segment;
 pub mod send;
 pub mod store;
+pub mod variation;

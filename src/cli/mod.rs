@@ -11,6 +11,7 @@ mod preview;
 mod run;
 mod status;
 mod suppress;
+mod variation;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -55,7 +56,7 @@ pub enum Command {
     /// Create or upgrade the database schema
     Migrate,
     /// Validate config, campaigns and templates; errors as file:line:col
-    Check,
+    Check(check::CheckArgs),
     /// Manage contacts
     #[command(subcommand)]
     Contacts(contacts::ContactsCommand),
@@ -73,6 +74,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Outbox by state and the last tick
     Status,
+    /// How varied a campaign's actual sends were: subjects, openers, repeats, similarity
+    Variation(variation::VariationArgs),
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
@@ -84,7 +87,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = app::Context::new(&cli)?;
     match cli.command {
         Command::Migrate => app::migrate(&ctx).await,
-        Command::Check => check::run(&ctx).await,
+        Command::Check(args) => check::run(&ctx, args).await,
         Command::Contacts(cmd) => contacts::run(&ctx, cmd).await,
         Command::Events(cmd) => events::run(&ctx, cmd).await,
         Command::Suppress(cmd) => suppress::run(&ctx, cmd).await,
@@ -92,5 +95,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan => plan::run(&ctx).await,
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
+        Command::Variation(args) => variation::run(&ctx, args).await,
     }
 }

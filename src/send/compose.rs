@@ -5,7 +5,8 @@ use super::Loaded;
 use crate::catalog::Campaign;
 use crate::config::Settings;
 use crate::render::{MessageMeta, RenderError, build_message, message_id};
-use crate::store::Contact;
+use crate::store::{Contact, SentContent};
+use crate::variation::PastSend;
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::Mailbox;
@@ -43,6 +44,8 @@ pub struct Composed {
     pub message: Message,
     pub subject: String,
     pub message_id: String,
+    /// Variant choices, opener and text part: recorded with the send.
+    pub content: SentContent,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,10 @@ pub enum ComposeError {
 
 /// `send` is the outbox row's (send id, enrollment id) when one exists; a
 /// preview of a step not yet queued gets a Message-ID marked `preview`.
+/// `history` is what the contact received before this message (oldest
+/// first): variant choices depend on it, so preview and send must pass the
+/// same (`Store::history(contact, Some(send))`).
+#[allow(clippy::too_many_arguments)]
 pub fn compose(
     loaded: &Loaded,
     identity: &Identity,
@@ -63,8 +70,11 @@ pub fn compose(
     contact: &Contact,
     send: Option<(i64, i64)>,
     now: DateTime<Utc>,
+    history: &[PastSend],
 ) -> Result<Composed, ComposeError> {
-    let rendered = loaded.renderer.render(campaign, step, contact, now)?;
+    let rendered = loaded
+        .renderer
+        .render(campaign, step, contact, now, history)?;
     let address = contact
         .email
         .parse()
@@ -102,5 +112,10 @@ pub fn compose(
         message: build_message(&rendered, &meta)?,
         subject: rendered.subject,
         message_id: id,
+        content: SentContent {
+            choices: rendered.choices,
+            opener: rendered.opener,
+            text: rendered.text,
+        },
     })
 }

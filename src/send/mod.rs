@@ -229,6 +229,16 @@ impl<S: Store> Sender<S> {
                 reason: format!("campaign `{}` is no longer defined", send.campaign),
             };
         };
+        let history = match s.store.history(send.contact.id, Some(send.id)).await {
+            Ok(history) => history,
+            Err(e) => {
+                return self.retry_or_fail(
+                    send,
+                    s.clock.now(),
+                    format!("cannot read the contact's history: {e}"),
+                );
+            }
+        };
         let now = s.clock.now();
         let composed = match compose(
             loaded,
@@ -238,6 +248,7 @@ impl<S: Store> Sender<S> {
             &send.contact,
             Some((send.id, send.enrollment_id)),
             now,
+            &history,
         ) {
             Ok(c) => c,
             Err(e) => {
@@ -256,6 +267,7 @@ impl<S: Store> Sender<S> {
                 message_id: composed.message_id,
                 subject: composed.subject,
                 response,
+                content: composed.content,
             },
             Delivery::Rejected(error) => SendOutcome::Bounced {
                 suppress: NewSuppression {
