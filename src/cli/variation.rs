@@ -28,26 +28,26 @@ pub async fn run(ctx: &Context, args: VariationArgs) -> anyhow::Result<ExitCode>
         "campaign {}: {} sent to {} contact(s)",
         r.campaign, r.sends, r.contacts
     );
-    println!("  distinct subjects          {}", r.distinct_subjects);
-    println!("  distinct openers           {}", r.distinct_openers);
+    println!("  distinct subjects            {}", r.distinct_subjects);
+    println!("  distinct openers             {}", r.distinct_openers);
     println!(
-        "  consecutive repeats        {} where alternatives existed ({} subject, {} slot)",
+        "  consecutive repeats          {} where alternatives existed ({} subject, {} slot)",
         r.consecutive_repeats, r.subject_repeats, r.slot_repeats
     );
     println!(
-        "  identical subjects in a row {}",
+        "  identical subjects in a row  {}",
         r.identical_subjects_in_a_row
     );
     match r.mean_pairwise_similarity {
         Some(s) => println!(
-            "  mean pairwise similarity   {s:.3} (per contact, 0 = nothing shared, 1 = identical)"
+            "  mean pairwise similarity     {s:.3} (per contact, 0 = nothing shared, 1 = identical)"
         ),
-        None => println!("  mean pairwise similarity   n/a (no contact got two messages yet)"),
+        None => println!("  mean pairwise similarity     n/a (no contact got two messages yet)"),
     }
     for slot in &r.slots {
         let counts: Vec<String> = slot.counts.iter().map(u64::to_string).collect();
         println!(
-            "  slot {:<22} {} option(s), sent {}",
+            "  slot {:<24} {} option(s), sent {}",
             slot.slot,
             slot.options,
             counts.join(" / ")

@@ -10,3 +10,4 @@ mod helpers;
 mod import;
 mod smtp;
 mod store;
+mod variation;
