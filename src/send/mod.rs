@@ -151,19 +151,36 @@ impl<S: Store> Sender<S> {
             cancelled: claim.cancelled,
             ..Default::default()
         };
-        let mut tasks = JoinSet::new();
+        // One task per contact, its sends in order: each message's variant
+        // choice then sees the one recorded just before it (no repeats
+        // between two campaigns that reach the same contact in one round).
+        let mut per_contact: std::collections::BTreeMap<i64, Vec<ClaimedSend>> =
+            std::collections::BTreeMap::new();
         for send in claim.sends {
+            per_contact.entry(send.contact.id).or_default().push(send);
+        }
+        let mut tasks = JoinSet::new();
+        let mut sizes = std::collections::HashMap::new();
+        for sends in per_contact.into_values() {
             let this = self.clone();
             let loaded = Arc::clone(loaded);
-            tasks.spawn(async move { this.process(send, &loaded).await });
+            let size = sends.len() as u64;
+            let handle = tasks.spawn(async move {
+                let mut stats = SendStats::default();
+                for send in sends {
+                    stats.add(&this.process(send, &loaded).await);
+                }
+                stats
+            });
+            sizes.insert(handle.id(), size);
         }
         while let Some(result) = tasks.join_next().await {
             match result {
                 Ok(one) => stats.add(&one),
-                // A panicking task leaves its row `sending`: the lease makes it in-doubt.
+                // A panicking task leaves its rows `sending`: the lease makes them in-doubt.
                 Err(e) => {
                     tracing::error!(error = %e, "a send task failed");
-                    stats.unrecorded += 1;
+                    stats.unrecorded += sizes.get(&e.id()).copied().unwrap_or(1);
                 }
             }
         }

@@ -145,9 +145,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         step: u32,
     ) -> impl Future<Output = StoreResult<Option<SendRow>>> + Send;
 
-    /// Messages the contact was sent (state `sent`), oldest first. With
-    /// `before_send`, that send is left out and, if it was sent, so is
-    /// everything sent at or after it: the history its sender saw.
+    /// Messages the contact was sent (state `sent`), in the order they were
+    /// recorded. With `before_send`, that send is left out and, if it was
+    /// sent, so is everything recorded after it: the history its sender saw.
     fn history(
         &self,
         contact_id: i64,

@@ -633,7 +633,8 @@ impl Store for SqliteStore {
             SendOutcome::Sent { .. } => {
                 "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
                     sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL,
-                    variants = ?, opener = ?, body_text = ?"
+                    variants = ?, opener = ?, body_text = ?,
+                    sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)"
             }
             SendOutcome::Retry { .. } => {
                 "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL"

@@ -352,3 +352,42 @@ fn check_does_not_flag_genuinely_different_steps() {
         .stdout;
     assert!(!out.contains("similar"), "{out}");
 }
+
+#[test]
+fn two_campaigns_reaching_a_contact_in_one_run_do_not_repeat_the_opener() {
+    let app = TestApp::with_smtp(&[]);
+    app.write(
+        "templates/extra/note.tera",
+        "+++\nsubject = 'A note for {{ contact.first_name }}'\n+++\n\
+         {{ pick(slot=\"opener\", options=[\"Hi\", \"Hello\"]) }} {{ contact.first_name }},\n\n\
+         We are hosting an open day next month and would love to see you there.\n\nAna\n",
+    );
+    app.write(
+        "campaigns/extra.toml",
+        "segment = { stage = \"sleeping\" }\n[[steps]]\nafter = \"0d\"\ntemplate = \"extra/note\"\n",
+    );
+    app.import_contacts(&sleeping(40));
+    app.run_once(NOW);
+    let opener = |r: &Received| {
+        let body = r.body().replace("=\r\n", "");
+        body.lines()
+            .find(|l| l.ends_with(',') && !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_string()
+    };
+    for (to, messages) in by_recipient(&app.smtp().received()) {
+        assert_eq!(messages.len(), 2, "{to}: win-back and extra");
+        assert_ne!(opener(&messages[0]), opener(&messages[1]), "{to}");
+        for m in &messages {
+            let campaign = if m.data.contains("open day") {
+                "extra"
+            } else {
+                "win-back"
+            };
+            let preview = app
+                .tend(&["preview", campaign, "--contact", &to, "--now", NOW])
+                .ok();
+            assert_eq!(without_date(&preview.stdout), without_date(&m.data), "{to}");
+        }
+    }
+}

@@ -23,8 +23,8 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT id, campaign, step, subject, variants, sent_at FROM sends
              WHERE contact_id = ?1 AND state = 'sent' AND id IS NOT ?2
-               AND sent_at < coalesce((SELECT sent_at FROM sends WHERE id = ?2 AND state = 'sent'), 9223372036854775807)
-             ORDER BY sent_at, id",
+               AND coalesce(sent_seq, 0) < coalesce((SELECT sent_seq FROM sends WHERE id = ?2 AND state = 'sent'), 9223372036854775807)
+             ORDER BY coalesce(sent_seq, 0), sent_at, id",
         )
         .bind(contact_id)
         .bind(before_send)
@@ -55,7 +55,7 @@ impl SqliteStore {
              FROM sends
              WHERE state = 'sent'
                AND contact_id IN (SELECT contact_id FROM sends WHERE campaign = ? AND state = 'sent')
-             ORDER BY contact_id, sent_at, id",
+             ORDER BY contact_id, coalesce(sent_seq, 0), sent_at, id",
         )
         .bind(campaign)
         .fetch_all(&self.pool)
