@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, args: VariationArgs) -> anyhow::Result<ExitCode>
     for slot in &r.slots {
         let counts: Vec<String> = slot.counts.iter().map(u64::to_string).collect();
         println!(
-            "  slot {:<24} {} option(s), sent {}",
+            "  slot {:<23} {} option(s), sent {}",
             slot.slot,
             slot.options,
             counts.join(" / ")
