@@ -391,3 +391,37 @@ fn two_campaigns_reaching_a_contact_in_one_run_do_not_repeat_the_opener() {
         }
     }
 }
+
+#[test]
+fn check_compares_campaigns_only_when_their_segments_overlap() {
+    let app = TestApp::without_smtp();
+    let copy = |campaign: &str, stage: &str| {
+        app.write(
+            &format!("campaigns/{campaign}.toml"),
+            &format!(
+                "segment = {{ stage = \"{stage}\" }}\n[[steps]]\nafter = \"0d\"\ntemplate = \"copies/{campaign}\"\n"
+            ),
+        );
+        let original =
+            std::fs::read_to_string(app.path("templates/win-back/checking-in.tera")).unwrap();
+        app.write(&format!("templates/copies/{campaign}.tera"), &original);
+    };
+    copy("lost-souls", "lost");
+    let out = app.tend(&["check"]).ok().stdout;
+    assert!(!out.contains("similar"), "different stages: {out}");
+    copy("sleepers", "sleeping");
+    let out = app.tend(&["check"]).ok().stdout;
+    let warning = out
+        .lines()
+        .find(|l| l.contains("similar") && l.contains("sleepers"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(warning.contains("their segments overlap"), "{warning}");
+    assert!(
+        warning.contains("templates/copies/sleepers.tera"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("templates/win-back/checking-in.tera"),
+        "{warning}"
+    );
+}
