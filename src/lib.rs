@@ -22,6 +22,7 @@
 //! - [`links`]: signed links in messages (unsubscribe), and their key.
 //! - [`http`]: the daemon's HTTP listener: one-click unsubscribe, health.
 //! - [`daemon`]: the long-running loop, signal handling and graceful shutdown.
+//! - [`variation`]: variant choice, de-repetition, the similarity lint and the variation metric.
 //! - [`cli`]: the command-line edge (clap), one file per subcommand.
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
@@ -42,3 +43,4 @@ pub mod schedule;
 pub mod segment;
 pub mod send;
 pub mod store;
+pub mod variation;

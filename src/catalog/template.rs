@@ -85,7 +85,20 @@ pub fn parse(name: &str, file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<
         what: "the front matter".into(),
     };
     let errors_before = out.iter().filter(|d| d.is_error()).count();
-    fields.reject_unknown(FRONT_MATTER_KEYS, &["variants"], out);
+    if let Some((key, _)) = fields.table.iter().find(|(k, _)| k.get_ref() == "variants") {
+        out.push(
+            file.error(key.span().start, "variants are not listed in the front matter")
+                .with_hint(
+                    "write them where they are used: subject = '{{ pick(slot=\"subject\", options=[\"…\", \"…\"]) }}'",
+                ),
+        );
+    }
+    let known: Vec<&str> = FRONT_MATTER_KEYS
+        .iter()
+        .copied()
+        .chain(["variants"])
+        .collect();
+    fields.reject_unknown(&known, &[], out);
     let subject = fields.required_string("subject", "\"Welcome, {{ contact.first_name }}\"", out);
     let preheader = fields.string("preheader", out);
     if let Some((s, span)) = &subject {
@@ -187,6 +200,17 @@ mod tests {
         let first = &diags[0];
         assert_eq!((first.line, first.col), (2, 1));
         assert!(first.hint.as_deref().unwrap().contains("subject"));
+    }
+
+    #[test]
+    fn a_variants_key_points_to_pick() {
+        let (t, diags) = parse_str("+++\nsubject = \"x\"\nvariants = []\n+++\nbody\n");
+        assert!(t.is_none());
+        assert_eq!((diags[0].line, diags[0].col), (3, 1));
+        assert!(
+            diags[0].hint.as_deref().unwrap().contains("pick("),
+            "{diags:?}"
+        );
     }
 
     #[test]

@@ -1,10 +1,31 @@
 //! `tend check`: every problem in config, campaigns and templates, each as
-//! `path:line:col: level: message` with a hint. Exit 1 on any error.
+//! `path:line:col: level: message` with a hint. Exit 1 on any error. When
+//! everything compiles, every step is also rendered for sample contacts
+//! (missing data, near-duplicate steps: see [`crate::variation::lint`]).
 
 use super::app::{Context, print_json};
 use crate::catalog::{Diagnostic, Severity};
+use crate::variation::lint::{DEFAULT_MAX_SIMILARITY, LintOptions, lint};
+use clap::Args;
 use serde::Serialize;
 use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Rendering problems and near-duplicate steps are errors, not warnings
+    #[arg(long)]
+    pub strict: bool,
+    /// Report two steps whose texts are more similar than this (0 to 1)
+    #[arg(long, value_name = "RATIO", default_value_t = DEFAULT_MAX_SIMILARITY, value_parser = ratio)]
+    pub max_similarity: f64,
+}
+
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("`{text}` is not a number from 0 to 1 (e.g. 0.7)")),
+    }
+}
 
 #[derive(Serialize)]
 struct JsonDiagnostic<'a> {
@@ -16,8 +37,20 @@ struct JsonDiagnostic<'a> {
     hint: Option<&'a str>,
 }
 
-pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let (loaded, diagnostics) = ctx.load_catalog().await;
+pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (mut loaded, mut diagnostics) = ctx.load_catalog().await;
+    if let Some(l) = &loaded {
+        let options = LintOptions {
+            strict: args.strict,
+            max_similarity: args.max_similarity,
+            now: ctx.clock().now(),
+        };
+        diagnostics.extend(lint(&l.catalog, &l.renderer, options));
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            loaded = None;
+        }
+    }
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     if ctx.json {

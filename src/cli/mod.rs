@@ -13,6 +13,7 @@ mod run;
 mod segment;
 mod status;
 mod suppress;
+mod variation;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -57,7 +58,7 @@ pub enum Command {
     /// Create or upgrade the database schema
     Migrate,
     /// Validate config, campaigns and templates; errors as file:line:col
-    Check,
+    Check(check::CheckArgs),
     /// Manage contacts
     #[command(subcommand)]
     Contacts(contacts::ContactsCommand),
@@ -78,6 +79,8 @@ pub enum Command {
     /// Who is in a campaign's segment now: count, list, explain
     #[command(subcommand)]
     Segment(segment::SegmentCommand),
+    /// How varied a campaign's actual sends were: subjects, openers, repeats, similarity
+    Variation(variation::VariationArgs),
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
@@ -89,7 +92,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = app::Context::new(&cli)?;
     match cli.command {
         Command::Migrate => app::migrate(&ctx).await,
-        Command::Check => check::run(&ctx).await,
+        Command::Check(args) => check::run(&ctx, args).await,
         Command::Contacts(cmd) => contacts::run(&ctx, cmd).await,
         Command::Events(cmd) => events::run(&ctx, cmd).await,
         Command::Suppress(cmd) => suppress::run(&ctx, cmd).await,
@@ -98,5 +101,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
         Command::Segment(cmd) => segment::run(&ctx, cmd).await,
+        Command::Variation(args) => variation::run(&ctx, args).await,
     }
 }

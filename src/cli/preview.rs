@@ -1,11 +1,14 @@
-//! `tend preview CAMPAIGN --contact EMAIL [--step N]`: the exact message,
-//! built by the same code the sender uses.
+//! `tend preview CAMPAIGN --contact EMAIL [--step N | --all-steps]` and
+//! `tend preview CAMPAIGN --step N --sample N`: the exact messages, built by
+//! the same code the sender uses, with the same send history.
 
 use super::app::{Context, UserError};
-use crate::catalog::did_you_mean;
+use crate::catalog::{Campaign, did_you_mean};
 use crate::domain::EmailAddress;
-use crate::send::compose;
-use crate::store::Store;
+use crate::send::{Composed, Identity, Loaded, compose};
+use crate::store::{Contact, SqliteStore, Store};
+use crate::variation::PastSend;
+use chrono::{DateTime, Utc};
 use clap::Args;
 use std::io::Write;
 use std::process::ExitCode;
@@ -15,11 +18,17 @@ pub struct PreviewArgs {
     /// Campaign id (its file name without .toml)
     pub campaign: String,
     /// The contact's email address
-    #[arg(long)]
-    pub contact: String,
+    #[arg(long, required_unless_present = "sample")]
+    pub contact: Option<String>,
     /// Step number, from 1
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "all_steps")]
     pub step: usize,
+    /// Every step in order, as this contact would receive the sequence
+    #[arg(long, requires = "contact")]
+    pub all_steps: bool,
+    /// N contacts' versions of one step side by side (contacts of the campaign or its segment)
+    #[arg(long, value_name = "N", conflicts_with_all = ["contact", "all_steps"])]
+    pub sample: Option<u32>,
 }
 
 pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
@@ -41,30 +50,179 @@ pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let email = EmailAddress::parse(&args.contact).map_err(|e| UserError(e.to_string()))?;
     let store = ctx.store().await?;
+    let now = ctx.clock().now();
+    let identity = crate::send::identity(&store, &ctx.settings, now)
+        .await
+        .map_err(|e| UserError(e.to_string()))?;
+    let preview = Preview {
+        loaded: &loaded,
+        identity: &identity,
+        campaign,
+        store: &store,
+        now,
+    };
+    if let Some(n) = args.sample {
+        return preview.sample(args.step - 1, n, ctx).await;
+    }
+    let email = args.contact.as_deref().unwrap_or_default();
+    let email = EmailAddress::parse(email).map_err(|e| UserError(e.to_string()))?;
     let contact = store
         .contact_by_email(&email)
         .await?
         .ok_or_else(|| UserError(format!("no contact with email {email}")))?;
-    let identity = crate::send::identity(&store, &ctx.settings, ctx.clock().now())
-        .await
-        .map_err(|e| UserError(e.to_string()))?;
-    let step = args.step - 1;
-    let send = store
-        .find_send(&campaign.id, contact.id, step as u32)
-        .await?
-        .map(|s| (s.id, s.enrollment_id));
-    let composed = compose(
-        &loaded,
-        &identity,
-        campaign,
-        step,
-        &contact,
-        send,
-        ctx.clock().now(),
-    )
-    .map_err(|e| UserError(e.to_string()))?;
-    std::io::stdout().write_all(&composed.message.formatted())?;
+    let steps = if args.all_steps {
+        0..campaign.steps.len()
+    } else {
+        args.step - 1..args.step
+    };
+    let mut simulated: Vec<PastSend> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for step in steps {
+        let composed = preview.one(&contact, step, &mut simulated).await?;
+        if args.all_steps {
+            writeln!(
+                out,
+                "==> step {} of {}: {} <==",
+                step + 1,
+                campaign.steps.len(),
+                campaign.steps[step].template
+            )?;
+        }
+        out.write_all(&composed.message.formatted())?;
+        if args.all_steps {
+            writeln!(out)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+struct Preview<'a> {
+    loaded: &'a Loaded,
+    identity: &'a Identity,
+    campaign: &'a Campaign,
+    store: &'a SqliteStore,
+    now: DateTime<Utc>,
+}
+
+impl Preview<'_> {
+    /// One step for one contact. A step already queued or sent uses its
+    /// send row and the history its sender saw; a later step of an
+    /// `--all-steps` preview also sees the earlier previewed steps.
+    async fn one(
+        &self,
+        contact: &Contact,
+        step: usize,
+        simulated: &mut Vec<PastSend>,
+    ) -> anyhow::Result<Composed> {
+        let row = self
+            .store
+            .find_send(&self.campaign.id, contact.id, step as u32)
+            .await?;
+        let sent = row
+            .as_ref()
+            .is_some_and(|r| r.state == crate::store::SendState::Sent);
+        let mut history = self
+            .store
+            .history(contact.id, row.as_ref().map(|r| r.id))
+            .await?;
+        if !sent {
+            history.extend(simulated.iter().cloned());
+        }
+        let composed = compose(
+            self.loaded,
+            self.identity,
+            self.campaign,
+            step,
+            contact,
+            row.map(|r| (r.id, r.enrollment_id)),
+            self.now,
+            &history,
+        )
+        .map_err(|e| UserError(e.to_string()))?;
+        if !sent {
+            simulated.push(PastSend {
+                send_id: 0,
+                campaign: self.campaign.id.clone(),
+                step: step as u32,
+                subject: composed.subject.clone(),
+                choices: composed.content.choices.clone(),
+                sent_at: self.now,
+            });
+        }
+        Ok(composed)
+    }
+
+    async fn sample(&self, step: usize, n: u32, ctx: &Context) -> anyhow::Result<ExitCode> {
+        let selection = self
+            .campaign
+            .segment
+            .select(&self.loaded.catalog.vocabulary, self.now);
+        let contacts = self
+            .store
+            .sample_contacts(&self.campaign.id, &selection, n)
+            .await?;
+        if contacts.is_empty() {
+            return Err(UserError(format!(
+                "no contact is in campaign `{}` or its segment",
+                self.campaign.id
+            ))
+            .into());
+        }
+        let mut rows = Vec::new();
+        for contact in &contacts {
+            let composed = self.one(contact, step, &mut Vec::new()).await?;
+            let variants: Vec<String> = composed
+                .content
+                .choices
+                .iter()
+                .map(|c| format!("{}={}/{}", c.slot, c.n, c.of))
+                .collect();
+            rows.push(serde_json::json!({
+                "contact": contact.email,
+                "subject": composed.subject,
+                "opener": composed.content.opener,
+                "variants": variants,
+                "text": composed.content.text,
+            }));
+        }
+        if ctx.json {
+            super::app::print_json(&rows)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{} step {} ({}), {} contact(s)\n",
+            self.campaign.id,
+            step + 1,
+            self.campaign.steps[step].template,
+            rows.len()
+        );
+        let width = |key: &str| {
+            rows.iter()
+                .map(|r| r[key].as_str().unwrap_or_default().chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(key.len())
+        };
+        let (wc, ws, wo) = (width("contact"), width("subject"), width("opener"));
+        println!(
+            "{:wc$}  {:ws$}  {:wo$}  variants",
+            "contact", "subject", "opener"
+        );
+        for r in &rows {
+            let get = |key: &str| r[key].as_str().unwrap_or_default().to_string();
+            let variants: Vec<&str> = r["variants"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            println!(
+                "{:wc$}  {:ws$}  {:wo$}  {}",
+                get("contact"),
+                get("subject"),
+                get("opener"),
+                variants.join(" ")
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
 }

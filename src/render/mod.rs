@@ -3,16 +3,24 @@
 //! and the sender use the same path, so what you preview is what is sent.
 
 mod context;
+mod current;
+mod helpers;
 mod message;
 mod tera_error;
 
 pub use context::{ContactView, first_name};
+pub use current::PickMode;
+pub use helpers::{greeting_at, humanize, join_list};
 pub use message::{MessageMeta, build_message, message_id};
 
 use crate::catalog::{Campaign, Catalog, Diagnostic, SourceFile};
 use crate::config::LifecycleSettings;
 use crate::store::Contact;
+use crate::variation::{self, Choice, PastSend};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use current::{Current, read, with_current};
+use std::collections::BTreeMap;
 use tera::Tera;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +46,10 @@ pub struct Rendered {
     pub preheader: Option<String>,
     pub text: String,
     pub html: Option<String>,
+    /// Every variant chosen, in slot order (stored with the send).
+    pub choices: Vec<Choice>,
+    /// The `opener` slot's text, or the first line of the text part.
+    pub opener: String,
 }
 
 #[derive(Debug)]
@@ -64,6 +76,7 @@ impl Renderer {
     pub fn build(catalog: &Catalog, lifecycle: LifecycleSettings) -> Result<Self, Vec<Diagnostic>> {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html"]);
+        helpers::register(&mut tera);
         let mut out = Vec::new();
         for (name, t) in &catalog.templates {
             let subject_pos = t.file.position(t.subject_at);
@@ -107,13 +120,28 @@ impl Renderer {
         }
     }
 
-    /// Renders step `step` (0-based) of `campaign` for `contact` at `now`.
+    /// Renders step `step` (0-based) of `campaign` for `contact` at `now`;
+    /// `history` is what the contact already received, oldest first.
     pub fn render(
         &self,
         campaign: &Campaign,
         step: usize,
         contact: &Contact,
         now: DateTime<Utc>,
+        history: &[PastSend],
+    ) -> Result<Rendered, RenderError> {
+        self.render_with(campaign, step, contact, now, history, PickMode::Seeded)
+    }
+
+    /// [`Renderer::render`] with a choice of how `pick` decides.
+    pub fn render_with(
+        &self,
+        campaign: &Campaign,
+        step: usize,
+        contact: &Contact,
+        now: DateTime<Utc>,
+        history: &[PastSend],
+        mode: PickMode,
     ) -> Result<Rendered, RenderError> {
         let step_def = campaign
             .steps
@@ -123,22 +151,73 @@ impl Renderer {
                 step: step as u32 + 1,
             })?;
         let ctx = context::build(campaign, step, contact, &self.lifecycle, now);
+        let state = Current {
+            seed: variation::seed(&contact.email, &campaign.id, step),
+            history: history.to_vec(),
+            now,
+            zone: contact
+                .timezone
+                .as_deref()
+                .and_then(|z| z.parse::<Tz>().ok())
+                .unwrap_or(Tz::UTC),
+            attributes: contact.attributes.clone(),
+            mode,
+            part: "subject",
+            chosen: BTreeMap::new(),
+            banned: Vec::new(),
+        };
+        let previous_subject = history.last().map(|p| p.subject.as_str());
         let template = &step_def.template;
-        let render = |name: String, part: &'static str| {
-            self.tera
-                .render(&name, &ctx)
-                .map_err(|e| RenderError::Template {
-                    template: template.clone(),
-                    part,
-                    message: tera_error::chain(&e),
-                })
-        };
-        let subject_source = if step_def.subject.is_some() {
-            step_subject_name(&campaign.id, step)
-        } else {
-            part_name(template, "subject")
-        };
-        let subject = one_line(&render(subject_source, "subject")?);
+        let (parts, state) = with_current(state, || {
+            let render = |name: String, part: &'static str| {
+                // Outside a render `read` fails; inside it always succeeds.
+                let _ = read(|s| {
+                    s.part = part;
+                    Ok(())
+                });
+                self.tera
+                    .render(&name, &ctx)
+                    .map_err(|e| RenderError::Template {
+                        template: template.clone(),
+                        part,
+                        message: tera_error::chain(&e),
+                    })
+            };
+            let subject_source = if step_def.subject.is_some() {
+                step_subject_name(&campaign.id, step)
+            } else {
+                part_name(template, "subject")
+            };
+            let mut subject = one_line(&render(subject_source.clone(), "subject")?);
+            // Never the previous subject again when the template offers another.
+            for _ in 0..4 {
+                if previous_subject != Some(subject.as_str()) || !ban_subject_choices() {
+                    break;
+                }
+                subject = one_line(&render(subject_source.clone(), "subject")?);
+            }
+            let has = |part| {
+                self.tera
+                    .get_template_names()
+                    .any(|n| n == part_name(template, part))
+            };
+            let preheader = if has("preheader") {
+                Some(one_line(&render(
+                    part_name(template, "preheader"),
+                    "preheader",
+                )?))
+            } else {
+                None
+            };
+            let text = render(part_name(template, "text"), "text")?;
+            let html = if has("html") {
+                Some(render(part_name(template, "html"), "html")?)
+            } else {
+                None
+            };
+            Ok::<_, RenderError>((subject, preheader, text, html))
+        });
+        let (subject, preheader, text, html) = parts?;
         if subject.is_empty() {
             return Err(RenderError::Template {
                 template: template.clone(),
@@ -146,32 +225,36 @@ impl Renderer {
                 message: "the subject rendered empty".into(),
             });
         }
-        let has = |part| {
-            self.tera
-                .get_template_names()
-                .any(|n| n == part_name(template, part))
-        };
-        let preheader = if has("preheader") {
-            Some(one_line(&render(
-                part_name(template, "preheader"),
-                "preheader",
-            )?))
-        } else {
-            None
-        };
-        let text = render(part_name(template, "text"), "text")?;
-        let html = if has("html") {
-            Some(render(part_name(template, "html"), "html")?)
-        } else {
-            None
-        };
+        let choices: Vec<Choice> = state.chosen.into_values().collect();
         Ok(Rendered {
+            opener: variation::opener(&choices, &text),
             subject,
             preheader,
             text,
             html,
+            choices,
         })
     }
+}
+
+/// Rules out the choices made in the subject (where there was another
+/// option) and forgets them, so the subject renders differently. Returns
+/// false when the subject offered no alternative.
+fn ban_subject_choices() -> bool {
+    read(|s| {
+        let varied: Vec<Choice> = s
+            .chosen
+            .values()
+            .filter(|c| c.part == "subject" && c.had_alternatives())
+            .cloned()
+            .collect();
+        for c in &varied {
+            s.banned.push((c.slot.clone(), c.n - 1));
+            s.chosen.remove(&c.slot);
+        }
+        Ok(!varied.is_empty())
+    })
+    .unwrap_or(false)
 }
 
 /// Header values are one line: newlines in user data can never start a new header.

@@ -6,7 +6,8 @@ use crate::catalog::Campaign;
 use crate::config::{DkimAlgorithm, DkimSettings, Settings};
 use crate::links::Links;
 use crate::render::{MessageMeta, RenderError, Rendered, build_message, message_id};
-use crate::store::Contact;
+use crate::store::{Contact, SentContent};
+use crate::variation::PastSend;
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::Mailbox;
@@ -135,6 +136,8 @@ pub struct Composed {
     pub message: Message,
     pub subject: String,
     pub message_id: String,
+    /// Variant choices, opener and text part: recorded with the send.
+    pub content: SentContent,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +156,10 @@ pub enum ComposeError {
 
 /// `send` is the outbox row's (send id, enrollment id) when one exists; a
 /// preview of a step not yet queued gets a Message-ID marked `preview`.
+/// `history` is what the contact received before this message (oldest
+/// first): variant choices depend on it, so preview and send must pass the
+/// same (`Store::history(contact, Some(send))`).
+#[allow(clippy::too_many_arguments)]
 pub fn compose(
     loaded: &Loaded,
     identity: &Identity,
@@ -161,8 +168,11 @@ pub fn compose(
     contact: &Contact,
     send: Option<(i64, i64)>,
     now: DateTime<Utc>,
+    history: &[PastSend],
 ) -> Result<Composed, ComposeError> {
-    let mut rendered = loaded.renderer.render(campaign, step, contact, now)?;
+    let mut rendered = loaded
+        .renderer
+        .render(campaign, step, contact, now, history)?;
     let unsubscribe_url = identity.links.unsubscribe_url(contact.id, &campaign.id);
     add_unsubscribe_footer(&mut rendered, &unsubscribe_url);
     if rendered.subject.chars().count() > MAX_SUBJECT {
@@ -223,5 +233,10 @@ pub fn compose(
         message,
         subject: rendered.subject,
         message_id: id,
+        content: SentContent {
+            choices: rendered.choices,
+            opener: rendered.opener,
+            text: rendered.text,
+        },
     })
 }

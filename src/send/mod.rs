@@ -182,19 +182,36 @@ impl<S: Store> Sender<S> {
             cancelled: claim.cancelled,
             ..Default::default()
         };
-        let mut tasks = JoinSet::new();
+        // One task per contact, its sends in order: each message's variant
+        // choice then sees the one recorded just before it (no repeats
+        // between two campaigns that reach the same contact in one round).
+        let mut per_contact: std::collections::BTreeMap<i64, Vec<ClaimedSend>> =
+            std::collections::BTreeMap::new();
         for send in claim.sends {
+            per_contact.entry(send.contact.id).or_default().push(send);
+        }
+        let mut tasks = JoinSet::new();
+        let mut sizes = std::collections::HashMap::new();
+        for sends in per_contact.into_values() {
             let this = self.clone();
             let loaded = Arc::clone(loaded);
-            tasks.spawn(async move { this.process(send, &loaded).await });
+            let size = sends.len() as u64;
+            let handle = tasks.spawn(async move {
+                let mut stats = SendStats::default();
+                for send in sends {
+                    stats.add(&this.process(send, &loaded).await);
+                }
+                stats
+            });
+            sizes.insert(handle.id(), size);
         }
         while let Some(result) = tasks.join_next().await {
             match result {
                 Ok(one) => stats.add(&one),
-                // A panicking task leaves its row `sending`: the lease makes it in-doubt.
+                // A panicking task leaves its rows `sending`: the lease makes them in-doubt.
                 Err(e) => {
                     tracing::error!(error = %e, "a send task failed");
-                    stats.unrecorded += 1;
+                    stats.unrecorded += sizes.get(&e.id()).copied().unwrap_or(1);
                 }
             }
         }
@@ -317,6 +334,16 @@ impl<S: Store> Sender<S> {
                 reason: format!("campaign `{}` is no longer defined", send.campaign),
             };
         };
+        let history = match s.store.history(send.contact.id, Some(send.id)).await {
+            Ok(history) => history,
+            Err(e) => {
+                return self.retry_or_fail(
+                    send,
+                    s.clock.now(),
+                    format!("cannot read the contact's history: {e}"),
+                );
+            }
+        };
         let now = s.clock.now();
         let composed = match compose(
             loaded,
@@ -326,6 +353,7 @@ impl<S: Store> Sender<S> {
             &send.contact,
             Some((send.id, send.enrollment_id)),
             now,
+            &history,
         ) {
             Ok(c) => c,
             Err(e) => {
@@ -387,6 +415,7 @@ impl<S: Store> Sender<S> {
                 message_id: composed.message_id,
                 subject: composed.subject,
                 response,
+                content: composed.content,
             },
             Delivery::Rejected(error) => SendOutcome::Bounced {
                 suppress: NewSuppression {

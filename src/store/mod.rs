@@ -188,6 +188,31 @@ pub trait Store: Clone + Send + Sync + 'static {
         step: u32,
     ) -> impl Future<Output = StoreResult<Option<SendRow>>> + Send;
 
+    /// Messages the contact was sent (state `sent`), in the order they were
+    /// recorded. With `before_send`, that send is left out and, if it was
+    /// sent, so is everything recorded after it: the history its sender saw.
+    fn history(
+        &self,
+        contact_id: i64,
+        before_send: Option<i64>,
+    ) -> impl Future<Output = StoreResult<Vec<PastSend>>> + Send;
+
+    /// Every sent message of the contacts who received `campaign`, in any
+    /// campaign, ordered by contact and time (for the variation metric).
+    fn sent_messages(
+        &self,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<Vec<SentMessage>>> + Send;
+
+    /// Up to `limit` unsuppressed contacts enrolled in the campaign or in its
+    /// selection now, by id (for `tend preview --sample`).
+    fn sample_contacts(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Contact>>> + Send;
+
     fn record_tick(&self, tick: &TickRecord) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn last_tick(&self) -> impl Future<Output = StoreResult<Option<TickRecord>>> + Send;

@@ -12,6 +12,8 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::borrow::Cow;
 use std::str::FromStr;
 
+mod variation;
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -38,6 +40,11 @@ fn migrator() -> Migrator {
                 2,
                 "segments",
                 include_str!("../../migrations/sqlite/0002_segments.sql"),
+            ),
+            migration(
+                3,
+                "variation",
+                include_str!("../../migrations/sqlite/0003_variation.sql"),
             ),
             migration(
                 4,
@@ -681,7 +688,9 @@ impl Store for SqliteStore {
         let sql = match outcome {
             SendOutcome::Sent { .. } => {
                 "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
-                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL"
+                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL,
+                    variants = ?, opener = ?, body_text = ?,
+                    sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)"
             }
             SendOutcome::Retry { .. } => {
                 "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL"
@@ -704,12 +713,16 @@ impl Store for SqliteStore {
                 message_id,
                 subject,
                 response,
+                content,
             } => query
                 .bind(message_id)
                 .bind(subject)
                 .bind(response)
                 .bind(now)
-                .bind(now),
+                .bind(now)
+                .bind(serde_json::to_string(&content.choices).unwrap_or_else(|_| "[]".into()))
+                .bind(&content.opener)
+                .bind(&content.text),
             SendOutcome::Retry { next_at, error } => query.bind(ts(*next_at)).bind(error),
             SendOutcome::Failed { error } | SendOutcome::Bounced { error, .. } => {
                 query.bind(error).bind(now)
@@ -817,6 +830,27 @@ impl Store for SqliteStore {
         .await
         .ctx("recording a tick")?;
         Ok(())
+    }
+
+    async fn history(
+        &self,
+        contact_id: i64,
+        before_send: Option<i64>,
+    ) -> StoreResult<Vec<PastSend>> {
+        self.history_rows(contact_id, before_send).await
+    }
+
+    async fn sent_messages(&self, campaign: &str) -> StoreResult<Vec<SentMessage>> {
+        self.sent_message_rows(campaign).await
+    }
+
+    async fn sample_contacts(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>> {
+        self.sample_contact_rows(campaign, selection, limit).await
     }
 
     async fn last_tick(&self) -> StoreResult<Option<TickRecord>> {

@@ -1,6 +1,7 @@
 //! Row types the store takes and gives: plain data in domain terms.
 
 use crate::domain::EmailAddress;
+pub use crate::variation::{Choice, PastSend};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
@@ -321,6 +322,7 @@ pub enum SendOutcome {
         message_id: String,
         subject: String,
         response: String,
+        content: SentContent,
     },
     Retry {
         next_at: DateTime<Utc>,
@@ -340,6 +342,27 @@ pub enum SendOutcome {
     },
     /// Claimed but never put on the wire (shutting down): back to `queued`.
     Released,
+}
+
+/// What a sent message said, kept for de-repetition and the variation metric.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentContent {
+    pub choices: Vec<Choice>,
+    pub opener: String,
+    pub text: String,
+}
+
+/// One sent message as the variation metric reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub contact_id: i64,
+    pub campaign: String,
+    pub step: u32,
+    pub subject: String,
+    pub opener: String,
+    pub text: String,
+    pub choices: Vec<Choice>,
+    pub sent_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

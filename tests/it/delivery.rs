@@ -159,7 +159,13 @@ fn messages_carry_the_required_headers_and_personal_content() {
         nora.body()
             .contains("To stop receiving these emails: http://127.0.0.1:8025/u/")
     );
-    assert!(nora.body().contains("Hi Nora,"));
+    assert!(
+        ["Hi Nora,", "Hello Nora,", "Hey Nora,"]
+            .iter()
+            .any(|opener| nora.body().contains(opener)),
+        "the opener is one of the template's variants: {}",
+        nora.body()
+    );
     assert!(
         nora.data.contains("multipart/alternative"),
         "the welcome has an HTML part"
@@ -167,11 +173,17 @@ fn messages_carry_the_required_headers_and_personal_content() {
 
     // No name: the subject reads naturally instead of "there, it has been…".
     let nameless = to("sleep2@example.com");
-    assert_eq!(
-        nameless.header("Subject").as_deref(),
-        Some("It has been a while")
+    let subject = nameless.header("Subject").unwrap();
+    assert!(
+        [
+            "It has been a while",
+            "We have missed you",
+            "How are things going?"
+        ]
+        .contains(&subject.as_str()),
+        "{subject}"
     );
-    assert!(nameless.body().contains("Hi there,"));
+    assert!(nameless.body().contains(" there,"), "{}", nameless.body());
 }
 
 #[test]

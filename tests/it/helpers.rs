@@ -116,6 +116,9 @@ impl TestApp {
         if let Some(smtp) = &self.smtp {
             command.env("TEND__SMTP__PORT", smtp.port.to_string());
         }
+        // A fixed link-signing key makes messages identical across databases;
+        // daemons started by `spawn_daemon` exercise the generated key instead.
+        command.env("TEND__HTTP__SECRET", "a-fixed-secret-for-tend-tests");
         command.envs(env.iter().copied());
         let out = command.output().expect("run tend");
         Output {

@@ -16,3 +16,4 @@ mod smtp;
 mod store;
 mod transport;
 mod unsubscribe;
+mod variation;

@@ -225,3 +225,89 @@ async fn sql_stage_selection_agrees_with_the_rust_definition() {
         assert!(expected > 0, "the fixture covers stage {stage}");
     }
 }
+
+#[tokio::test]
+async fn history_is_what_was_sent_before_in_recording_order() {
+    use tend::store::{Choice, SentContent};
+    let (_dir, store) = open().await;
+    store
+        .upsert_contacts(&[contact(0, 1, None)], now())
+        .await
+        .unwrap();
+    let selection = Segment {
+        stages: vec![Stage::New.to_string()],
+        filter: None,
+    }
+    .select(&Vocabulary::default(), now());
+    for campaign in ["a", "b", "c"] {
+        store
+            .enroll(campaign, &selection, None, now())
+            .await
+            .unwrap();
+        let p = &store.progress(campaign).await.unwrap()[0];
+        let send = NewSend {
+            enrollment_id: p.enrollment_id,
+            contact_id: p.contact_id,
+            campaign: campaign.into(),
+            step: 0,
+            template: "t".into(),
+            due_at: now(),
+        };
+        store.create_sends(&[send], now()).await.unwrap();
+    }
+    let claim = store
+        .claim(&ClaimRequest {
+            now: now(),
+            limit: 10,
+            lease_until: now() + Duration::minutes(5),
+            worker: "w".into(),
+        })
+        .await
+        .unwrap();
+    let id = |campaign: &str| {
+        claim
+            .sends
+            .iter()
+            .find(|s| s.campaign == campaign)
+            .unwrap()
+            .id
+    };
+    // Recorded b, a, c within the same second: the recording order decides.
+    for campaign in ["b", "a"] {
+        let outcome = SendOutcome::Sent {
+            message_id: format!("<{campaign}@x>"),
+            subject: format!("subject {campaign}"),
+            response: "250 ok".into(),
+            content: SentContent {
+                choices: vec![Choice {
+                    slot: "opener".into(),
+                    n: 2,
+                    of: 3,
+                    text: format!("Hello from {campaign}"),
+                    part: "text".into(),
+                }],
+                opener: "Hello".into(),
+                text: "Hello there".into(),
+            },
+        };
+        store.record(id(campaign), &outcome, now()).await.unwrap();
+    }
+    let contact_id = claim.sends[0].contact.id;
+    let all = store.history(contact_id, None).await.unwrap();
+    let order: Vec<&str> = all.iter().map(|p| p.campaign.as_str()).collect();
+    assert_eq!(order, ["b", "a"], "only sent messages, in recording order");
+    assert_eq!(all[1].choices[0].text, "Hello from a");
+    assert_eq!(all[1].subject, "subject a");
+    let before_a = store.history(contact_id, Some(id("a"))).await.unwrap();
+    assert_eq!(before_a.len(), 1, "what a's sender saw: b only");
+    assert_eq!(before_a[0].campaign, "b");
+    let before_c = store.history(contact_id, Some(id("c"))).await.unwrap();
+    assert_eq!(
+        before_c.len(),
+        2,
+        "c is not sent yet: everything sent so far"
+    );
+    let messages = store.sent_messages("a").await.unwrap();
+    assert_eq!(messages.len(), 2, "all sent messages of a's contacts");
+    assert_eq!(messages[0].opener, "Hello");
+}

@@ -1,0 +1,57 @@
+//! `tend variation CAMPAIGN`: how varied the campaign's actual sends were
+//! (see [`crate::variation::metric`]); `--json` for machines.
+
+use super::app::{Context, UserError, print_json};
+use crate::store::Store;
+use crate::variation::metric::measure;
+use clap::Args;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct VariationArgs {
+    /// Campaign id (its file name without .toml)
+    pub campaign: String,
+}
+
+pub async fn run(ctx: &Context, args: VariationArgs) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    let messages = store.sent_messages(&args.campaign).await?;
+    let r = measure(&args.campaign, &messages);
+    if r.sends == 0 {
+        return Err(UserError(format!("campaign `{}` has no sent messages", args.campaign)).into());
+    }
+    if ctx.json {
+        print_json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "campaign {}: {} sent to {} contact(s)",
+        r.campaign, r.sends, r.contacts
+    );
+    println!("  distinct subjects            {}", r.distinct_subjects);
+    println!("  distinct openers             {}", r.distinct_openers);
+    println!(
+        "  consecutive repeats          {} where alternatives existed ({} subject, {} slot)",
+        r.consecutive_repeats, r.subject_repeats, r.slot_repeats
+    );
+    println!(
+        "  identical subjects in a row  {}",
+        r.identical_subjects_in_a_row
+    );
+    match r.mean_pairwise_similarity {
+        Some(s) => println!(
+            "  mean pairwise similarity     {s:.3} (per contact, 0 = nothing shared, 1 = identical)"
+        ),
+        None => println!("  mean pairwise similarity     n/a (no contact got two messages yet)"),
+    }
+    for slot in &r.slots {
+        let counts: Vec<String> = slot.counts.iter().map(u64::to_string).collect();
+        println!(
+            "  slot {:<23} {} option(s), sent {}",
+            slot.slot,
+            slot.options,
+            counts.join(" / ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

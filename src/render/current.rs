@@ -1,0 +1,148 @@
+//! The render in progress. Tera functions receive only their own arguments,
+//! so the renderer puts what `pick`, `greeting` and friends need (seed,
+//! history, the contact's zone, the clock) in a thread-local for the length
+//! of one synchronous `Tera::render` call, and reads back the choices made.
+
+use crate::store::Attributes;
+use crate::variation::{Choice, PastSend, Slot, choose};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use tera::Value;
+
+/// How `pick` decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickMode {
+    /// Seeded and history-aware: what is sent.
+    Seeded,
+    /// Always the first option: `tend check` compares templates as written.
+    First,
+}
+
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub seed: String,
+    pub history: Vec<PastSend>,
+    pub now: DateTime<Utc>,
+    pub zone: Tz,
+    pub attributes: Attributes,
+    pub mode: PickMode,
+    /// The part being rendered: subject, preheader, text, html.
+    pub part: &'static str,
+    pub chosen: BTreeMap<String, Choice>,
+    /// Options (slot, 0-based) ruled out by the renderer.
+    pub banned: Vec<(String, usize)>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+/// Clears the thread-local even if rendering panics.
+struct Reset;
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// Runs `f` with `state` as the current render; returns the state back.
+pub fn with_current<R>(state: Current, f: impl FnOnce() -> R) -> (R, Current) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(state));
+    let reset = Reset;
+    let out = f();
+    let state = CURRENT
+        .with(|c| c.borrow_mut().take())
+        .expect("the render state is set for the whole render");
+    drop(reset);
+    (out, state)
+}
+
+/// Reads the current render; a helper used outside a render is an error.
+pub fn read<R>(f: impl FnOnce(&mut Current) -> tera::Result<R>) -> tera::Result<R> {
+    CURRENT.with(|c| match c.borrow_mut().as_mut() {
+        Some(state) => f(state),
+        None => Err(tera::Error::msg("tend helpers work only while rendering")),
+    })
+}
+
+/// `pick(slot="opener", options=["Hi", "Hello"])` returns one option;
+/// `pick(slot="body", count=3)` returns a number from 1 to 3 for
+/// `{% if %}` branches. The same slot gives the same choice in every part.
+pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let slot = match args.get("slot") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => {
+            return Err(tera::Error::msg(
+                "pick needs a slot name: pick(slot=\"opener\", options=[\"Hi\", \"Hello\"])",
+            ));
+        }
+    };
+    let (texts, numbered) = match (args.get("options"), args.get("count")) {
+        (Some(Value::Array(items)), None) if !items.is_empty() => {
+            let texts = items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>();
+            (texts, false)
+        }
+        (None, Some(n)) => match n.as_u64() {
+            Some(n @ 1..=100) => ((1..=n).map(|i| format!("#{i}")).collect(), true),
+            _ => {
+                return Err(tera::Error::msg(
+                    "pick: `count` must be a number from 1 to 100",
+                ));
+            }
+        },
+        _ => {
+            return Err(tera::Error::msg(format!(
+                "pick(slot=\"{slot}\"): give either options=[\"…\", \"…\"] (a non-empty list) or count=N"
+            )));
+        }
+    };
+    read(|state| {
+        let index = match state.chosen.get(&slot) {
+            Some(done) if done.of == texts.len() => done.n - 1,
+            _ => {
+                let index = match state.mode {
+                    PickMode::First => 0,
+                    PickMode::Seeded => {
+                        let banned: Vec<usize> = state
+                            .banned
+                            .iter()
+                            .filter(|(s, _)| *s == slot)
+                            .map(|(_, i)| *i)
+                            .collect();
+                        let slot_ref = Slot {
+                            name: &slot,
+                            texts: &texts,
+                        };
+                        choose(slot_ref, &state.seed, &state.history, &banned)
+                    }
+                };
+                state.chosen.insert(
+                    slot.clone(),
+                    Choice {
+                        slot: slot.clone(),
+                        n: index + 1,
+                        of: texts.len(),
+                        text: texts[index].clone(),
+                        part: state.part.to_string(),
+                    },
+                );
+                index
+            }
+        };
+        Ok(if numbered {
+            Value::from(index + 1)
+        } else {
+            Value::String(texts[index].clone())
+        })
+    })
+}
