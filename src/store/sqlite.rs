@@ -17,6 +17,10 @@ mod variation;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One writer at a time inside this process: SQLite would otherwise make
+    /// concurrent writers sleep in its busy handler (milliseconds each),
+    /// which dominated sending throughput.
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn migrator() -> Migrator {
@@ -158,7 +162,10 @@ impl SqliteStore {
             .await
             .map_err(open_err)?;
         migrator().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            write_lock: Default::default(),
+        })
     }
 
     async fn contact_id(tx: &mut sqlx::SqliteConnection, email: &str) -> StoreResult<Option<i64>> {
@@ -202,6 +209,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<UpsertCounts> {
         let mut counts = UpsertCounts::default();
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -285,6 +293,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<EventCounts> {
         let mut counts = EventCounts::default();
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -508,6 +517,7 @@ impl Store for SqliteStore {
 
     async fn create_sends(&self, sends: &[NewSend], now: DateTime<Utc>) -> StoreResult<u64> {
         let mut created = 0;
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -541,6 +551,7 @@ impl Store for SqliteStore {
         finished: &[(i64, ExitReason)],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -562,6 +573,7 @@ impl Store for SqliteStore {
 
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Claim> {
         let now = ts(request.now);
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -678,6 +690,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let now = ts(now);
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -751,6 +764,7 @@ impl Store for SqliteStore {
     }
 
     async fn expire_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let _write = self.write_lock.lock().await;
         let done = sqlx::query(
             "UPDATE sends SET state = 'in_doubt',
                     last_error = 'lease expired while sending: the server may have accepted it; not resent'
@@ -908,6 +922,7 @@ impl Store for SqliteStore {
         request: &Unsubscribe,
         now: DateTime<Utc>,
     ) -> StoreResult<UnsubscribeResult> {
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -1084,6 +1099,7 @@ impl Store for SqliteStore {
         apply: bool,
     ) -> StoreResult<ExitCounts> {
         let mut counts = ExitCounts::default();
+        let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
