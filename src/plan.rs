@@ -358,9 +358,18 @@ fn reentry_cutoff(campaign: &Campaign, now: DateTime<Utc>) -> Option<DateTime<Ut
 fn exit_rule(campaign: &Campaign, vocabulary: &Vocabulary, now: DateTime<Utc>) -> ExitRule {
     ExitRule {
         event_kinds: campaign.exit_on.clone(),
-        outside: campaign
-            .exit_when
-            .map(|ExitWhen::LeftSegment| campaign.segment.select(vocabulary, now)),
+        outside: matches!(campaign.exit_when, Some(ExitWhen::LeftSegment))
+            .then(|| campaign.segment.select(vocabulary, now)),
+        matching: match &campaign.exit_when {
+            Some(ExitWhen::Matches(filter)) => Some(
+                crate::segment::Segment {
+                    stages: Vec::new(),
+                    filter: Some(filter.clone()),
+                }
+                .select(vocabulary, now),
+            ),
+            _ => None,
+        },
     }
 }
 

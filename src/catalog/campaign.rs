@@ -40,10 +40,12 @@ pub enum CampaignZone {
     Fixed(Tz),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExitWhen {
     /// The contact no longer matches the campaign's segment.
     LeftSegment,
+    /// The contact matches this filter (the segment language).
+    Matches(Filter),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +167,7 @@ fn parse_inner(
     });
     let segment = parse_segment(&fields, vocab, out);
     let steps = parse_steps(&fields, out, refs);
-    let timing = parse_timing(&fields, out);
+    let timing = parse_timing(&fields, vocab, out);
     let errors_after = out.iter().filter(|d| d.is_error()).count();
     if errors_after > errors_before {
         return None;
@@ -218,7 +220,7 @@ fn parsed<T>(
         .ok()
 }
 
-fn parse_timing(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Timing {
+fn parse_timing(fields: &Fields<'_, '_>, vocab: &Vocabulary, out: &mut Vec<Diagnostic>) -> Timing {
     let file = fields.file;
     let schedule = parsed(
         fields,
@@ -302,16 +304,32 @@ fn parse_timing(fields: &Fields<'_, '_>, out: &mut Vec<Diagnostic>) -> Timing {
             }
         },
     };
-    let exit_when = parsed(
-        fields,
-        "exit_when",
-        out,
-        "write \"left_segment\": the passage ends when the contact no longer matches the segment",
-        |text| match text {
-            "left_segment" => Ok(ExitWhen::LeftSegment),
-            other => Err(format!("unknown rule `{other}`")),
-        },
-    );
+    // `left_segment`, or a filter in the segment language: one implementation.
+    let exit_when = fields.string("exit_when", out).and_then(|(text, span)| {
+        if text.trim() == "left_segment" {
+            return Some(ExitWhen::LeftSegment);
+        }
+        let checked = filter::parse(text)
+            .map_err(|e| vec![e])
+            .and_then(|expr| vocab.check(&expr).map(|()| expr));
+        match checked {
+            Ok(expr) => Some(ExitWhen::Matches(Filter {
+                text: text.to_string(),
+                expr,
+            })),
+            Err(errors) => {
+                for e in errors {
+                    out.push(super::vocabulary::filter_diagnostic(
+                        file,
+                        span.clone(),
+                        text,
+                        &e,
+                    ));
+                }
+                None
+            }
+        }
+    });
     let reentry = parsed(
         fields,
         "reentry",

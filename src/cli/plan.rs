@@ -37,6 +37,9 @@ pub fn render(report: &TickReport) -> String {
         if c.exiting.left_segment > 0 {
             out += &format!(", {} leaving the segment", c.exiting.left_segment);
         }
+        if c.exiting.exit_when > 0 {
+            out += &format!(", {} leaving by exit_when", c.exiting.exit_when);
+        }
         if c.finishing > 0 {
             out += &format!(", {} finishing", c.finishing);
         }

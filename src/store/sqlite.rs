@@ -1166,6 +1166,32 @@ impl Store for SqliteStore {
                     .ctx("counting exits")? as u64
             };
         }
+        if let Some(selection) = &rule.matching {
+            let mut qb = QueryBuilder::new("");
+            if apply {
+                qb.push("UPDATE enrollments SET exit_reason = 'exit_when', exited_at = ");
+                qb.push_bind(ts(now));
+                qb.push(" WHERE campaign = ");
+            } else {
+                qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
+            }
+            qb.push_bind(campaign.to_string());
+            qb.push(" AND exited_at IS NULL AND contact_id IN (SELECT c.id FROM contacts c WHERE ");
+            push_selection(&mut qb, selection);
+            qb.push(")");
+            counts.exit_when = if apply {
+                qb.build()
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("ending passages by exit_when")?
+                    .rows_affected()
+            } else {
+                qb.build_query_scalar::<i64>()
+                    .fetch_one(&mut *tx)
+                    .await
+                    .ctx("counting exits")? as u64
+            };
+        }
         tx.commit().await.ctx("committing exits")?;
         Ok(counts)
     }

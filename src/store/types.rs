@@ -425,12 +425,15 @@ pub struct ExitRule {
     pub event_kinds: Vec<String>,
     /// End passages of contacts outside this selection.
     pub outside: Option<crate::segment::Selection>,
+    /// End passages of contacts inside this selection (`exit_when` filter).
+    pub matching: Option<crate::segment::Selection>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ExitCounts {
     pub event: u64,
     pub left_segment: u64,
+    pub exit_when: u64,
 }
 
 /// One message a contact got (or is about to get).

@@ -40,6 +40,7 @@ description = "Three messages, office hours in each contact's own zone"
 segment = { stage = "new" }
 timezone = "contact"
 send_window = { days = "mon-fri", hours = "09:00-17:00" }
+exit_on = ["activity"]
 
 [[steps]]
 after = "0d"
@@ -57,7 +58,8 @@ template = "win-back/checking-in"
 "#;
 
 #[test]
-fn three_simulated_weeks_send_every_step_inside_each_contacts_local_window() {
+fn a_simulated_month_sends_every_step_inside_each_contacts_window_under_the_cap_and_none_after_exit()
+ {
     let app = TestApp::with_smtp(&[]);
     with_campaigns(&app, &[("nurture", NURTURE)]);
     let zones = [
@@ -65,6 +67,7 @@ fn three_simulated_weeks_send_every_step_inside_each_contacts_local_window() {
         ("newyork@example.com", "America/New_York"),
         ("tonga@example.com", "Pacific/Tongatapu"),
         ("honolulu@example.com", "Pacific/Honolulu"),
+        ("leaver@example.com", "Europe/Paris"),
     ];
     let mut csv = String::from("email,name,created_at,timezone\n");
     for (email, zone) in zones {
@@ -72,24 +75,29 @@ fn three_simulated_weeks_send_every_step_inside_each_contacts_local_window() {
     }
     app.import_contacts(&csv);
     let mut config = std::fs::read_to_string(app.path("config/tend.toml")).unwrap();
-    config += "quiet_hours = \"21:00-08:00\"\n"; // appended to [sending]
+    config += "quiet_hours = \"21:00-08:00\"\nmax_per_contact = \"2/7d\"\n"; // appended to [sending]
     app.write("config/tend.toml", &config);
 
-    // Every two hours for three weeks, starting Tuesday 2026-03-10 10:00Z.
-    for hour in (0..21 * 24).step_by(2) {
+    // Every two hours for thirty days, starting Tuesday 2026-03-10 10:00Z (US
+    // daylight saving began two days earlier, Europe's begins on the 29th).
+    // On day 5 the leaver buys something: their sequence must stop.
+    let exit_at = hours_from_now(5 * 24);
+    for hour in (0..30 * 24).step_by(2) {
+        if hour == 5 * 24 {
+            app.write(
+                "events.csv",
+                &format!("email,kind,at,detail\nleaver@example.com,purchase,{exit_at},\n"),
+            );
+            app.tend(&["events", "import", "events.csv"]).ok();
+        }
         app.run_once(&hours_from_now(hour));
     }
-    let received = app.smtp().received();
-    let by_contact = per_recipient(&received);
-    assert_eq!(by_contact.len(), 4, "{by_contact:?}");
+    let by_contact = per_recipient(&app.smtp().received());
+    assert_eq!(by_contact.len(), 5, "{by_contact:?}");
+    let exit_at: DateTime<Utc> = exit_at.parse().unwrap();
     for (email, zone) in zones {
         let tz: Tz = zone.parse().unwrap();
         let times = &by_contact[email];
-        assert_eq!(
-            times.len(),
-            3,
-            "{email} gets each step exactly once: {times:?}"
-        );
         for t in times {
             let local = t.with_timezone(&tz);
             assert!(
@@ -97,7 +105,28 @@ fn three_simulated_weeks_send_every_step_inside_each_contacts_local_window() {
                     && (9..17).contains(&local.hour()),
                 "{email}: sent {local} outside mon-fri 09:00-17:00"
             );
+            let in_week = times
+                .iter()
+                .filter(|u| **u > *t - chrono::Duration::days(7) && **u <= *t)
+                .count();
+            assert!(
+                in_week <= 2,
+                "{email}: {in_week} messages in the 7 days before {t}"
+            );
         }
+        if email == "leaver@example.com" {
+            assert!(
+                times.iter().all(|t| *t < exit_at),
+                "{email}: nothing after the purchase: {times:?}"
+            );
+            assert!(times.len() < 3, "{email}: {times:?}");
+            continue;
+        }
+        assert_eq!(
+            times.len(),
+            3,
+            "{email} gets each step exactly once: {times:?}"
+        );
         // Step 2 no earlier than two days after step 1, at or after 10:00 local.
         assert!(
             times[1] - times[0] >= chrono::Duration::days(2),
@@ -112,6 +141,43 @@ fn three_simulated_weeks_send_every_step_inside_each_contacts_local_window() {
             "{email}: {times:?}"
         );
     }
+}
+
+#[test]
+fn an_exit_when_filter_ends_the_passage_when_it_starts_to_match() {
+    let app = TestApp::with_smtp(&[]);
+    let campaign = r#"
+segment = { stage = "new" }
+exit_when = "tags has 'stop'"
+[[steps]]
+after = "0d"
+template = "welcome/hello"
+[[steps]]
+after = "3d"
+template = "welcome/getting-started"
+"#;
+    with_campaigns(&app, &[("welcome", campaign)]);
+    app.import_contacts("email,name,created_at,tags\nana@example.com,Ana,2026-03-09,trial\nbo@example.com,Bo,2026-03-09,trial\n");
+    app.run_once(NOW);
+    app.import_contacts("email,tags\nana@example.com,trial;stop\n");
+    let plan = app.tend(&["plan", "--now", &days_from_now(1)]).ok().stdout;
+    assert!(plan.contains("1 leaving by exit_when"), "{plan}");
+    app.run_once(&days_from_now(4));
+    let got = per_recipient(&app.smtp().received());
+    assert_eq!(got["ana@example.com"].len(), 1);
+    assert_eq!(got["bo@example.com"].len(), 2);
+
+    app.write(
+        "campaigns/welcome.toml",
+        &campaign.replace("tags has 'stop'", "tags hass 'stop'"),
+    );
+    let check = app.tend(&["check"]);
+    assert_eq!(check.code, 1);
+    assert!(
+        check.stdout.contains("campaigns/welcome.toml:3:"),
+        "{}",
+        check.stdout
+    );
 }
 
 #[test]
