@@ -220,6 +220,37 @@ fn parsed<T>(
         .ok()
 }
 
+/// A filter parsed and checked against the vocabulary; errors point inside
+/// the TOML string at `span`.
+fn checked_filter(
+    file: &SourceFile,
+    vocab: &Vocabulary,
+    text: &str,
+    span: Range<usize>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Filter> {
+    let checked = filter::parse(text)
+        .map_err(|e| vec![e])
+        .and_then(|expr| vocab.check(&expr).map(|()| expr));
+    match checked {
+        Ok(expr) => Some(Filter {
+            text: text.to_string(),
+            expr,
+        }),
+        Err(errors) => {
+            for e in errors {
+                out.push(super::vocabulary::filter_diagnostic(
+                    file,
+                    span.clone(),
+                    text,
+                    &e,
+                ));
+            }
+            None
+        }
+    }
+}
+
 fn parse_timing(fields: &Fields<'_, '_>, vocab: &Vocabulary, out: &mut Vec<Diagnostic>) -> Timing {
     let file = fields.file;
     let schedule = parsed(
@@ -307,27 +338,9 @@ fn parse_timing(fields: &Fields<'_, '_>, vocab: &Vocabulary, out: &mut Vec<Diagn
     // `left_segment`, or a filter in the segment language: one implementation.
     let exit_when = fields.string("exit_when", out).and_then(|(text, span)| {
         if text.trim() == "left_segment" {
-            return Some(ExitWhen::LeftSegment);
-        }
-        let checked = filter::parse(text)
-            .map_err(|e| vec![e])
-            .and_then(|expr| vocab.check(&expr).map(|()| expr));
-        match checked {
-            Ok(expr) => Some(ExitWhen::Matches(Filter {
-                text: text.to_string(),
-                expr,
-            })),
-            Err(errors) => {
-                for e in errors {
-                    out.push(super::vocabulary::filter_diagnostic(
-                        file,
-                        span.clone(),
-                        text,
-                        &e,
-                    ));
-                }
-                None
-            }
+            Some(ExitWhen::LeftSegment)
+        } else {
+            checked_filter(file, vocab, text, span, out).map(ExitWhen::Matches)
         }
     });
     let reentry = parsed(
@@ -385,28 +398,9 @@ fn parse_segment(
         what: "`segment`".into(),
     };
     seg.reject_unknown(SEGMENT_KEYS, &[], out);
-    let filter = seg.string("where", out).and_then(|(text, span)| {
-        let checked = filter::parse(text)
-            .map_err(|e| vec![e])
-            .and_then(|expr| vocab.check(&expr).map(|()| expr));
-        match checked {
-            Ok(expr) => Some(Filter {
-                text: text.to_string(),
-                expr,
-            }),
-            Err(errors) => {
-                for e in errors {
-                    out.push(super::vocabulary::filter_diagnostic(
-                        file,
-                        span.clone(),
-                        text,
-                        &e,
-                    ));
-                }
-                None
-            }
-        }
-    });
+    let filter = seg
+        .string("where", out)
+        .and_then(|(text, span)| checked_filter(file, vocab, text, span, out));
     let stage_value = seg.get("stage");
     if stage_value.is_none() && seg.get("where").is_none() {
         out.push(

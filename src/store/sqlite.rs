@@ -137,6 +137,51 @@ pub(super) fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
 pub(super) const CONTACT_COLUMNS: &str =
     "c.id, c.email, c.name, c.created_at, c.last_activity_at, c.timezone, c.tags, c.attributes";
 
+/// Open passages of a campaign that an exit rule ends: an `UPDATE` when
+/// applying, a `count(*)` when only planning. The caller appends the rule.
+fn exit_query<'a>(
+    campaign: &str,
+    reason: &'static str,
+    now: DateTime<Utc>,
+    apply: bool,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut qb = QueryBuilder::new("");
+    if apply {
+        qb.push(format_args!(
+            "UPDATE enrollments SET exit_reason = '{reason}', exited_at = "
+        ));
+        qb.push_bind(ts(now));
+        qb.push(" WHERE campaign = ");
+    } else {
+        qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
+    }
+    qb.push_bind(campaign.to_string());
+    qb.push(" AND exited_at IS NULL");
+    qb
+}
+
+async fn run_exit(
+    mut qb: QueryBuilder<'_, Sqlite>,
+    tx: &mut sqlx::SqliteConnection,
+    apply: bool,
+) -> StoreResult<u64> {
+    if apply {
+        Ok(qb
+            .build()
+            .execute(tx)
+            .await
+            .ctx("ending passages by exit rules")?
+            .rows_affected())
+    } else {
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(tx)
+            .await
+            .ctx("counting exits")?;
+        Ok(n as u64)
+    }
+}
+
 impl SqliteStore {
     /// Closes every connection; later calls fail (used to test health checks).
     pub async fn close(&self) {
@@ -1106,16 +1151,8 @@ impl Store for SqliteStore {
             .await
             .ctx("applying exit rules")?;
         if !rule.event_kinds.is_empty() {
-            let mut qb = QueryBuilder::new("");
-            if apply {
-                qb.push("UPDATE enrollments SET exit_reason = 'event', exited_at = ");
-                qb.push_bind(ts(now));
-                qb.push(" WHERE campaign = ");
-            } else {
-                qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
-            }
-            qb.push_bind(campaign.to_string());
-            qb.push(" AND exited_at IS NULL AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND (0");
+            let mut qb = exit_query(campaign, "event", now, apply);
+            qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND (0");
             for kind in &rule.event_kinds {
                 if kind == "activity" {
                     qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
@@ -1125,72 +1162,28 @@ impl Store for SqliteStore {
                 }
             }
             qb.push("))");
-            counts.event = if apply {
-                qb.build()
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("ending passages on events")?
-                    .rows_affected()
-            } else {
-                qb.build_query_scalar::<i64>()
-                    .fetch_one(&mut *tx)
-                    .await
-                    .ctx("counting exits")? as u64
-            };
+            counts.event = run_exit(qb, &mut tx, apply).await?;
         }
-        if let Some(selection) = &rule.outside {
-            let mut qb = QueryBuilder::new("");
-            if apply {
-                qb.push("UPDATE enrollments SET exit_reason = 'left_segment', exited_at = ");
-                qb.push_bind(ts(now));
-                qb.push(" WHERE campaign = ");
+        for (selection, inside, reason) in [
+            (&rule.outside, false, "left_segment"),
+            (&rule.matching, true, "exit_when"),
+        ] {
+            let Some(selection) = selection else { continue };
+            let mut qb = exit_query(campaign, reason, now, apply);
+            qb.push(if inside {
+                " AND contact_id IN"
             } else {
-                qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
-            }
-            qb.push_bind(campaign.to_string());
-            qb.push(
-                " AND exited_at IS NULL AND contact_id NOT IN (SELECT c.id FROM contacts c WHERE ",
-            );
+                " AND contact_id NOT IN"
+            });
+            qb.push(" (SELECT c.id FROM contacts c WHERE ");
             push_selection(&mut qb, selection);
             qb.push(")");
-            counts.left_segment = if apply {
-                qb.build()
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("ending passages outside the segment")?
-                    .rows_affected()
+            let n = run_exit(qb, &mut tx, apply).await?;
+            if inside {
+                counts.exit_when = n;
             } else {
-                qb.build_query_scalar::<i64>()
-                    .fetch_one(&mut *tx)
-                    .await
-                    .ctx("counting exits")? as u64
-            };
-        }
-        if let Some(selection) = &rule.matching {
-            let mut qb = QueryBuilder::new("");
-            if apply {
-                qb.push("UPDATE enrollments SET exit_reason = 'exit_when', exited_at = ");
-                qb.push_bind(ts(now));
-                qb.push(" WHERE campaign = ");
-            } else {
-                qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
+                counts.left_segment = n;
             }
-            qb.push_bind(campaign.to_string());
-            qb.push(" AND exited_at IS NULL AND contact_id IN (SELECT c.id FROM contacts c WHERE ");
-            push_selection(&mut qb, selection);
-            qb.push(")");
-            counts.exit_when = if apply {
-                qb.build()
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("ending passages by exit_when")?
-                    .rows_affected()
-            } else {
-                qb.build_query_scalar::<i64>()
-                    .fetch_one(&mut *tx)
-                    .await
-                    .ctx("counting exits")? as u64
-            };
         }
         tx.commit().await.ctx("committing exits")?;
         Ok(counts)
