@@ -14,6 +14,7 @@
 //! - [`catalog`]: campaign TOML files and templates: load, validate with file:line:col diagnostics.
 //! - [`segment`]: lifecycle stages and the filter language (parse → check → resolve to a store condition).
 //! - [`schedule`]: calendar rules (entry schedules, windows, quiet hours, caps) as pure functions.
+//! - [`pilot`]: reproducible samples with a holdout group, and promotion to a full rollout.
 //! - [`plan`]: the tick: who enters a campaign and which steps are due, as outbox rows.
 //! - [`render`]: Tera templates to a complete MIME message (preview equals send).
 //! - [`send`]: SMTP/file transports, rate limit, the claim → send → record loop.
@@ -21,6 +22,7 @@
 //! - [`import`]: CSV import of contacts and events, with per-line rejections.
 //! - [`links`]: signed links in messages (unsubscribe), and their key.
 //! - [`http`]: the daemon's HTTP listener: one-click unsubscribe, health.
+//! - [`report`]: campaign and pilot statistics (Wilson, Newcombe), text/JSON/HTML.
 //! - [`daemon`]: the long-running loop, signal handling and graceful shutdown.
 //! - [`variation`]: variant choice, de-repetition, the similarity lint and the variation metric.
 //! - [`cli`]: the command-line edge (clap), one file per subcommand.
@@ -37,8 +39,10 @@ pub mod http;
 pub mod import;
 pub mod links;
 pub mod metrics;
+pub mod pilot;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod schedule;
 pub mod segment;
 pub mod send;

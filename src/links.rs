@@ -4,7 +4,7 @@
 //! signs and verifies with the same key and links survive restarts.
 
 use crate::config::Settings;
-use crate::domain::{TokenKey, UnsubToken};
+use crate::domain::{ClickToken, TokenKey, UnsubToken};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -51,6 +51,64 @@ impl Links {
     }
 }
 
+impl Links {
+    /// A signed redirect to `url` that records a `click` first.
+    pub fn click_url(&self, contact_id: i64, campaign: &str, step: u32, url: &str) -> String {
+        let token = self.key.sign_click(&ClickToken {
+            contact_id,
+            campaign: campaign.to_string(),
+            step,
+            url: url.to_string(),
+        });
+        format!("{}/c/{token}", self.base)
+    }
+}
+
+/// Replaces every http(s) link in `text` with `track(url)`. In HTML only
+/// `href` values are links; in plain text a URL runs to the next space or
+/// bracket, without trailing punctuation.
+pub fn rewrite_links(text: &str, html: bool, mut track: impl FnMut(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let found = if html {
+            ["href=\"http", "href='http"]
+                .iter()
+                .filter_map(|m| {
+                    rest.find(m)
+                        .map(|i| (i + 6, rest.as_bytes()[i + 5] as char))
+                })
+                .min()
+        } else {
+            ["http://", "https://"]
+                .iter()
+                .filter_map(|m| rest.find(m).map(|i| (i, ' ')))
+                .min()
+        };
+        let Some((start, quote)) = found else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let mut end = if html {
+            tail.find(quote).unwrap_or(tail.len())
+        } else {
+            tail.find(|c: char| c.is_whitespace() || "<>\"'()[]".contains(c))
+                .unwrap_or(tail.len())
+        };
+        if !html {
+            while end > 0 && ".,;:!?".contains(&tail[..end][end - 1..]) {
+                end -= 1;
+            }
+        }
+        let url = &tail[..end];
+        let is_url = url.len() > "https://".len();
+        out.push_str(&if is_url { track(url) } else { url.to_string() });
+        rest = &tail[end..];
+    }
+}
+
 async fn signing_key<S: Store>(
     store: &S,
     settings: &Settings,
@@ -63,4 +121,31 @@ async fn signing_key<S: Store>(
     getrandom::fill(&mut candidate).map_err(|e| LinkError::Random(e.to_string()))?;
     let stored = store.secret("link-signing", &candidate, now).await?;
     TokenKey::new(&stored).ok_or(LinkError::ShortSecret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_links;
+
+    #[test]
+    fn rewrites_html_hrefs_and_plain_text_urls_only() {
+        let mark = |u: &str| format!("T[{u}]");
+        assert_eq!(
+            rewrite_links(
+                r#"<a href="https://a.example/x?y=1">see</a> https://not-in-html.example"#,
+                true,
+                mark
+            ),
+            r#"<a href="T[https://a.example/x?y=1]">see</a> https://not-in-html.example"#
+        );
+        assert_eq!(
+            rewrite_links(
+                "Visit https://a.example/new. Or (https://b.example/x), bye",
+                false,
+                mark
+            ),
+            "Visit T[https://a.example/new]. Or (T[https://b.example/x]), bye"
+        );
+        assert_eq!(rewrite_links("no links here", false, mark), "no links here");
+    }
 }

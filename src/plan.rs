@@ -224,6 +224,8 @@ pub struct CampaignReport {
     pub campaign: String,
     pub entry: Entry,
     pub entering: u64,
+    /// Of those entering, how many join a pilot's holdout (never emailed).
+    pub holdout_entering: u64,
     pub exiting: ExitCounts,
     pub steps: Vec<StepReport>,
     /// Passages that end in this tick (completed, failed, suppressed).
@@ -373,6 +375,23 @@ fn exit_rule(campaign: &Campaign, vocabulary: &Vocabulary, now: DateTime<Utc>) -
     }
 }
 
+/// The pilot to sample for, unless the campaign has none or it was promoted.
+async fn sampling<'c, S: Store>(
+    store: &S,
+    campaign: &'c Campaign,
+) -> Result<Option<&'c crate::catalog::Pilot>, StoreError> {
+    match &campaign.pilot {
+        Some(pilot)
+            if crate::pilot::promoted_at(store, &campaign.id)
+                .await?
+                .is_none() =>
+        {
+            Ok(Some(pilot))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// History of every contact, grouped, when any cap applies to the campaign.
 async fn history<S: Store>(
     store: &S,
@@ -430,10 +449,28 @@ pub async fn tick<S: Store>(
         if gate.entry.open {
             let mut selection = campaign.segment.select(&catalog.vocabulary, now);
             selection.zones = gate.zones.clone();
-            campaign_report.entering = store
-                .enroll(&campaign.id, &selection, reentry_cutoff(campaign, now), now)
-                .await
-                .map_err(fail)?;
+            let reentry = reentry_cutoff(campaign, now);
+            campaign_report.entering = match sampling(store, campaign).await.map_err(fail)? {
+                Some(pilot) => {
+                    let (treatment, holdout) = crate::pilot::enroll(
+                        store,
+                        &campaign.id,
+                        pilot,
+                        &selection,
+                        reentry,
+                        now,
+                        true,
+                    )
+                    .await
+                    .map_err(fail)?;
+                    campaign_report.holdout_entering = holdout;
+                    treatment + holdout
+                }
+                None => store
+                    .enroll(&campaign.id, &selection, reentry, now)
+                    .await
+                    .map_err(fail)?,
+            };
         }
         campaign_report.entry = gate.entry;
         enrolled_total += campaign_report.entering;
@@ -529,10 +566,28 @@ pub async fn dry_run<S: Store>(
                 if campaign.timezone == CampaignZone::Contact {
                     selection.zones = Some(vec![zone.clone()]);
                 }
-                let entering = store
-                    .count_entrants(&campaign.id, &selection, reentry)
-                    .await
-                    .map_err(fail)?;
+                let entering = match sampling(store, campaign).await.map_err(fail)? {
+                    Some(pilot) => {
+                        let (treatment, holdout) = crate::pilot::enroll(
+                            store,
+                            &campaign.id,
+                            pilot,
+                            &selection,
+                            reentry,
+                            now,
+                            false,
+                        )
+                        .await
+                        .map_err(fail)?;
+                        campaign_report.entering += holdout;
+                        campaign_report.holdout_entering += holdout;
+                        treatment
+                    }
+                    None => store
+                        .count_entrants(&campaign.id, &selection, reentry)
+                        .await
+                        .map_err(fail)?,
+                };
                 if entering == 0 {
                     continue;
                 }

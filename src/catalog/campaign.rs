@@ -31,6 +31,32 @@ pub struct Campaign {
     pub reentry: Reentry,
     /// A campaign's own frequency cap, on top of `sending.max_per_contact`.
     pub max_per_contact: Option<Rate>,
+    /// A pilot: a reproducible random sample, split into treatment and holdout.
+    pub pilot: Option<Pilot>,
+    /// Rewrite links into signed redirects that record a `click` event.
+    pub track_clicks: bool,
+}
+
+/// How many of the segment a pilot takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sample {
+    /// This share of the segment (0 < share ≤ 1).
+    Share(f64),
+    /// At most this many contacts.
+    Count(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pilot {
+    pub sample: Sample,
+    /// Share of the sample held out (enrolled, never emailed).
+    pub holdout: f64,
+    /// Makes the draw reproducible; change it to draw a new sample.
+    pub seed: String,
+    /// A response counts when it comes this soon after entry.
+    pub respond_within: Duration,
+    /// Event kinds that count as a response (`activity`: every activity kind).
+    pub respond_on: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +110,10 @@ const CAMPAIGN_KEYS: &[&str] = &[
     "exit_when",
     "reentry",
     "max_per_contact",
+    "pilot",
+    "track_clicks",
 ];
-const LATER_CAMPAIGN_KEYS: &[&str] = &["pilot", "track_clicks"];
+const LATER_CAMPAIGN_KEYS: &[&str] = &[];
 const SEGMENT_KEYS: &[&str] = &["stage", "where"];
 const STEP_KEYS: &[&str] = &["after", "template", "subject", "at", "jitter"];
 const LATER_STEP_KEYS: &[&str] = &[];
@@ -186,6 +214,8 @@ fn parse_inner(
         exit_when: timing.exit_when,
         reentry: timing.reentry,
         max_per_contact: timing.max_per_contact,
+        pilot: timing.pilot,
+        track_clicks: timing.track_clicks,
     })
 }
 
@@ -197,6 +227,8 @@ struct Timing {
     exit_when: Option<ExitWhen>,
     reentry: Reentry,
     max_per_contact: Option<Rate>,
+    pilot: Option<Pilot>,
+    track_clicks: bool,
 }
 
 /// Reads a string value with a parser; an error points inside the string.
@@ -364,7 +396,25 @@ fn parse_timing(fields: &Fields<'_, '_>, vocab: &Vocabulary, out: &mut Vec<Diagn
         "a cap such as \"1/7d\"",
         |t| Rate::parse(t).map_err(|e| e.to_string()),
     );
+    let pilot = fields
+        .get("pilot")
+        .and_then(|value| parse_pilot(fields, value, out));
+    let track_clicks = match fields.get("track_clicks").map(|v| (v, v.get_ref())) {
+        None => true,
+        Some((_, DeValue::Boolean(b))) => *b,
+        Some((v, other)) => {
+            out.push(fields.type_error(
+                "track_clicks",
+                "true or false",
+                other.type_str(),
+                v.span(),
+            ));
+            true
+        }
+    };
     Timing {
+        pilot,
+        track_clicks,
         schedule,
         timezone,
         send_window,
@@ -547,4 +597,105 @@ fn parse_steps(
         }
     }
     steps
+}
+
+fn number(value: &DeValue<'_>) -> Option<f64> {
+    match value {
+        DeValue::Integer(i) => i.as_str().replace('_', "").parse().ok(),
+        DeValue::Float(f) => f.as_str().replace('_', "").parse().ok(),
+        _ => None,
+    }
+}
+
+fn parse_pilot(
+    fields: &Fields<'_, '_>,
+    value: &super::fields::Value<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Pilot> {
+    let file = fields.file;
+    let table = as_table(file, "pilot", value, out)?;
+    let pilot = Fields {
+        file,
+        table,
+        at: value.span().start,
+        what: "`pilot`".into(),
+    };
+    let errors_before = out.iter().filter(|d| d.is_error()).count();
+    pilot.reject_unknown(
+        &["sample", "holdout", "seed", "respond_within", "respond_on"],
+        &[],
+        out,
+    );
+    let sample = match pilot.get("sample") {
+        None => {
+            out.push(file.error(value.span().start, "`pilot` has no `sample`").with_hint(
+                "add `sample = 0.2` (a share of the segment) or `sample = 500` (a number of contacts)",
+            ));
+            None
+        }
+        Some(v) => match (v.get_ref(), number(v.get_ref())) {
+            (DeValue::Integer(_), Some(n)) if n >= 1.0 => Some(Sample::Count(n as u64)),
+            (DeValue::Float(_), Some(share)) if share > 0.0 && share <= 1.0 => {
+                Some(Sample::Share(share))
+            }
+            _ => {
+                out.push(file.error(v.span().start, "`sample` must be a share between 0 and 1 (e.g. 0.2) or a whole number of contacts (e.g. 500)"));
+                None
+            }
+        },
+    };
+    let holdout = match pilot.get("holdout") {
+        None => 0.5,
+        Some(v) => {
+            match number(v.get_ref()) {
+                Some(h) if (0.0..1.0).contains(&h) => h,
+                _ => {
+                    out.push(file.error(v.span().start, "`holdout` must be a share from 0 up to (not including) 1, e.g. 0.5").with_hint("the holdout gets nothing, so the pilot can be compared with doing nothing"));
+                    0.5
+                }
+            }
+        }
+    };
+    let seed = pilot
+        .required_string("seed", "\"winback-2026q4\"", out)
+        .map(|(s, _)| s.to_string());
+    let respond_within = parsed(&pilot, "respond_within", out, "e.g. \"21d\"", |t| {
+        Duration::parse(t).map_err(|e| e.to_string())
+    })
+    .unwrap_or(Duration::from_days(21));
+    let respond_on = match pilot.get("respond_on") {
+        None => vec!["activity".to_string()],
+        Some(v) => match v.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|item| match item.get_ref() {
+                    DeValue::String(kind) => kind
+                        .parse::<crate::store::EventKind>()
+                        .map(|_| kind.to_lowercase())
+                        .map_err(|e| out.push(file.error(item.span().start + 1, e)))
+                        .ok(),
+                    _ => None,
+                })
+                .collect(),
+            other => {
+                out.push(pilot.type_error(
+                    "respond_on",
+                    "a list such as [\"purchase\", \"reply\"]",
+                    other.type_str(),
+                    v.span(),
+                ));
+                Vec::new()
+            }
+        },
+    };
+    if out.iter().filter(|d| d.is_error()).count() > errors_before {
+        return None;
+    }
+    Some(Pilot {
+        sample: sample?,
+        holdout,
+        seed: seed?,
+        respond_within,
+        respond_on,
+    })
 }

@@ -8,7 +8,7 @@ mod fields;
 mod template;
 pub mod vocabulary;
 
-pub use campaign::{Campaign, CampaignZone, ExitWhen, Reentry, Step};
+pub use campaign::{Campaign, CampaignZone, ExitWhen, Pilot, Reentry, Sample, Step};
 pub use diag::{Diagnostic, Severity, SourceFile, did_you_mean};
 pub use template::{HTML_SEPARATOR, TemplateSource};
 

@@ -6,9 +6,11 @@ mod app;
 mod check;
 mod contacts;
 mod events;
+mod pilot;
 mod plan;
 mod preview;
 mod progress;
+mod report;
 mod run;
 mod segment;
 mod status;
@@ -76,6 +78,11 @@ pub enum Command {
     Run(run::RunArgs),
     /// Outbox by state and the last tick
     Status,
+    /// What a campaign did; for a pilot, treatment vs holdout with a 95% interval
+    Report(report::ReportArgs),
+    /// Pilot campaigns
+    #[command(subcommand)]
+    Pilot(pilot::PilotCommand),
     /// Who is in a campaign's segment now: count, list, explain
     #[command(subcommand)]
     Segment(segment::SegmentCommand),
@@ -100,6 +107,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan => plan::run(&ctx).await,
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
+        Command::Report(args) => report::run(&ctx, args).await,
+        Command::Pilot(cmd) => pilot::run(&ctx, cmd).await,
         Command::Segment(cmd) => segment::run(&ctx, cmd).await,
         Command::Variation(args) => variation::run(&ctx, args).await,
     }

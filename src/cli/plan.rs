@@ -22,6 +22,9 @@ pub fn render(report: &TickReport) -> String {
     let mut out = format!("at {}\n", report.now.to_rfc3339());
     for c in &report.campaigns {
         out += &format!("campaign {}: {} entering", c.campaign, c.entering);
+        if c.holdout_entering > 0 {
+            out += &format!(" ({} into the holdout, never emailed)", c.holdout_entering);
+        }
         if !c.entry.open {
             let next = c
                 .entry

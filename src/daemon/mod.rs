@@ -49,6 +49,7 @@ pub async fn run<S: Store>(
     let identity = send::identity(&store, settings, clock.now()).await?;
     let (stop_tasks, tasks_stopped) = watch::channel(false);
     let (catalog_tx, catalog) = watch::channel(loaded);
+    let report_catalog = catalog.clone();
 
     let http_task = listener.map(|listener| {
         let state = HttpState {
@@ -62,6 +63,7 @@ pub async fn run<S: Store>(
                 .as_ref()
                 .map(|t| t.expose().to_string()),
             tick_every: settings.daemon.tick.to_std(),
+            catalog: Some(report_catalog),
         };
         let mut stopped = tasks_stopped.clone();
         tokio::spawn(async move {

@@ -11,4 +11,4 @@ pub use duration::{Duration, DurationError};
 pub use email::{EmailAddress, EmailError, mask};
 pub use rate::{Rate, RateError};
 pub use stage::{Stage, StageError};
-pub use token::{TokenError, TokenKey, UnsubToken};
+pub use token::{ClickToken, TokenError, TokenKey, UnsubToken};

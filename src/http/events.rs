@@ -47,7 +47,7 @@ pub struct Accepted {
 }
 
 /// Compares digests so the comparison time does not depend on the token.
-fn authorized(headers: &HeaderMap, expected: &str) -> bool {
+pub(super) fn authorized(headers: &HeaderMap, expected: &str) -> bool {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

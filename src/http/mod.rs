@@ -4,6 +4,7 @@
 //! and a shutdown future, so tests bind `127.0.0.1:0` and stop it at will.
 
 mod events;
+mod track;
 mod unsubscribe;
 
 use crate::clock::Clock;
@@ -29,6 +30,8 @@ pub struct HttpState<S> {
     pub events_token: Option<String>,
     /// The planner's interval: `/healthz` fails when the last tick is far older.
     pub tick_every: std::time::Duration,
+    /// The running catalog, for `/reports/{campaign}`.
+    pub catalog: Option<tokio::sync::watch::Receiver<Arc<crate::send::Loaded>>>,
 }
 
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
@@ -40,6 +43,8 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
         .route("/healthz", get(health::<S>))
         .route("/events", post(events::post::<S>))
         .route("/metrics", get(metrics::<S>))
+        .route("/c/{token}", get(track::click::<S>))
+        .route("/reports/{campaign}", get(track::report::<S>))
         .with_state(Arc::new(state))
 }
 

@@ -36,6 +36,8 @@ fn campaign(afters: &[i64]) -> Campaign {
         exit_when: None,
         reentry: Reentry::Never,
         max_per_contact: None,
+        pilot: None,
+        track_clicks: true,
     }
 }
 

@@ -173,6 +173,18 @@ pub fn compose(
     let mut rendered = loaded
         .renderer
         .render(campaign, step, contact, now, history)?;
+    if campaign.track_clicks {
+        let track = |url: &str| {
+            identity
+                .links
+                .click_url(contact.id, &campaign.id, step as u32, url)
+        };
+        rendered.text = crate::links::rewrite_links(&rendered.text, false, track);
+        if let Some(html) = &rendered.html {
+            rendered.html = Some(crate::links::rewrite_links(html, true, track));
+        }
+    }
+    // After click rewriting: the unsubscribe link is never tracked.
     let unsubscribe_url = identity.links.unsubscribe_url(contact.id, &campaign.id);
     add_unsubscribe_footer(&mut rendered, &unsubscribe_url);
     if rendered.subject.chars().count() > MAX_SUBJECT {

@@ -281,4 +281,31 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         since: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Vec<HistoryItem>>> + Send;
+
+    /// Contact ids of the selection that may enter the campaign now (see `count_entrants`).
+    fn entrant_ids(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
+
+    /// Enrolls these contacts in their groups (skipping any already open).
+    fn enroll_contacts(
+        &self,
+        campaign: &str,
+        contacts: &[(i64, Group)],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Enrollments the campaign ever had (a pilot's sample so far).
+    fn enrolled_count(&self, campaign: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Pilot figures per group: responses are `kinds` events within `within` of entry.
+    fn pilot_figures(
+        &self,
+        campaign: &str,
+        kinds: &[String],
+        within: crate::domain::Duration,
+    ) -> impl Future<Output = StoreResult<PilotFigures>> + Send;
 }

@@ -521,7 +521,7 @@ impl Store for SqliteStore {
              JOIN contacts c ON c.id = e.contact_id
              LEFT JOIN sends s ON s.id = (
                  SELECT s2.id FROM sends s2 WHERE s2.enrollment_id = e.id ORDER BY s2.step DESC LIMIT 1)
-             WHERE e.campaign = ? AND e.exited_at IS NULL
+             WHERE e.campaign = ? AND e.exited_at IS NULL AND e.grp = 'treatment'
              ORDER BY e.id",
         )
         .bind(campaign)
@@ -1210,5 +1210,161 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn entrant_ids(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<i64>> {
+        let mut qb = QueryBuilder::new("SELECT c.id FROM contacts c WHERE ");
+        push_selection(&mut qb, selection);
+        qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
+        push_not_enrolled(&mut qb, campaign, reentry_after);
+        qb.push(" ORDER BY c.id");
+        qb.build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing entrants")
+    }
+
+    async fn enroll_contacts(
+        &self,
+        campaign: &str,
+        contacts: &[(i64, Group)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let _write = self.write_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("enrolling a sample")?;
+        let mut enrolled = 0;
+        for (contact, group) in contacts {
+            enrolled += sqlx::query(
+                "INSERT INTO enrollments (campaign, contact_id, grp, entered_at)
+                 SELECT ?1, ?2, ?3, ?4
+                 WHERE NOT EXISTS (SELECT 1 FROM enrollments WHERE campaign = ?1 AND contact_id = ?2 AND exited_at IS NULL)",
+            )
+            .bind(campaign)
+            .bind(contact)
+            .bind(group.as_str())
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .ctx("enrolling a sampled contact")?
+            .rows_affected();
+        }
+        tx.commit().await.ctx("committing a sample")?;
+        Ok(enrolled)
+    }
+
+    async fn enrolled_count(&self, campaign: &str) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments WHERE campaign = ?")
+            .bind(campaign)
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting enrollments")?;
+        Ok(n as u64)
+    }
+
+    async fn pilot_figures(
+        &self,
+        campaign: &str,
+        kinds: &[String],
+        within: crate::domain::Duration,
+    ) -> StoreResult<PilotFigures> {
+        let ctx = "reading pilot figures";
+        // The response condition over events `ev` of enrollment `e`, values bound.
+        let response = |qb: &mut QueryBuilder<'_, Sqlite>, after: &str| {
+            qb.push(format_args!(
+                " ev.contact_id = e.contact_id AND ev.at > {after} AND ev.at <= e.entered_at + "
+            ));
+            qb.push_bind(within.as_secs());
+            qb.push(" AND (0");
+            for kind in kinds {
+                if kind == "activity" {
+                    qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
+                } else {
+                    qb.push(" OR ev.kind = ");
+                    qb.push_bind(kind.clone());
+                }
+            }
+            qb.push(")");
+        };
+        let mut groups: std::collections::BTreeMap<Group, GroupFigures> = Default::default();
+        let group_of = |name: &str| {
+            if name == "holdout" {
+                Group::Holdout
+            } else {
+                Group::Treatment
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT e.grp, count(*) AS n,
+                    (SELECT count(*) FROM sends s JOIN enrollments e2 ON e2.id = s.enrollment_id
+                      WHERE e2.campaign = e.campaign AND e2.grp = e.grp AND s.state = 'sent') AS sent,
+                    (SELECT count(*) FROM sends s JOIN enrollments e2 ON e2.id = s.enrollment_id
+                      WHERE e2.campaign = e.campaign AND e2.grp = e.grp AND s.state = 'failed') AS failed,
+                    (SELECT count(*) FROM enrollments e2 JOIN contacts c ON c.id = e2.contact_id
+                      JOIN suppressions sp ON sp.value = c.email
+                      WHERE e2.campaign = e.campaign AND e2.grp = e.grp AND sp.reason = 'bounce'
+                        AND sp.created_at >= e2.entered_at) AS bounced,
+                    (SELECT count(DISTINCT e2.id) FROM enrollments e2 JOIN events ev ON ev.contact_id = e2.contact_id
+                      WHERE e2.campaign = e.campaign AND e2.grp = e.grp AND ev.kind = 'unsubscribe'
+                        AND ev.at >= e2.entered_at) AS unsubscribed
+             FROM enrollments e WHERE e.campaign = ? GROUP BY e.grp",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        for row in &rows {
+            let grp: String = row.try_get("grp").ctx(ctx)?;
+            let f = groups.entry(group_of(&grp)).or_default();
+            f.enrolled = row.try_get::<i64, _>("n").ctx(ctx)? as u64;
+            f.sent = row.try_get::<i64, _>("sent").ctx(ctx)? as u64;
+            f.failed = row.try_get::<i64, _>("failed").ctx(ctx)? as u64;
+            f.bounced = row.try_get::<i64, _>("bounced").ctx(ctx)? as u64;
+            f.unsubscribed = row.try_get::<i64, _>("unsubscribed").ctx(ctx)? as u64;
+        }
+        // First response per enrollment, in whole days after entry.
+        let mut qb = QueryBuilder::new(
+            "SELECT e.grp, (min(ev.at) - e.entered_at) / 86400 AS day FROM enrollments e JOIN events ev ON",
+        );
+        response(&mut qb, "e.entered_at");
+        qb.push(" WHERE e.campaign = ");
+        qb.push_bind(campaign.to_string());
+        qb.push(" GROUP BY e.id");
+        for row in qb.build().fetch_all(&self.pool).await.ctx(ctx)? {
+            let grp: String = row.try_get("grp").ctx(ctx)?;
+            let f = groups.entry(group_of(&grp)).or_default();
+            f.responders += 1;
+            f.response_days.push(row.try_get("day").ctx(ctx)?);
+        }
+        let mut qb = QueryBuilder::new(
+            "SELECT s.step, count(*) AS sent, count(DISTINCT CASE WHEN EXISTS (SELECT 1 FROM events ev WHERE",
+        );
+        response(&mut qb, "s.sent_at");
+        qb.push(") THEN e.id END) AS responders FROM sends s JOIN enrollments e ON e.id = s.enrollment_id WHERE e.campaign = ");
+        qb.push_bind(campaign.to_string());
+        qb.push(" AND s.state = 'sent' GROUP BY s.step ORDER BY s.step");
+        let steps = qb
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .ctx(ctx)?
+            .iter()
+            .map(|row| {
+                Ok(StepFigures {
+                    step: row.try_get::<i64, _>("step").ctx(ctx)? as u32,
+                    sent: row.try_get::<i64, _>("sent").ctx(ctx)? as u64,
+                    responders_after: row.try_get::<i64, _>("responders").ctx(ctx)? as u64,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((groups.into_iter().collect(), steps))
     }
 }

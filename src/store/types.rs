@@ -443,3 +443,44 @@ pub struct HistoryItem {
     pub campaign: String,
     pub at: DateTime<Utc>,
 }
+
+/// A pilot enrollment's group: the treatment is emailed, the holdout is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Group {
+    Treatment,
+    Holdout,
+}
+
+impl Group {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Treatment => "treatment",
+            Group::Holdout => "holdout",
+        }
+    }
+}
+
+/// Raw pilot figures for one group, read by `report`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GroupFigures {
+    pub enrolled: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub bounced: u64,
+    pub unsubscribed: u64,
+    pub responders: u64,
+    /// Days from entry to each responder's first response.
+    pub response_days: Vec<i64>,
+}
+
+/// Per step of a campaign: messages sent and contacts who responded after it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StepFigures {
+    pub step: u32,
+    pub sent: u64,
+    pub responders_after: u64,
+}
+
+/// Everything a pilot report reads: figures per group, and per step.
+pub type PilotFigures = (Vec<(Group, GroupFigures)>, Vec<StepFigures>);

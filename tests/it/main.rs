@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod import;
 mod operations;
+mod pilot;
 mod segments;
 mod sequences;
 mod smtp;

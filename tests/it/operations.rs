@@ -213,7 +213,7 @@ fn sigterm_during_a_slow_drain_exits_cleanly_and_loses_nothing() {
 fn metrics_agree_with_the_smtp_server() {
     let app = TestApp::with_smtp(&[]);
     app.import_contacts(CONTACTS);
-    let daemon = app.spawn_daemon(&[]);
+    let daemon = app.spawn_daemon(&[("TEND__HTTP__EVENTS_TOKEN", "ops-token-123")]);
     let addr = daemon.http_addr();
     app.smtp().wait_for(2, Duration::from_secs(30));
     // The server has the messages before tend records them: wait for the round's end.
@@ -240,6 +240,21 @@ fn metrics_agree_with_the_smtp_server() {
     assert!(
         body.contains("tend_reloads_total") || body.contains("# HELP tend_reloads_total"),
         "{body}"
+    );
+    // The HTML report is served behind the same bearer token as /events.
+    let (status, _) = http_request(addr, "GET", "/reports/welcome", "");
+    assert_eq!(status, 401);
+    let (status, page) = crate::helpers::http_request_with(
+        addr,
+        "GET",
+        "/reports/welcome",
+        &[("Authorization", "Bearer ops-token-123")],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("id=\"rate-chart\"") && page.contains("<svg"),
+        "{page}"
     );
     let (status, health) = http_request(addr, "GET", "/healthz", "");
     assert_eq!(status, 200, "{health}");

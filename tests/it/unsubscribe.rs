@@ -87,6 +87,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
         clock: Arc::new(FixedClock(now())),
         events_token: Some("events-token-for-tests".into()),
         tick_every: std::time::Duration::from_secs(60),
+        catalog: None,
     };
     tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;
@@ -395,4 +396,69 @@ async fn a_posted_batch_stores_good_events_and_names_bad_ones() {
         vec!["ana@example.com".to_string()],
         "a soft bounce keeps the address"
     );
+}
+
+#[tokio::test]
+async fn a_tracked_link_records_a_click_and_redirects_only_to_its_signed_target() {
+    let server = start(UnsubscribeScope::All).await;
+    let click = tend::domain::ClickToken {
+        contact_id: server.ids[0],
+        campaign: "welcome".into(),
+        step: 0,
+        url: "https://acme.example/new?ref=mail".into(),
+    };
+    let token = key().sign_click(&click);
+    let (status, _) = request(server.addr, "GET", format!("/c/{token}")).await;
+    assert_eq!(status, 302);
+    let raw = tokio::task::spawn_blocking({
+        let addr = server.addr;
+        let token = token.clone();
+        move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(
+                s,
+                "GET /c/{token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        raw.to_lowercase()
+            .contains("location: https://acme.example/new?ref=mail"),
+        "{raw}"
+    );
+    let contact = server
+        .store
+        .contact_by_id(server.ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        contact.last_activity_at,
+        Some(now()),
+        "the click is recorded as activity"
+    );
+
+    // The same signature with another target is refused, and records nothing.
+    let (_, tag) = token.split_once('.').unwrap();
+    use base64::Engine;
+    let evil = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "c1\u{1f}{}\u{1f}welcome\u{1f}0\u{1f}https://evil.example/",
+        server.ids[1]
+    ));
+    let (status, _) = request(server.addr, "GET", format!("/c/{evil}.{tag}")).await;
+    assert_eq!(status, 400);
+    let other = server
+        .store
+        .contact_by_id(server.ids[1])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.last_activity_at, None);
 }

@@ -1,0 +1,55 @@
+//! `tend report CAMPAIGN [--format text|json|html] [--out FILE]`.
+
+use super::app::{Context, UserError};
+use crate::catalog::did_you_mean;
+use crate::report;
+use clap::{Args, ValueEnum};
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Campaign id
+    pub campaign: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write to this file instead of standard output
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+pub async fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let loaded = ctx.require_catalog().await?;
+    let Some(campaign) = loaded.catalog.campaigns.get(&args.campaign) else {
+        let near = did_you_mean(
+            &args.campaign,
+            loaded.catalog.campaigns.keys().map(String::as_str),
+        )
+        .map(|n| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default();
+        return Err(UserError(format!("no campaign `{}`{near}", args.campaign)).into());
+    };
+    let store = ctx.store().await?;
+    let report = report::build(&store, campaign, ctx.clock().now()).await?;
+    let format = if ctx.json { Format::Json } else { args.format };
+    let body = match format {
+        Format::Text => report::text(&report),
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Html => report::html(&report),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, body)
+                .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
+            println!("wrote {}", path.display());
+        }
+        None => print!("{body}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,206 @@
+//! `tend report`: what a campaign did, and for a pilot, whether it did
+//! better than doing nothing. Figures come from the store; the statistics
+//! are Wilson intervals per group and Newcombe's interval for the
+//! difference (treatment − holdout). Output as text, JSON or one
+//! self-contained HTML page with SVG charts.
+
+mod html;
+pub mod stats;
+mod text;
+
+pub use html::render as html;
+pub use text::render as text;
+
+use crate::catalog::{Campaign, Sample};
+use crate::store::{Group, GroupFigures, StepFigures, Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use stats::{Difference, Rate, Z95, newcombe, wilson};
+
+/// Below this many contacts per group, or fewer than five expected
+/// responders, a difference cannot be told from chance: say so.
+const SMALL_GROUP: u64 = 30;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PilotInfo {
+    pub sample: String,
+    pub holdout: f64,
+    pub seed: String,
+    pub respond_within_days: i64,
+    pub respond_on: Vec<String>,
+    pub promoted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    pub group: Group,
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    pub response: Rate,
+}
+
+/// Cumulative response rate by day since entry.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TimelinePoint {
+    pub day: i64,
+    pub treatment: f64,
+    pub holdout: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub campaign: String,
+    pub description: String,
+    pub generated_at: DateTime<Utc>,
+    pub pilot: Option<PilotInfo>,
+    pub groups: Vec<GroupReport>,
+    pub difference: Option<Difference>,
+    pub verdict: String,
+    pub warnings: Vec<String>,
+    pub steps: Vec<StepFigures>,
+    pub timeline: Vec<TimelinePoint>,
+}
+
+impl Report {
+    pub fn group(&self, group: Group) -> Option<&GroupReport> {
+        self.groups.iter().find(|g| g.group == group)
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+fn points(x: f64) -> String {
+    format!("{:.0}", x * 100.0)
+}
+
+pub async fn build<S: Store>(
+    store: &S,
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<Report, StoreError> {
+    let (kinds, within) = match &campaign.pilot {
+        Some(p) => (p.respond_on.clone(), p.respond_within),
+        None => (
+            vec!["activity".to_string()],
+            crate::domain::Duration::from_days(21),
+        ),
+    };
+    let (figures, steps) = store.pilot_figures(&campaign.id, &kinds, within).await?;
+    let mut groups: Vec<GroupReport> = figures
+        .into_iter()
+        .map(|(group, figures)| GroupReport {
+            group,
+            response: wilson(figures.responders, figures.enrolled, Z95),
+            figures,
+        })
+        .collect();
+    groups.sort_by_key(|g| g.group);
+    let pilot = match &campaign.pilot {
+        Some(p) => Some(PilotInfo {
+            sample: match p.sample {
+                Sample::Share(s) => format!("{} of the segment", percent(s)),
+                Sample::Count(n) => format!("{n} contacts"),
+            },
+            holdout: p.holdout,
+            seed: p.seed.clone(),
+            respond_within_days: within.as_secs() / 86_400,
+            respond_on: p.respond_on.clone(),
+            promoted_at: crate::pilot::promoted_at(store, &campaign.id).await?,
+        }),
+        None => None,
+    };
+    let treatment = groups
+        .iter()
+        .find(|g| g.group == Group::Treatment)
+        .map(|g| g.response);
+    let holdout = groups
+        .iter()
+        .find(|g| g.group == Group::Holdout)
+        .map(|g| g.response);
+    let difference = match (treatment, holdout) {
+        (Some(t), Some(h)) if t.trials > 0 && h.trials > 0 => Some(newcombe(&t, &h)),
+        _ => None,
+    };
+    let mut warnings = Vec::new();
+    for g in &groups {
+        let expected = g.response.rate * g.figures.enrolled as f64;
+        if g.figures.enrolled < SMALL_GROUP || (pilot.is_some() && expected < 5.0) {
+            warnings.push(format!(
+                "the {} group is too small to tell ({} contacts, {} responders): treat the difference as a hint, not a result",
+                g.group.as_str(),
+                g.figures.enrolled,
+                g.figures.responders
+            ));
+        }
+    }
+    let verdict = verdict(treatment, holdout, difference, pilot.is_some());
+    let days = within.as_secs() / 86_400;
+    let cumulative = |group: Group, day: i64| -> Option<f64> {
+        let g = groups.iter().find(|g| g.group == group)?;
+        let n = g.figures.enrolled.max(1) as f64;
+        Some(
+            g.figures
+                .response_days
+                .iter()
+                .filter(|d| **d <= day)
+                .count() as f64
+                / n,
+        )
+    };
+    let timeline = (0..=days)
+        .map(|day| TimelinePoint {
+            day,
+            treatment: cumulative(Group::Treatment, day).unwrap_or(0.0),
+            holdout: cumulative(Group::Holdout, day),
+        })
+        .collect();
+    Ok(Report {
+        campaign: campaign.id.clone(),
+        description: campaign.description.clone(),
+        generated_at: now,
+        pilot,
+        groups,
+        difference,
+        verdict,
+        warnings,
+        steps,
+        timeline,
+    })
+}
+
+fn verdict(
+    treatment: Option<Rate>,
+    holdout: Option<Rate>,
+    difference: Option<Difference>,
+    is_pilot: bool,
+) -> String {
+    let (Some(t), Some(h), Some(d)) = (treatment, holdout, difference) else {
+        return match treatment {
+            Some(t) if !is_pilot => format!(
+                "{} of {} contacts responded ({}); this campaign has no holdout, so there is nothing to compare with",
+                t.successes,
+                t.trials,
+                percent(t.rate)
+            ),
+            _ => "no responses to compare yet".to_string(),
+        };
+    };
+    let summary = format!(
+        "treatment responded {} vs {} holdout; difference {} points, 95% CI {} to {}",
+        percent(t.rate),
+        percent(h.rate),
+        points(d.estimate),
+        points(d.low),
+        points(d.high)
+    );
+    let meaning = if d.low > 0.0 {
+        "the campaign made more clients respond than doing nothing"
+    } else if d.high < 0.0 {
+        "the holdout responded more: the campaign did worse than doing nothing"
+    } else {
+        "this cannot yet be told apart from doing nothing"
+    };
+    format!("{summary}: {meaning}")
+}

@@ -1,0 +1,69 @@
+//! The plain-text report.
+
+use super::Report;
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = format!("campaign {}", r.campaign);
+    if !r.description.is_empty() {
+        out += &format!(" — {}", r.description);
+    }
+    out += "\n";
+    if let Some(p) = &r.pilot {
+        out += &format!(
+            "pilot: sample {}, holdout {}, seed `{}`, a response is {} within {} days of entry",
+            p.sample,
+            pct(p.holdout),
+            p.seed,
+            p.respond_on.join("/"),
+            p.respond_within_days
+        );
+        if let Some(at) = p.promoted_at {
+            out += &format!(", promoted to a full rollout at {}", at.to_rfc3339());
+        }
+        out += "\n";
+    }
+    out += "\ngroup        contacts   sent  failed  bounced  unsubscribed  responders  rate    95% CI\n";
+    for g in &r.groups {
+        out += &format!(
+            "{:<12} {:>8} {:>6} {:>7} {:>8} {:>13} {:>11}  {:<7} {}–{}\n",
+            g.group.as_str(),
+            g.figures.enrolled,
+            g.figures.sent,
+            g.figures.failed,
+            g.figures.bounced,
+            g.figures.unsubscribed,
+            g.figures.responders,
+            pct(g.response.rate),
+            pct(g.response.low),
+            pct(g.response.high)
+        );
+    }
+    if let Some(d) = &r.difference {
+        out += &format!(
+            "\ndifference (treatment − holdout): {} points, 95% CI {} to {} (Newcombe)\n",
+            pct(d.estimate).trim_end_matches('%'),
+            pct(d.low).trim_end_matches('%'),
+            pct(d.high).trim_end_matches('%')
+        );
+    }
+    out += &format!("\nverdict: {}\n", r.verdict);
+    for w in &r.warnings {
+        out += &format!("warning: {w}\n");
+    }
+    if !r.steps.is_empty() {
+        out += "\nstep  sent  responded after it\n";
+        for s in &r.steps {
+            out += &format!(
+                "{:>4} {:>5} {:>20}\n",
+                s.step + 1,
+                s.sent,
+                s.responders_after
+            );
+        }
+    }
+    out
+}
