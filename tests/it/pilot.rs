@@ -198,8 +198,8 @@ fn html_renders_in_chromium(app: &TestApp, r: &serde_json::Value) {
                 .is_ok_and(|o| o.status.success())
         });
     let Some(chromium) = chromium else {
-        if std::env::var("TEND_REQUIRE_CHROMIUM").is_ok() {
-            panic!("Chromium is required here (TEND_REQUIRE_CHROMIUM): apt-get install chromium");
+        if std::env::var("TEND_REQUIRE_TOOLS").is_ok() {
+            panic!("Chromium is required here (TEND_REQUIRE_TOOLS): apt-get install chromium");
         }
         eprintln!("SKIPPED the Chromium part: install Debian's chromium to render the HTML report");
         return;
