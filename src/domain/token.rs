@@ -53,8 +53,8 @@ impl TokenKey {
         mac
     }
 
-    pub fn sign(&self, token: &UnsubToken) -> String {
-        let payload = format!("v1:{}:{}", token.contact_id, token.campaign);
+    /// `base64url(payload) "." base64url(tag)`: the envelope every token shares.
+    fn seal(&self, payload: &str) -> String {
         let tag = self.mac(payload.as_bytes()).finalize().into_bytes();
         format!(
             "{}.{}",
@@ -63,7 +63,8 @@ impl TokenKey {
         )
     }
 
-    pub fn verify(&self, text: &str) -> Result<UnsubToken, TokenError> {
+    /// The payload of a sealed token, after a constant-time tag check.
+    fn open(&self, text: &str) -> Result<String, TokenError> {
         let (payload, tag) = text.split_once('.').ok_or(TokenError::Malformed)?;
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
@@ -74,11 +75,18 @@ impl TokenKey {
         if tag.len() != TAG_LEN {
             return Err(TokenError::Malformed);
         }
-        // Constant-time comparison of the truncated tag.
         self.mac(&payload)
             .verify_truncated_left(&tag)
             .map_err(|_| TokenError::BadSignature)?;
-        let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
+        String::from_utf8(payload).map_err(|_| TokenError::Malformed)
+    }
+
+    pub fn sign(&self, token: &UnsubToken) -> String {
+        self.seal(&format!("v1:{}:{}", token.contact_id, token.campaign))
+    }
+
+    pub fn verify(&self, text: &str) -> Result<UnsubToken, TokenError> {
+        let payload = self.open(text)?;
         let mut parts = payload.splitn(3, ':');
         let (Some("v1"), Some(id), Some(campaign)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -107,33 +115,14 @@ const SEP: char = '\u{1f}';
 
 impl TokenKey {
     pub fn sign_click(&self, click: &ClickToken) -> String {
-        let payload = format!(
+        self.seal(&format!(
             "c1{SEP}{}{SEP}{}{SEP}{}{SEP}{}",
             click.contact_id, click.campaign, click.step, click.url
-        );
-        let tag = self.mac(payload.as_bytes()).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(&tag[..TAG_LEN])
-        )
+        ))
     }
 
     pub fn verify_click(&self, text: &str) -> Result<ClickToken, TokenError> {
-        let (payload, tag) = text.split_once('.').ok_or(TokenError::Malformed)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| TokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| TokenError::Malformed)?;
-        if tag.len() != TAG_LEN {
-            return Err(TokenError::Malformed);
-        }
-        self.mac(&payload)
-            .verify_truncated_left(&tag)
-            .map_err(|_| TokenError::BadSignature)?;
-        let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
+        let payload = self.open(text)?;
         let parts: Vec<&str> = payload.splitn(5, SEP).collect();
         let ["c1", contact, campaign, step, url] = parts[..] else {
             return Err(TokenError::Malformed);
