@@ -119,3 +119,22 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
+
+/// The campaign `id` of the loaded catalog, or a user error that suggests
+/// the nearest id (or lists them all).
+pub fn find_campaign<'a>(
+    loaded: &'a Loaded,
+    id: &str,
+) -> anyhow::Result<&'a crate::catalog::Campaign> {
+    let campaigns = &loaded.catalog.campaigns;
+    campaigns.get(id).ok_or_else(|| {
+        let hint = match crate::catalog::did_you_mean(id, campaigns.keys().map(String::as_str)) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!(
+                "campaigns: {}",
+                campaigns.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        UserError(format!("no campaign `{id}` ({hint})")).into()
+    })
+}

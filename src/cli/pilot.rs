@@ -13,9 +13,7 @@ pub enum PilotCommand {
 pub async fn run(ctx: &Context, command: PilotCommand) -> anyhow::Result<ExitCode> {
     let PilotCommand::Promote { campaign } = command;
     let loaded = ctx.require_catalog().await?;
-    let Some(c) = loaded.catalog.campaigns.get(&campaign) else {
-        return Err(UserError(format!("no campaign `{campaign}`")).into());
-    };
+    let c = super::app::find_campaign(&loaded, &campaign)?;
     if c.pilot.is_none() {
         return Err(UserError(format!(
             "campaign `{campaign}` is not a pilot (it has no `pilot = {{ … }}`)"

@@ -3,7 +3,7 @@
 //! the same code the sender uses, with the same send history.
 
 use super::app::{Context, UserError};
-use crate::catalog::{Campaign, did_you_mean};
+use crate::catalog::Campaign;
 use crate::domain::EmailAddress;
 use crate::send::{Composed, Identity, Loaded, compose};
 use crate::store::{Contact, SqliteStore, Store};
@@ -33,15 +33,7 @@ pub struct PreviewArgs {
 
 pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
     let loaded = ctx.require_catalog().await?;
-    let Some(campaign) = loaded.catalog.campaigns.get(&args.campaign) else {
-        let near = did_you_mean(
-            &args.campaign,
-            loaded.catalog.campaigns.keys().map(String::as_str),
-        )
-        .map(|n| format!(" (did you mean `{n}`?)"))
-        .unwrap_or_default();
-        return Err(UserError(format!("no campaign `{}`{near}", args.campaign)).into());
-    };
+    let campaign = super::app::find_campaign(&loaded, &args.campaign)?;
     if args.step == 0 || args.step > campaign.steps.len() {
         return Err(UserError(format!(
             "campaign `{}` has steps 1 to {}",

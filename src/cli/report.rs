@@ -1,7 +1,6 @@
 //! `tend report CAMPAIGN [--format text|json|html] [--out FILE]`.
 
 use super::app::{Context, UserError};
-use crate::catalog::did_you_mean;
 use crate::report;
 use clap::{Args, ValueEnum};
 use std::process::ExitCode;
@@ -26,15 +25,7 @@ pub struct ReportArgs {
 
 pub async fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let loaded = ctx.require_catalog().await?;
-    let Some(campaign) = loaded.catalog.campaigns.get(&args.campaign) else {
-        let near = did_you_mean(
-            &args.campaign,
-            loaded.catalog.campaigns.keys().map(String::as_str),
-        )
-        .map(|n| format!(" (did you mean `{n}`?)"))
-        .unwrap_or_default();
-        return Err(UserError(format!("no campaign `{}`{near}", args.campaign)).into());
-    };
+    let campaign = super::app::find_campaign(&loaded, &args.campaign)?;
     let store = ctx.store().await?;
     let report = report::build(&store, campaign, ctx.clock().now()).await?;
     let format = if ctx.json { Format::Json } else { args.format };

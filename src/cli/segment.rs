@@ -2,11 +2,10 @@
 //! segment at `--now` (suppressed contacts never are), and for one contact,
 //! which clause keeps them out.
 
+use super::app::find_campaign as campaign;
 use super::app::{Context, UserError, print_json};
-use crate::catalog::Campaign;
 use crate::domain::EmailAddress;
 use crate::segment::{Cond, Vocabulary};
-use crate::send::Loaded;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
@@ -30,22 +29,6 @@ pub enum SegmentCommand {
         #[arg(long)]
         contact: String,
     },
-}
-
-fn campaign<'a>(loaded: &'a Loaded, id: &str) -> anyhow::Result<&'a Campaign> {
-    loaded.catalog.campaigns.get(id).ok_or_else(|| {
-        let known: Vec<&str> = loaded
-            .catalog
-            .campaigns
-            .keys()
-            .map(String::as_str)
-            .collect();
-        UserError(format!(
-            "no campaign `{id}` (campaigns: {})",
-            known.join(", ")
-        ))
-        .into()
-    })
 }
 
 /// Every stage with its condition, in precedence order.
