@@ -11,8 +11,8 @@ use crate::domain::Rate;
 use crate::schedule::{self, Hold, Hours};
 use crate::segment::Vocabulary;
 use crate::store::{
-    EnrollmentProgress, ExitCounts, ExitReason, ExitRule, HistoryItem, NewSend, SendState, Store,
-    StoreError, TickRecord,
+    EnrollmentProgress, ExitCounts, ExitReason, ExitRule, Group, HistoryItem, NewSend, SendState,
+    Store, StoreError, TickRecord,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -350,6 +350,24 @@ async fn entry_gate<S: Store>(
     })
 }
 
+/// The start of every tick, planned or applied: exit rules, then whether
+/// new contacts may enter.
+async fn exits_and_gate<S: Store>(
+    store: &S,
+    catalog: &Catalog,
+    campaign: &Campaign,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    apply: bool,
+) -> Result<(ExitCounts, Gate), StoreError> {
+    let rule = exit_rule(campaign, &catalog.vocabulary, now);
+    let exiting = store
+        .exit_enrollments(&campaign.id, &rule, now, apply)
+        .await?;
+    let gate = entry_gate(store, campaign, rules, now, apply).await?;
+    Ok((exiting, gate))
+}
+
 fn reentry_cutoff(campaign: &Campaign, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match campaign.reentry {
         Reentry::Never => None,
@@ -434,18 +452,10 @@ pub async fn tick<S: Store>(
             source,
         };
         let mut campaign_report = empty_report(campaign);
-        campaign_report.exiting = store
-            .exit_enrollments(
-                &campaign.id,
-                &exit_rule(campaign, &catalog.vocabulary, now),
-                now,
-                true,
-            )
+        let (exiting, gate) = exits_and_gate(store, catalog, campaign, &rules, now, true)
             .await
             .map_err(fail)?;
-        let gate = entry_gate(store, campaign, &rules, now, true)
-            .await
-            .map_err(fail)?;
+        campaign_report.exiting = exiting;
         if gate.entry.open {
             let mut selection = campaign.segment.select(&catalog.vocabulary, now);
             selection.zones = gate.zones.clone();
@@ -540,18 +550,10 @@ pub async fn dry_run<S: Store>(
             source,
         };
         let mut campaign_report = empty_report(campaign);
-        campaign_report.exiting = store
-            .exit_enrollments(
-                &campaign.id,
-                &exit_rule(campaign, &catalog.vocabulary, now),
-                now,
-                false,
-            )
+        let (exiting, gate) = exits_and_gate(store, catalog, campaign, &rules, now, false)
             .await
             .map_err(fail)?;
-        let gate = entry_gate(store, campaign, &rules, now, false)
-            .await
-            .map_err(fail)?;
+        campaign_report.exiting = exiting;
         let history = history(store, campaign, &rules, now).await.map_err(fail)?;
         if gate.entry.open && !campaign.steps.is_empty() {
             // Entrants enter now; their first step depends on their zone, so count zone by zone.
@@ -561,26 +563,48 @@ pub async fn dry_run<S: Store>(
                 (None, CampaignZone::Contact) => store.contact_zones().await.map_err(fail)?,
             };
             let reentry = reentry_cutoff(campaign, now);
+            // A pilot draws once over every open zone (a count sample is one
+            // quota, not one per zone); zones then only split the outcome.
+            let drawn: Option<HashMap<i64, Group>> =
+                match sampling(store, campaign).await.map_err(fail)? {
+                    Some(pilot) => {
+                        let mut selection = campaign.segment.select(&catalog.vocabulary, now);
+                        selection.zones = gate.zones.clone();
+                        let entrants = store
+                            .entrant_ids(&campaign.id, &selection, reentry)
+                            .await
+                            .map_err(fail)?;
+                        let already = store.enrolled_count(&campaign.id).await.map_err(fail)?;
+                        Some(
+                            crate::pilot::choose(pilot, &entrants, already)
+                                .into_iter()
+                                .collect(),
+                        )
+                    }
+                    None => None,
+                };
             for zone in zones {
                 let mut selection = campaign.segment.select(&catalog.vocabulary, now);
                 if campaign.timezone == CampaignZone::Contact {
                     selection.zones = Some(vec![zone.clone()]);
                 }
-                let entering = match sampling(store, campaign).await.map_err(fail)? {
-                    Some(pilot) => {
-                        let (treatment, holdout) = crate::pilot::enroll(
-                            store,
-                            &campaign.id,
-                            pilot,
-                            &selection,
-                            reentry,
-                            now,
-                            false,
-                        )
-                        .await
-                        .map_err(fail)?;
-                        campaign_report.entering += holdout;
-                        campaign_report.holdout_entering += holdout;
+                let entering = match &drawn {
+                    Some(drawn) => {
+                        let mut treatment = 0;
+                        for id in store
+                            .entrant_ids(&campaign.id, &selection, reentry)
+                            .await
+                            .map_err(fail)?
+                        {
+                            match drawn.get(&id) {
+                                Some(Group::Treatment) => treatment += 1,
+                                Some(Group::Holdout) => {
+                                    campaign_report.entering += 1;
+                                    campaign_report.holdout_entering += 1;
+                                }
+                                None => {}
+                            }
+                        }
                         treatment
                     }
                     None => store

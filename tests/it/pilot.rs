@@ -254,8 +254,16 @@ fn html_renders_in_chromium(app: &TestApp, r: &serde_json::Value) {
 #[test]
 fn promotion_rolls_out_to_the_rest_and_keeps_the_holdout_dark() {
     let app = setup(60);
+    let plan: serde_json::Value =
+        serde_json::from_str(&app.tend(&["plan", "--json", "--now", NOW]).ok().stdout).unwrap();
     app.run_once(NOW);
     let pilot = enrollments(&app);
+    // The dry run predicted exactly the draw the tick made.
+    let planned = &plan["campaigns"][0];
+    assert_eq!(planned["entering"], pilot.len() as u64);
+    let held = pilot.iter().filter(|(_, g)| g == "holdout").count() as u64;
+    assert_eq!(planned["holdout_entering"], held);
+    assert_eq!(planned["steps"][0]["due_now"], pilot.len() as u64 - held);
     let holdout: BTreeSet<String> = pilot
         .iter()
         .filter(|(_, g)| g == "holdout")
