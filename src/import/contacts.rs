@@ -1,7 +1,7 @@
 //! `email,name,created_at,last_activity_at,timezone,tags` plus any other
 //! columns, kept as attributes (numbers and booleans typed as such).
 
-use super::{ImportError, Parsed, Rejected, cell, column, line_of, parse_time};
+use super::{ImportError, Parsed, cell, column, parse_rows, parse_time};
 use crate::domain::EmailAddress;
 use crate::store::{Attributes, NewContact};
 use std::io::Read;
@@ -32,62 +32,36 @@ pub fn parse_contacts(input: impl Read) -> Result<Parsed<NewContact>, ImportErro
         .map(|(i, h)| (i, h.trim().to_string()))
         .collect();
 
-    let mut parsed = Parsed {
-        rows: Vec::new(),
-        rejected: Vec::new(),
-    };
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                parsed.rejected.push(Rejected {
-                    line,
-                    reason: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = line_of(&record);
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let row = (|| -> Result<NewContact, String> {
-            let address = cell(&record, Some(email)).ok_or("the email is empty")?;
-            let email = EmailAddress::parse(address).map_err(|e| e.to_string())?;
-            let time = |index| cell(&record, index).map(parse_time).transpose();
-            let created_at = time(created).map_err(|e| format!("created_at: {e}"))?;
-            let last_activity_at = time(activity).map_err(|e| format!("last_activity_at: {e}"))?;
-            let timezone = cell(&record, timezone)
-                .map(|tz| {
-                    tz.parse::<chrono_tz::Tz>().map_err(|_| {
-                        format!("unknown time zone `{tz}` (use an IANA name such as Europe/Berlin or America/New_York)")
-                    })
+    Ok(parse_rows(&mut reader, |record| {
+        let address = cell(record, Some(email)).ok_or("the email is empty")?;
+        let email = EmailAddress::parse(address).map_err(|e| e.to_string())?;
+        let time = |index| cell(record, index).map(parse_time).transpose();
+        let created_at = time(created).map_err(|e| format!("created_at: {e}"))?;
+        let last_activity_at = time(activity).map_err(|e| format!("last_activity_at: {e}"))?;
+        let timezone = cell(record, timezone)
+            .map(|tz| {
+                tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                    format!("unknown time zone `{tz}` (use an IANA name such as Europe/Berlin or America/New_York)")
                 })
-                .transpose()?;
-            let tags = cell(&record, tags).map(split_tags);
-            let mut attributes = Attributes::new();
-            for (index, key) in &extra {
-                if let Some(value) = cell(&record, Some(*index)) {
-                    attributes.insert(key.clone(), typed(value));
-                }
-            }
-            Ok(NewContact {
-                email,
-                name: cell(&record, name).map(str::to_string),
-                created_at,
-                last_activity_at,
-                timezone,
-                tags,
-                attributes,
             })
-        })();
-        match row {
-            Ok(contact) => parsed.rows.push((line, contact)),
-            Err(reason) => parsed.rejected.push(Rejected { line, reason }),
+            .transpose()?;
+        let tags = cell(record, tags).map(split_tags);
+        let mut attributes = Attributes::new();
+        for (index, key) in &extra {
+            if let Some(value) = cell(record, Some(*index)) {
+                attributes.insert(key.clone(), typed(value));
+            }
         }
-    }
-    Ok(parsed)
+        Ok(NewContact {
+            email,
+            name: cell(record, name).map(str::to_string),
+            created_at,
+            last_activity_at,
+            timezone,
+            tags,
+            attributes,
+        })
+    }))
 }
 
 /// Tags are separated by `;`, `|` or `,` (inside a quoted cell).

@@ -1,7 +1,7 @@
 //! `email,kind,at,detail`: activity (`activity`, `purchase`, `login`, …),
 //! `unsubscribe`, `bounce` (detail `soft` keeps the address), `complaint`.
 
-use super::{ImportError, Parsed, Rejected, cell, column, line_of, parse_time};
+use super::{ImportError, Parsed, cell, column, parse_rows, parse_time};
 use crate::domain::EmailAddress;
 use crate::store::{EventKind, NewEvent};
 use std::io::Read;
@@ -13,44 +13,18 @@ pub fn parse_events(input: impl Read, source: &str) -> Result<Parsed<NewEvent>, 
     let kind = column(&headers, "kind").ok_or(ImportError::MissingColumn("kind"))?;
     let at = column(&headers, "at").ok_or(ImportError::MissingColumn("at"))?;
     let detail = column(&headers, "detail");
-    let mut parsed = Parsed {
-        rows: Vec::new(),
-        rejected: Vec::new(),
-    };
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                parsed.rejected.push(Rejected {
-                    line,
-                    reason: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = line_of(&record);
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let row = (|| -> Result<NewEvent, String> {
-            let address = cell(&record, Some(email)).ok_or("the email is empty")?;
-            Ok(NewEvent {
-                email: EmailAddress::parse(address).map_err(|e| e.to_string())?,
-                kind: cell(&record, Some(kind))
-                    .ok_or("the kind is empty")?
-                    .parse::<EventKind>()?,
-                at: parse_time(cell(&record, Some(at)).ok_or("the time `at` is empty")?)?,
-                detail: cell(&record, detail).unwrap_or_default().to_string(),
-                source: source.to_string(),
-            })
-        })();
-        match row {
-            Ok(event) => parsed.rows.push((line, event)),
-            Err(reason) => parsed.rejected.push(Rejected { line, reason }),
-        }
-    }
-    Ok(parsed)
+    Ok(parse_rows(&mut reader, |record| {
+        let address = cell(record, Some(email)).ok_or("the email is empty")?;
+        Ok(NewEvent {
+            email: EmailAddress::parse(address).map_err(|e| e.to_string())?,
+            kind: cell(record, Some(kind))
+                .ok_or("the kind is empty")?
+                .parse::<EventKind>()?,
+            at: parse_time(cell(record, Some(at)).ok_or("the time `at` is empty")?)?,
+            detail: cell(record, detail).unwrap_or_default().to_string(),
+            source: source.to_string(),
+        })
+    }))
 }
 
 #[cfg(test)]

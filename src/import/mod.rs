@@ -52,6 +52,40 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
+/// Every data row of `reader` through `row`: blank rows are skipped, an
+/// unreadable or rejected row is reported with its line, the rest kept.
+fn parse_rows<T, R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+    mut row: impl FnMut(&csv::StringRecord) -> Result<T, String>,
+) -> Parsed<T> {
+    let mut parsed = Parsed {
+        rows: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                parsed.rejected.push(Rejected {
+                    line,
+                    reason: format!("unreadable row: {e}"),
+                });
+                continue;
+            }
+        };
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let line = line_of(&record);
+        match row(&record) {
+            Ok(value) => parsed.rows.push((line, value)),
+            Err(reason) => parsed.rejected.push(Rejected { line, reason }),
+        }
+    }
+    parsed
+}
+
 /// Column positions by header name (trimmed, case-insensitive).
 fn column(headers: &csv::StringRecord, name: &str) -> Option<usize> {
     headers
