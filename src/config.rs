@@ -276,6 +276,23 @@ pub struct SendingSettings {
     pub max_per_contact: Option<Rate>,
     /// The zone for contacts whose time zone is unknown.
     pub default_timezone: String,
+    /// The relay's circuit breaker opens after this many relay-level
+    /// failures in a row (policy, reputation, authentication, connection)…
+    pub breaker_after: u32,
+    /// …or when `breaker_share` of the last `breaker_window` attempts failed so…
+    pub breaker_window: u32,
+    pub breaker_share: f64,
+    /// …and pauses all sending for `breaker_pause`, doubling after each failed
+    /// probe up to `breaker_max`.
+    pub breaker_pause: Duration,
+    pub breaker_max: Duration,
+    /// An address that soft-bounced (mailbox full…) at least this many times…
+    pub soft_bounce_limit: u32,
+    /// …over at least this long, with no acceptance in between, is suppressed.
+    pub soft_bounce_span: Duration,
+    /// A row refused for reasons that are ours (policy, reputation, content)
+    /// waits and is tried again; after this long since it was due it fails.
+    pub park_for: Duration,
 }
 
 impl Default for SendingSettings {
@@ -301,6 +318,14 @@ impl Default for SendingSettings {
             quiet_hours: None,
             max_per_contact: None,
             default_timezone: "UTC".into(),
+            breaker_after: 5,
+            breaker_window: 20,
+            breaker_share: 0.5,
+            breaker_pause: Duration::from_secs(60),
+            breaker_max: Duration::from_secs(1800),
+            soft_bounce_limit: 3,
+            soft_bounce_span: Duration::from_days(3),
+            park_for: Duration::from_days(7),
         }
     }
 }
@@ -469,6 +494,12 @@ impl Settings {
         }
         if self.smtp.connections == 0 {
             return Err("key `smtp.connections` must be at least 1".into());
+        }
+        if !(self.sending.breaker_share > 0.0 && self.sending.breaker_share <= 1.0) {
+            return Err(format!(
+                "key `sending.breaker_share` ({}) must be a share between 0 and 1, e.g. 0.5",
+                self.sending.breaker_share
+            ));
         }
         if self.sending.batch == 0 || self.sending.max_attempts == 0 {
             return Err(

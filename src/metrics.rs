@@ -3,8 +3,8 @@
 //! store at scrape time, so they are right even with several daemons.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 
@@ -109,6 +109,55 @@ pub static LAST_TICK_AGE: LazyLock<Gauge> = LazyLock::new(|| {
     )
 });
 
+/// 1 while the relay's circuit breaker is open (sending paused).
+pub static RELAY_BREAKER_OPEN: LazyLock<IntGauge> = LazyLock::new(|| {
+    register(
+        IntGauge::new(
+            "tend_relay_breaker_open",
+            "1 while the relay's circuit breaker is open and sending is paused",
+        )
+        .expect("valid metric"),
+    )
+});
+
+pub static RELAY_BREAKER_TRIPS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "tend_relay_breaker_trips_total",
+            "Times the relay's circuit breaker opened",
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// SMTP answers that were not acceptances, by classified verdict.
+pub static SMTP_REFUSALS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "tend_smtp_failures_total",
+                "SMTP failures by verdict (hard_bounce, soft_bounce, deferred, refused)",
+            ),
+            &["verdict"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Rows held back at the moment they would have left, by reason.
+pub static HELD: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "tend_held_total",
+                "Sends held back when about to leave (window, quiet hours, cap, paused relay or domain)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric"),
+    )
+});
+
 /// Touches every metric so each appears in the output even before it moves.
 pub fn init() {
     LazyLock::force(&SENDS);
@@ -122,6 +171,10 @@ pub fn init() {
     LazyLock::force(&OUTBOX);
     LazyLock::force(&IN_DOUBT);
     LazyLock::force(&LAST_TICK_AGE);
+    LazyLock::force(&RELAY_BREAKER_OPEN);
+    LazyLock::force(&RELAY_BREAKER_TRIPS);
+    LazyLock::force(&SMTP_REFUSALS);
+    LazyLock::force(&HELD);
 }
 
 /// The text exposition format.

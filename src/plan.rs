@@ -8,11 +8,11 @@
 use crate::catalog::{Campaign, CampaignZone, Catalog, ExitWhen, Reentry};
 use crate::config::Settings;
 use crate::domain::Rate;
-use crate::schedule::{self, Hold, Hours};
+use crate::schedule::{self, Hold, Hours, Zones};
 use crate::segment::Vocabulary;
 use crate::store::{
-    EnrollmentProgress, ExitCounts, ExitReason, ExitRule, Group, HistoryItem, NewSend, SendState,
-    Store, StoreError, TickRecord,
+    EnrollmentProgress, ExitCounts, ExitReason, ExitRule, Group, HistoryItem, HoldReason, NewSend,
+    SendState, Store, StoreError, TickRecord,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -75,6 +75,13 @@ pub enum Decision {
     },
     /// The previous step is still in the outbox.
     InFlight { step: usize },
+    /// The previous step came due but was held back when it was about to
+    /// leave (window, quiet hours, cap, paused relay or domain).
+    Held {
+        step: usize,
+        until: DateTime<Utc>,
+        reason: HoldReason,
+    },
     /// The previous step's delivery is in doubt: an operator must look.
     InDoubt { step: usize },
     /// The passage is over.
@@ -85,10 +92,83 @@ pub enum Decision {
 pub fn zone_for(campaign: &Campaign, contact_zone: Option<&str>, rules: &Rules) -> Tz {
     match campaign.timezone {
         CampaignZone::Fixed(tz) => tz,
-        CampaignZone::Contact => contact_zone
-            .and_then(|z| z.parse().ok())
-            .unwrap_or(rules.default_zone),
+        CampaignZone::Contact => contact_zone_or_default(contact_zone, rules),
     }
+}
+
+fn contact_zone_or_default(contact_zone: Option<&str>, rules: &Rules) -> Tz {
+    contact_zone
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(rules.default_zone)
+}
+
+/// The send window in the campaign's zone, quiet hours in the recipient's.
+pub fn zones_for(campaign: &Campaign, contact_zone: Option<&str>, rules: &Rules) -> Zones {
+    Zones {
+        window: zone_for(campaign, contact_zone, rules),
+        quiet: contact_zone_or_default(contact_zone, rules),
+    }
+}
+
+/// The first instant at or after `due` at which a message of `campaign` may
+/// leave for this contact: inside the send window, outside the recipient's
+/// quiet hours, under every frequency cap given the contact's other messages
+/// (`history`: every campaign). The same rule serves the planner (when to
+/// queue) and the sender (whether it may leave now), so they cannot drift.
+pub fn next_allowed(
+    campaign: &Campaign,
+    rules: &Rules,
+    contact_zone: Option<&str>,
+    history: &[&HistoryItem],
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, Option<WaitReason>) {
+    let zones = zones_for(campaign, contact_zone, rules);
+    let all: Vec<DateTime<Utc>> = history.iter().map(|h| h.at).collect();
+    let own: Vec<DateTime<Utc>> = history
+        .iter()
+        .filter(|h| h.campaign == campaign.id)
+        .map(|h| h.at)
+        .collect();
+    let mut due = due;
+    let mut reason = None;
+    // Windows and caps can push each other; a few rounds always settle.
+    for _ in 0..8 {
+        let (opened, hold) = schedule::next_opening(
+            due,
+            zones,
+            campaign.send_window.as_ref(),
+            rules.quiet_hours.as_ref(),
+        );
+        if opened > due {
+            due = opened;
+            reason = Some(match hold {
+                Some(Hold::QuietHours) => WaitReason::QuietHours,
+                _ => WaitReason::Window,
+            });
+        }
+        // A cap is judged at the moment the message would really go out.
+        let sending_at = due.max(now);
+        let release = [
+            rules
+                .max_per_contact
+                .and_then(|cap| schedule::cap_release(&all, cap, sending_at)),
+            campaign
+                .max_per_contact
+                .and_then(|cap| schedule::cap_release(&own, cap, sending_at)),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        match release {
+            Some(release) if release > due => {
+                due = release;
+                reason = Some(WaitReason::Cap);
+            }
+            _ => break,
+        }
+    }
+    (due, reason)
 }
 
 /// The next step of one passage, given the contact's other messages
@@ -107,7 +187,19 @@ pub fn decide(
                 last.step as usize + 1,
                 last.sent_at.unwrap_or(progress.entered_at),
             ),
-            SendState::Queued | SendState::Sending | SendState::Retry => {
+            SendState::Queued | SendState::Retry => {
+                return match last.held {
+                    Some((reason, until)) => Decision::Held {
+                        step: last.step as usize,
+                        until,
+                        reason,
+                    },
+                    None => Decision::InFlight {
+                        step: last.step as usize,
+                    },
+                };
+            }
+            SendState::Claimed | SendState::Sending => {
                 return Decision::InFlight {
                     step: last.step as usize,
                 };
@@ -127,54 +219,19 @@ pub fn decide(
         return Decision::Finish(ExitReason::Completed);
     };
     let zone = zone_for(campaign, progress.timezone.as_deref(), rules);
-    let mut due =
-        base + step.after.to_chrono() + schedule::jitter(progress.enrollment_id, next, step.jitter);
+    let mut due = schedule::after_local(base, zone, step.after)
+        + schedule::jitter(progress.enrollment_id, next, step.jitter);
     if let Some(at) = step.at {
         due = schedule::at_time_of_day(due, zone, at);
     }
-    let all: Vec<DateTime<Utc>> = history.iter().map(|h| h.at).collect();
-    let own: Vec<DateTime<Utc>> = history
-        .iter()
-        .filter(|h| h.campaign == campaign.id)
-        .map(|h| h.at)
-        .collect();
-    let mut reason = WaitReason::Delay;
-    // Windows and caps can push each other; a few rounds always settle.
-    for _ in 0..8 {
-        let (opened, hold) = schedule::next_opening(
-            due,
-            zone,
-            campaign.send_window.as_ref(),
-            rules.quiet_hours.as_ref(),
-        );
-        if opened > due {
-            due = opened;
-            reason = match hold {
-                Some(Hold::QuietHours) => WaitReason::QuietHours,
-                _ => WaitReason::Window,
-            };
-        }
-        // A cap is judged at the moment the message would really go out.
-        let sending_at = due.max(now);
-        let release = [
-            rules
-                .max_per_contact
-                .and_then(|cap| schedule::cap_release(&all, cap, sending_at)),
-            campaign
-                .max_per_contact
-                .and_then(|cap| schedule::cap_release(&own, cap, sending_at)),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
-        match release {
-            Some(release) if release > due => {
-                due = release;
-                reason = WaitReason::Cap;
-            }
-            _ => break,
-        }
-    }
+    let (due, reason) = next_allowed(
+        campaign,
+        rules,
+        progress.timezone.as_deref(),
+        history,
+        due,
+        now,
+    );
     if due <= now {
         Decision::Queue {
             step: next,
@@ -184,7 +241,7 @@ pub fn decide(
         Decision::Wait {
             step: next,
             until: due,
-            reason,
+            reason: reason.unwrap_or(WaitReason::Delay),
         }
     }
 }
@@ -204,8 +261,10 @@ pub struct StepReport {
     pub due_now: u64,
     /// Not yet due, by reason, with the earliest time one becomes due.
     pub waiting: BTreeMap<WaitReason, Waiting>,
-    /// Already in the outbox (queued, sending, retry).
+    /// Already in the outbox (queued, claimed, sending, retry).
     pub in_flight: u64,
+    /// Of those, held back at sending time, by reason, with the earliest release.
+    pub held: BTreeMap<HoldReason, Waiting>,
     /// Previous attempt's outcome unknown; never resent automatically.
     pub in_doubt: u64,
 }
@@ -279,6 +338,17 @@ fn tally(report: &mut CampaignReport, decision: &Decision, times: u64) {
             w.next_at = Some(w.next_at.map_or(until, |t| t.min(until)));
         }
         Decision::InFlight { step: i } => report.steps[step(i)].in_flight += times,
+        Decision::Held {
+            step: i,
+            until,
+            reason,
+        } => {
+            let s = &mut report.steps[step(i)];
+            s.in_flight += times;
+            let w = s.held.entry(reason).or_default();
+            w.count += times;
+            w.next_at = Some(w.next_at.map_or(until, |t| t.min(until)));
+        }
         Decision::InDoubt { step: i } => report.steps[step(i)].in_doubt += times,
         Decision::Finish(_) => report.finishing += times,
     }
@@ -375,7 +445,9 @@ fn reentry_cutoff(campaign: &Campaign, now: DateTime<Utc>) -> Option<DateTime<Ut
     }
 }
 
-fn exit_rule(campaign: &Campaign, vocabulary: &Vocabulary, now: DateTime<Utc>) -> ExitRule {
+/// The campaign's exit rules at `now`, as the store applies them (at the tick, and
+/// again for each row right before it is claimed for sending).
+pub fn exit_rule(campaign: &Campaign, vocabulary: &Vocabulary, now: DateTime<Utc>) -> ExitRule {
     ExitRule {
         event_kinds: campaign.exit_on.clone(),
         outside: matches!(campaign.exit_when, Some(ExitWhen::LeftSegment))

@@ -199,22 +199,42 @@ pub enum Hold {
     QuietHours,
 }
 
+/// Where each calendar rule is read: the send window in the campaign's zone
+/// (a pinned zone, or the contact's), quiet hours always in the recipient's
+/// own zone, because they protect the recipient's night.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zones {
+    pub window: Tz,
+    pub quiet: Tz,
+}
+
+impl Zones {
+    /// Both rules read in one zone.
+    pub fn same(tz: Tz) -> Self {
+        Self {
+            window: tz,
+            quiet: tz,
+        }
+    }
+}
+
 /// The first instant at or after `due` that is inside the window and outside
-/// quiet hours, in `tz`, and what held it back (if anything).
+/// quiet hours, each read in its zone, and what held it back (if anything).
 pub fn next_opening(
     due: DateTime<Utc>,
-    tz: Tz,
+    zones: Zones,
     window: Option<&SendWindow>,
     quiet: Option<&Hours>,
 ) -> (DateTime<Utc>, Option<Hold>) {
     let mut at = due;
     let mut held = None;
     // Fifteen days of boundaries is more than any weekly window needs.
-    for _ in 0..200 {
-        let now_local = local(tz, at);
-        let blocked = if window.is_some_and(|w| !w.allows(now_local)) {
+    for _ in 0..400 {
+        let window_local = local(zones.window, at);
+        let quiet_local = local(zones.quiet, at);
+        let blocked = if window.is_some_and(|w| !w.allows(window_local)) {
             Some(Hold::Window)
-        } else if quiet.is_some_and(|q| q.contains(now_local.time())) {
+        } else if quiet.is_some_and(|q| q.contains(quiet_local.time())) {
             Some(Hold::QuietHours)
         } else {
             None
@@ -223,23 +243,56 @@ pub fn next_opening(
             return (at, held);
         };
         held.get_or_insert(reason);
-        // Jump to the next local boundary where the answer may change.
-        let mut candidates: Vec<NaiveDateTime> = Vec::new();
-        let day = now_local.date();
-        for d in [day, day.succ_opt().unwrap_or(day)] {
-            candidates.push(d.and_hms_opt(0, 0, 0).unwrap_or_default());
-            if let Some(h) = window.and_then(|w| w.hours) {
-                candidates.push(d.and_time(h.start));
-            }
-            if let Some(q) = quiet {
-                candidates.push(d.and_time(q.end));
+        // Jump to the next local boundary (in either zone) where the answer may change.
+        let mut candidates: Vec<DateTime<Utc>> = Vec::new();
+        for (tz, now_local, starts) in [
+            (
+                zones.window,
+                window_local,
+                window.and_then(|w| w.hours).map(|h| h.start),
+            ),
+            (zones.quiet, quiet_local, quiet.map(|q| q.end)),
+        ] {
+            let day = now_local.date();
+            for d in [day, day.succ_opt().unwrap_or(day)] {
+                let mut locals = vec![d.and_hms_opt(0, 0, 0).unwrap_or_default()];
+                if let Some(start) = starts {
+                    locals.push(d.and_time(start));
+                }
+                candidates.extend(
+                    locals
+                        .into_iter()
+                        .filter(|c| *c > now_local)
+                        .map(|c| resolve_local(tz, c)),
+                );
             }
         }
-        let next_local = candidates.into_iter().filter(|c| *c > now_local).min();
-        let next = next_local.map(|n| resolve_local(tz, n)).filter(|n| *n > at);
+        let next = candidates.into_iter().filter(|n| *n > at).min();
         at = next.unwrap_or(at + chrono::Duration::minutes(1));
     }
     (at, held)
+}
+
+/// `base` plus `after`, with whole days counted on the local calendar of
+/// `tz`: a step three days after a 09:00 send is due at 09:00 local three
+/// days later even when the clocks changed in between (the rest of the
+/// duration, hours and minutes, is elapsed time).
+pub fn after_local(base: DateTime<Utc>, tz: Tz, after: Duration) -> DateTime<Utc> {
+    let seconds = after.as_secs();
+    let days = seconds / 86_400;
+    let rest = chrono::Duration::seconds(seconds % 86_400);
+    if days == 0 {
+        return base + rest;
+    }
+    let local_base = local(tz, base);
+    let shifted = local_base
+        .date()
+        .checked_add_days(chrono::Days::new(days as u64))
+        .map(|d| d.and_time(local_base.time()));
+    match shifted {
+        Some(naive) => resolve_local(tz, naive) + rest,
+        None => base + after.to_chrono(),
+    }
 }
 
 /// The step's due instant moved to local time-of-day `at` (the same local

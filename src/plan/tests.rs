@@ -65,6 +65,7 @@ fn progress(last: Option<(u32, SendState, Option<i64>)>) -> EnrollmentProgress {
         entered_at: t(0),
         timezone: None,
         last_send: last.map(|(step, state, sent)| LastSend {
+            held: None,
             step,
             state,
             sent_at: sent.map(t),

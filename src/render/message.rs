@@ -25,8 +25,14 @@ pub struct MessageMeta {
 
 /// The Message-ID of a send, derived from its id so that a duplicate
 /// delivered downstream is recognisable as the same send.
-pub fn message_id(send_id: i64, enrollment_id: i64, from: &Mailbox) -> String {
-    format!("<tend.{send_id}.{enrollment_id}@{}>", from.email.domain())
+/// `<tend.SEND.ENROLLMENT.INSTALLATION@domain>`: derived from the send row,
+/// so a downstream duplicate is recognisable, and from the installation's
+/// random id, so a reset database or a second install never reissues one.
+pub fn message_id(send_id: i64, enrollment_id: i64, installation: &str, from: &Mailbox) -> String {
+    format!(
+        "<tend.{send_id}.{enrollment_id}.{installation}@{}>",
+        from.email.domain()
+    )
 }
 
 const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");

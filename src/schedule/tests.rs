@@ -189,7 +189,7 @@ fn windows_and_quiet_hours_find_the_next_opening() {
         ),
     ];
     for (zone, window, quiet, due, expected, hold) in cases {
-        let got = next_opening(utc(due), tz(zone), window, quiet);
+        let got = next_opening(utc(due), Zones::same(tz(zone)), window, quiet);
         assert_eq!(got, (utc(expected), hold), "{zone} due {due}");
     }
 }
@@ -203,21 +203,45 @@ fn contacts_at_utc_plus_13_and_minus_10_each_get_their_own_morning() {
     let due = utc("2026-11-24T00:00:00Z");
     // Tonga (UTC+13): 13:00 local, inside. Honolulu (UTC-10): 14:00 the day before, inside.
     assert_eq!(
-        next_opening(due, tz("Pacific/Tongatapu"), Some(&office), None).0,
+        next_opening(
+            due,
+            Zones::same(tz("Pacific/Tongatapu")),
+            Some(&office),
+            None
+        )
+        .0,
         due
     );
     assert_eq!(
-        next_opening(due, tz("Pacific/Honolulu"), Some(&office), None).0,
+        next_opening(
+            due,
+            Zones::same(tz("Pacific/Honolulu")),
+            Some(&office),
+            None
+        )
+        .0,
         due
     );
     let late = utc("2026-11-24T05:00:00Z");
     // Tonga 18:00 -> next day 09:00 local (20:00Z); Honolulu 19:00 -> 09:00 local (19:00Z).
     assert_eq!(
-        next_opening(late, tz("Pacific/Tongatapu"), Some(&office), None).0,
+        next_opening(
+            late,
+            Zones::same(tz("Pacific/Tongatapu")),
+            Some(&office),
+            None
+        )
+        .0,
         utc("2026-11-24T20:00:00Z")
     );
     assert_eq!(
-        next_opening(late, tz("Pacific/Honolulu"), Some(&office), None).0,
+        next_opening(
+            late,
+            Zones::same(tz("Pacific/Honolulu")),
+            Some(&office),
+            None
+        )
+        .0,
         utc("2026-11-24T19:00:00Z")
     );
 }

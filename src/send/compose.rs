@@ -30,6 +30,9 @@ pub struct Identity {
     pub unsubscribe_mailto: String,
     pub links: Links,
     pub dkim: Option<Arc<DkimConfig>>,
+    /// A random id kept in the database: Message-IDs from another
+    /// installation (or a reset one) never collide with ours.
+    pub installation: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,12 +41,18 @@ pub enum IdentityError {
         "`sending.from` is not set: messages need a sender (e.g. from = \"Ana <ana@acme.example>\")"
     )]
     NoFrom,
+    #[error("cannot create this installation's id: {0}")]
+    Installation(String),
     #[error("cannot use the DKIM key {path}: {message}")]
     DkimKey { path: String, message: String },
 }
 
 impl Identity {
-    pub fn new(settings: &Settings, links: Links) -> Result<Self, IdentityError> {
+    pub fn new(
+        settings: &Settings,
+        links: Links,
+        installation: String,
+    ) -> Result<Self, IdentityError> {
         let from = settings.from_mailbox().ok_or(IdentityError::NoFrom)?;
         Ok(Self {
             reply_to: settings
@@ -64,6 +73,7 @@ impl Identity {
                 .map(dkim_config)
                 .transpose()?
                 .map(Arc::new),
+            installation,
         })
     }
 }
@@ -218,7 +228,9 @@ pub fn compose(
         .clone()
         .unwrap_or_else(|| identity.from.clone());
     let id = match send {
-        Some((send_id, enrollment_id)) => message_id(send_id, enrollment_id, &from),
+        Some((send_id, enrollment_id)) => {
+            message_id(send_id, enrollment_id, &identity.installation, &from)
+        }
         None => format!(
             "<tend.preview.{}.{}.{}@{}>",
             campaign.id,

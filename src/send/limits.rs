@@ -79,6 +79,15 @@ impl DomainBook {
         }
     }
 
+    /// Until when the domain is paused, if it is.
+    pub fn paused_until(&self, domain: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        states
+            .get(domain)
+            .and_then(|h| h.paused_until)
+            .filter(|until| *until > now)
+    }
+
     /// Records one answer; returns the new state when it changed and should be stored.
     pub fn record(
         &self,

@@ -1,34 +1,39 @@
-//! Sending: claim due outbox rows, render, deliver under a global rate limit
-//! and a connection cap, and record every outcome. A claimed row always ends
-//! in a recorded state; if recording itself fails, the row stays `sending`
-//! and its lease expiry turns it `in_doubt` (never resent blindly).
+//! Sending: claim due outbox rows, judge each again at the moment it would
+//! leave, render, deliver under the rate limits, the relay's circuit breaker
+//! and the domains' backoff, and record every outcome.
+//!
+//! A row is `claimed` while this sender prepares it and becomes `sending`
+//! only right before its message data goes to the server. If the sender
+//! dies, claimed rows go back to the queue and only `sending` rows (at most
+//! one per connection) become `in_doubt`.
 
+mod attempt;
+pub mod breaker;
 mod compose;
 mod limits;
+pub mod reply;
+pub mod smtp;
 mod transport;
+pub mod worker;
 
 pub use compose::{ComposeError, Composed, Identity, IdentityError, compose};
 pub use limits::{DomainBook, DomainLimits};
-pub use transport::{Delivery, Transport, TransportError};
+pub use transport::{Transport, TransportError};
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::mask;
 use crate::metrics;
 use crate::render::Renderer;
-use crate::store::{
-    ClaimRequest, ClaimedSend, NewSuppression, SendOutcome, Store, StoreError, SuppressionReason,
-    SuppressionScope,
-};
+use crate::store::{ClaimRequest, ClaimedSend, Store, StoreError, WorkerInfo};
+use breaker::{Breaker, Gate};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -51,14 +56,20 @@ pub enum SendError {
     Store(#[from] StoreError),
 }
 
-/// Resolves the sending identity: from/reply-to, link key, DKIM key.
+/// Resolves the sending identity: from/reply-to, link key, DKIM key, and
+/// the installation id that makes Message-IDs unique to this database.
 pub async fn identity<S: Store>(
     store: &S,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<Identity, SendError> {
     let links = crate::links::Links::load(store, settings, now).await?;
-    Ok(Identity::new(settings, links)?)
+    let mut candidate = [0u8; 6];
+    getrandom::fill(&mut candidate)
+        .map_err(|e| SendError::Identity(IdentityError::Installation(e.to_string())))?;
+    let installation = store.secret("installation_id", &candidate, now).await?;
+    let installation: String = installation.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Identity::new(settings, links, installation)?)
 }
 
 /// Counts of one or more sending rounds.
@@ -71,10 +82,22 @@ pub struct SendStats {
     pub bounced: u64,
     pub suppressed: u64,
     pub cancelled: u64,
+    /// Held back at the moment they would have left (window, quiet hours,
+    /// cap, paused relay or domain): back in the queue for later.
+    pub held: u64,
+    /// Refused for reasons that are ours: waiting, attempts not counted.
+    pub parked: u64,
     /// Claimed but put back, untouched, because we are stopping.
     pub released: u64,
-    /// Results that could not be recorded (rows stay `sending` until their lease expires).
+    /// Results that could not be recorded (the row is taken back when this
+    /// sender is gone: claimed rows requeued, rows on the wire in doubt).
     pub unrecorded: u64,
+    /// Taken back from senders that died: requeued, and in doubt.
+    pub recovered: u64,
+    pub in_doubt: u64,
+    /// Set when the relay's breaker is open: nothing leaves before then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 impl SendStats {
@@ -86,8 +109,13 @@ impl SendStats {
         self.bounced += other.bounced;
         self.suppressed += other.suppressed;
         self.cancelled += other.cancelled;
+        self.held += other.held;
+        self.parked += other.parked;
         self.released += other.released;
         self.unrecorded += other.unrecorded;
+        self.recovered += other.recovered;
+        self.in_doubt += other.in_doubt;
+        self.paused_until = other.paused_until.or(self.paused_until);
     }
 }
 
@@ -98,16 +126,19 @@ struct Shared<S> {
     limiter: DefaultDirectRateLimiter,
     domains: DomainLimits,
     book: DomainBook,
+    breaker: Breaker,
     connections: Semaphore,
     clock: Arc<dyn Clock>,
     identity: Identity,
     settings: Settings,
-    worker: String,
+    worker: WorkerInfo,
     stopping: AtomicBool,
     seeded: AtomicBool,
+    /// Sends seen to an end (any outcome): the watchdog's sign of life.
+    progress: AtomicU64,
 }
 
-/// The claim → send → record loop. Cheap to clone; clones share limits.
+/// The claim → judge → send → record loop. Cheap to clone; clones share limits.
 #[derive(Debug)]
 pub struct Sender<S> {
     shared: Arc<Shared<S>>,
@@ -132,27 +163,69 @@ impl<S: Store> Sender<S> {
         let quota = Quota::with_period(rate.interval())
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::MIN);
+        let transport = Transport::from_settings(&settings.smtp)?;
         Ok(Self {
             shared: Arc::new(Shared {
-                transport: Transport::from_settings(&settings.smtp)?,
+                breaker: Breaker::new(&transport.relay(), &settings.sending),
+                transport,
                 limiter: RateLimiter::direct(quota),
                 domains: DomainLimits::new(&settings.sending),
                 book: DomainBook::new(&settings.sending),
                 connections: Semaphore::new(settings.smtp.connections as usize),
+                worker: worker::current(clock.now()),
                 store,
                 clock,
                 identity,
                 settings: settings.clone(),
-                worker: format!("{}-{}", std::process::id(), Utc::now().timestamp_millis()),
                 stopping: AtomicBool::new(false),
                 seeded: AtomicBool::new(false),
+                progress: AtomicU64::new(0),
             }),
         })
     }
 
-    /// Stop putting claimed rows on the wire; they are released to `queued`.
+    /// Stop putting claimed rows on the wire; they are released to the queue.
     pub fn stop(&self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// How many sends have come to an end so far (any outcome).
+    pub fn progress(&self) -> u64 {
+        self.shared.progress.load(Ordering::Relaxed)
+    }
+
+    /// This sender's id in the outbox (`claimed_by`).
+    pub fn worker_id(&self) -> &str {
+        &self.shared.worker.id
+    }
+
+    /// Says goodbye: closes idle SMTP sessions.
+    pub async fn close(&self) {
+        self.shared.transport.close().await;
+    }
+
+    /// Announces this sender and takes back the rows of senders that died.
+    async fn keep_alive(&self, now: DateTime<Utc>) -> Result<crate::store::Recovered, SendError> {
+        let s = &self.shared;
+        s.store.heartbeat(&s.worker, now).await?;
+        let lease = s.settings.sending.lease.to_chrono();
+        let dead: Vec<String> = s
+            .store
+            .workers()
+            .await?
+            .iter()
+            .filter(|w| worker::is_dead(w, &s.worker, now, lease))
+            .map(|w| w.id.clone())
+            .collect();
+        let recovered = s.store.recover(&dead, now).await?;
+        if recovered.released > 0 || recovered.in_doubt > 0 {
+            tracing::warn!(
+                requeued = recovered.released,
+                in_doubt = recovered.in_doubt,
+                "took back the rows of a sender that stopped: claimed rows are queued again; rows already on the wire are in doubt (see `tend outbox --state in_doubt`)"
+            );
+        }
+        Ok(recovered)
     }
 
     /// One round: claim up to a batch of due rows and see each to a recorded end.
@@ -162,29 +235,76 @@ impl<S: Store> Sender<S> {
         if !s.seeded.swap(true, Ordering::SeqCst) {
             s.book.seed(s.store.domain_health().await?);
         }
-        s.store.expire_leases(now).await?;
-        let limit = self
+        s.breaker
+            .adopt(s.store.relay_health(&s.breaker.relay()).await?);
+        let recovered = self.keep_alive(now).await?;
+        let mut stats = SendStats {
+            recovered: recovered.released,
+            in_doubt: recovered.in_doubt,
+            ..Default::default()
+        };
+        let mut limit = self
             .warmup_allowance(now)
             .await?
             .min(s.settings.sending.batch);
+        let probing = match s.breaker.gate(now) {
+            Gate::Closed => false,
+            Gate::Open { until } => {
+                stats.paused_until = Some(until);
+                return Ok(stats);
+            }
+            Gate::Probe => {
+                tracing::warn!(relay = %s.breaker.relay(), "the relay's pause is over: probing it with one message");
+                limit = limit.min(1);
+                true
+            }
+        };
+        let catalog = &loaded.catalog;
+        let rules = crate::plan::Rules::from_settings(&s.settings);
+        let longest_cap = catalog
+            .campaigns
+            .values()
+            .filter_map(|c| c.max_per_contact)
+            .chain(rules.max_per_contact)
+            .map(|cap| cap.period.to_chrono())
+            .max();
         let claim = s
             .store
             .claim(&ClaimRequest {
                 now,
                 limit,
                 lease_until: now + s.settings.sending.lease.to_chrono(),
-                worker: s.worker.clone(),
+                worker: s.worker.id.clone(),
+                exits: catalog
+                    .campaigns
+                    .values()
+                    .map(|c| {
+                        (
+                            c.id.clone(),
+                            crate::plan::exit_rule(c, &catalog.vocabulary, now),
+                        )
+                    })
+                    .collect(),
+                history_since: longest_cap.map(|period| now - period),
             })
-            .await?;
-        let mut stats = SendStats {
-            claimed: claim.sends.len() as u64,
-            suppressed: claim.suppressed,
-            cancelled: claim.cancelled,
-            ..Default::default()
+            .await;
+        let claim = match claim {
+            Ok(claim) => claim,
+            Err(e) => {
+                if probing {
+                    s.breaker.cancel_probe();
+                }
+                return Err(e.into());
+            }
         };
+        if probing && claim.sends.is_empty() {
+            s.breaker.cancel_probe();
+        }
+        stats.claimed = claim.sends.len() as u64;
+        stats.suppressed = claim.suppressed;
+        stats.cancelled = claim.cancelled;
         // One task per contact, its sends in order: each message's variant
-        // choice then sees the one recorded just before it (no repeats
-        // between two campaigns that reach the same contact in one round).
+        // choice and cap see the one recorded just before it.
         let mut per_contact: std::collections::BTreeMap<i64, Vec<ClaimedSend>> =
             std::collections::BTreeMap::new();
         for send in claim.sends {
@@ -198,8 +318,9 @@ impl<S: Store> Sender<S> {
             let size = sends.len() as u64;
             let handle = tasks.spawn(async move {
                 let mut stats = SendStats::default();
+                let mut sent_here = Vec::new();
                 for send in sends {
-                    stats.add(&this.process(send, &loaded).await);
+                    stats.add(&this.process(send, &loaded, &mut sent_here, probing).await);
                 }
                 stats
             });
@@ -208,7 +329,8 @@ impl<S: Store> Sender<S> {
         while let Some(result) = tasks.join_next().await {
             match result {
                 Ok(one) => stats.add(&one),
-                // A panicking task leaves its rows `sending`: the lease makes them in-doubt.
+                // A panicking task leaves its rows claimed or on the wire:
+                // they are taken back when this sender is gone.
                 Err(e) => {
                     tracing::error!(error = %e, "a send task failed");
                     stats.unrecorded += sizes.get(&e.id()).copied().unwrap_or(1);
@@ -249,7 +371,8 @@ impl<S: Store> Sender<S> {
         self.drain_with(loaded, |_| {}).await
     }
 
-    /// Rounds until nothing is due, reporting each round (for progress display).
+    /// Rounds until nothing is due (or the relay is paused), reporting each
+    /// round (for progress display).
     pub async fn drain_with(
         &self,
         loaded: &Arc<Loaded>,
@@ -260,189 +383,9 @@ impl<S: Store> Sender<S> {
             let stats = self.round(loaded).await?;
             on_round(&stats);
             total.add(&stats);
-            if stats.claimed == 0 {
+            if stats.claimed == 0 || stats.paused_until.is_some() {
                 return Ok(total);
             }
-        }
-    }
-
-    async fn process(&self, send: ClaimedSend, loaded: &Loaded) -> SendStats {
-        let s = &self.shared;
-        let outcome = self.attempt(&send, loaded).await;
-        let mut stats = SendStats::default();
-        let result = match &outcome {
-            SendOutcome::Sent { .. } => {
-                stats.sent += 1;
-                "sent"
-            }
-            SendOutcome::Retry { .. } => {
-                stats.retry += 1;
-                "retry"
-            }
-            SendOutcome::Failed { .. } => {
-                stats.failed += 1;
-                "failed"
-            }
-            SendOutcome::Bounced { .. } => {
-                stats.bounced += 1;
-                "bounced"
-            }
-            SendOutcome::Cancelled { .. } => {
-                stats.cancelled += 1;
-                "cancelled"
-            }
-            SendOutcome::Released => {
-                stats.released += 1;
-                "released"
-            }
-        };
-        metrics::SENDS
-            .with_label_values(&[result, send.campaign.as_str()])
-            .inc();
-        let to = mask(&send.contact.email);
-        match &outcome {
-            SendOutcome::Sent { .. } => {
-                tracing::info!(send = send.id, campaign = %send.campaign, step = send.step + 1, to, "sent")
-            }
-            SendOutcome::Retry { next_at, error } => {
-                tracing::warn!(send = send.id, to, %next_at, error, "will retry")
-            }
-            SendOutcome::Failed { error } => tracing::warn!(send = send.id, to, error, "failed"),
-            SendOutcome::Bounced { error, .. } => {
-                tracing::warn!(send = send.id, to, error, "bounced; address suppressed")
-            }
-            SendOutcome::Cancelled { reason } => {
-                tracing::info!(send = send.id, to, reason, "cancelled")
-            }
-            SendOutcome::Released => tracing::debug!(send = send.id, "released back to the queue"),
-        }
-        if let Err(e) = s.store.record(send.id, &outcome, s.clock.now()).await {
-            tracing::error!(send = send.id, error = %e, "could not record a send result; the row will become in_doubt when its lease expires");
-            return SendStats {
-                unrecorded: 1,
-                ..Default::default()
-            };
-        }
-        stats.claimed = 0;
-        stats
-    }
-
-    async fn attempt(&self, send: &ClaimedSend, loaded: &Loaded) -> SendOutcome {
-        let s = &self.shared;
-        let Some(campaign) = loaded.catalog.campaigns.get(&send.campaign) else {
-            return SendOutcome::Cancelled {
-                reason: format!("campaign `{}` is no longer defined", send.campaign),
-            };
-        };
-        let history = match s.store.history(send.contact.id, Some(send.id)).await {
-            Ok(history) => history,
-            Err(e) => {
-                return self.retry_or_fail(
-                    send,
-                    s.clock.now(),
-                    format!("cannot read the contact's history: {e}"),
-                );
-            }
-        };
-        let now = s.clock.now();
-        let composed = match compose(
-            loaded,
-            &s.identity,
-            campaign,
-            send.step as usize,
-            &send.contact,
-            Some((send.id, send.enrollment_id)),
-            now,
-            &history,
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                return SendOutcome::Failed {
-                    error: e.to_string(),
-                };
-            }
-        };
-        let domain = send
-            .contact
-            .email
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or_default()
-            .to_string();
-        let _permit = s.connections.acquire().await;
-        let waited = Instant::now();
-        s.limiter.until_ready().await;
-        metrics::RATE_LIMIT_WAIT_SECONDS
-            .with_label_values(&["global"])
-            .inc_by(waited.elapsed().as_millis() as u64);
-        let waited = Instant::now();
-        s.domains.until_ready(&domain).await;
-        metrics::RATE_LIMIT_WAIT_SECONDS
-            .with_label_values(&["domain"])
-            .inc_by(waited.elapsed().as_millis() as u64);
-        if s.stopping.load(Ordering::SeqCst) {
-            return SendOutcome::Released;
-        }
-        let started = Instant::now();
-        let delivery = s.transport.deliver(composed.message).await;
-        let outcome = match &delivery {
-            Delivery::Accepted(_) => "accepted",
-            Delivery::Transient { .. } => "transient",
-            Delivery::Rejected(_) => "rejected",
-            Delivery::Unsendable(_) => "unsendable",
-        };
-        metrics::SMTP_SECONDS
-            .with_label_values(&[outcome])
-            .observe(started.elapsed().as_secs_f64());
-        let deferred = match &delivery {
-            Delivery::Accepted(_) => Some(None),
-            Delivery::Transient {
-                error,
-                deferred: true,
-            } => Some(Some(error.as_str())),
-            _ => None,
-        };
-        if let Some(answer) = deferred {
-            let now = s.clock.now();
-            if let Some(state) = s.book.record(&domain, answer, now) {
-                if let Err(e) = s.store.save_domain_health(&state, now).await {
-                    tracing::error!(error = %e, domain, "could not store domain health");
-                }
-            }
-        }
-        match delivery {
-            Delivery::Accepted(response) => SendOutcome::Sent {
-                message_id: composed.message_id,
-                subject: composed.subject,
-                response,
-                content: composed.content,
-            },
-            Delivery::Rejected(error) => SendOutcome::Bounced {
-                suppress: NewSuppression {
-                    value: send.contact.email.clone(),
-                    scope: SuppressionScope::Address,
-                    reason: SuppressionReason::Bounce,
-                    source: "smtp".into(),
-                    detail: error.clone(),
-                },
-                error,
-            },
-            Delivery::Unsendable(error) => SendOutcome::Failed { error },
-            Delivery::Transient { error, .. } => self.retry_or_fail(send, s.clock.now(), error),
-        }
-    }
-
-    fn retry_or_fail(&self, send: &ClaimedSend, now: DateTime<Utc>, error: String) -> SendOutcome {
-        let sending = &self.shared.settings.sending;
-        let next_at = now + backoff(sending.retry_base.as_secs(), send.attempts, send.id);
-        if send.attempts >= sending.max_attempts
-            || next_at > send.due_at + sending.retry_for.to_chrono()
-        {
-            SendOutcome::Failed {
-                error: format!("gave up after {} attempts: {error}", send.attempts),
-            }
-        } else {
-            SendOutcome::Retry { next_at, error }
         }
     }
 }

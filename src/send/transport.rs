@@ -1,13 +1,15 @@
-//! The wire: SMTP through lettre's pooled async transport, or `.eml` files
-//! for trying tend out. Every outcome is classified for the retry policy.
+//! The wire: SMTP through tend's own client and its session pool, or `.eml`
+//! files for trying tend out. Both call the caller's `before_data` right
+//! before the message leaves, so the outbox knows what is truly in doubt.
 
+use super::reply::Phase;
+use super::smtp::{ClientConfig, Failure, FailureKind, Pool};
 use crate::config::{SmtpSettings, TlsMode, TransportKind};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -20,29 +22,50 @@ pub enum TransportError {
     },
 }
 
-/// How one delivery attempt ended, from the retry policy's point of view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// Accepted; the server's reply.
-    Accepted(String),
-    /// Worth trying again later: 4xx, connection trouble, timeouts, and
-    /// server-side configuration problems (authentication) that are not the
-    /// recipient's fault. `deferred` marks a 4xx answer about the recipient
-    /// (greylisting, rate limiting by the receiving domain).
-    Transient { error: String, deferred: bool },
-    /// The recipient was refused for good (5xx): a hard bounce.
-    Rejected(String),
-    /// The message itself cannot be sent (e.g. it could not be formatted).
-    Unsendable(String),
-}
-
 #[derive(Debug)]
 pub enum Transport {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        timeout: Duration,
-    },
-    File(AsyncFileTransport<Tokio1Executor>),
+    Smtp(Pool),
+    File(PathBuf),
+}
+
+fn tls_config(smtp: &SmtpSettings) -> Result<Arc<rustls::ClientConfig>, TransportError> {
+    // Certificates are always verified; `ca_file` adds a trusted root (a private relay's CA).
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &smtp.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            TransportError::Settings(format!("cannot read smtp.ca_file {}: {e}", path.display()))
+        })?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                TransportError::Settings(format!(
+                    "smtp.ca_file {} is not a PEM certificate: {e}",
+                    path.display()
+                ))
+            })?;
+            roots.add(cert).map_err(|e| {
+                TransportError::Settings(format!(
+                    "smtp.ca_file {}: unusable certificate: {e}",
+                    path.display()
+                ))
+            })?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(TransportError::Settings(format!(
+                "smtp.ca_file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TransportError::Settings(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 impl Transport {
@@ -52,99 +75,141 @@ impl Transport {
                 path: smtp.file_dir.display().to_string(),
                 source,
             })?;
-            return Ok(Transport::File(AsyncFileTransport::new(&smtp.file_dir)));
+            return Ok(Transport::File(smtp.file_dir.clone()));
         }
-        let settings_err =
-            |e: lettre::transport::smtp::Error| TransportError::Settings(e.to_string());
-        // Certificates are always verified; `ca_file` adds a trusted root (a private relay's CA).
-        let parameters = || -> Result<TlsParameters, TransportError> {
-            let mut builder = TlsParameters::builder(smtp.host.clone());
-            if let Some(path) = &smtp.ca_file {
-                let pem = std::fs::read(path).map_err(|e| {
-                    TransportError::Settings(format!(
-                        "cannot read smtp.ca_file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| {
-                    TransportError::Settings(format!(
-                        "smtp.ca_file {} is not a PEM certificate: {e}",
-                        path.display()
-                    ))
-                })?;
-                builder = builder.add_root_certificate(cert);
-            }
-            builder.build_rustls().map_err(settings_err)
-        };
-        let tls = match smtp.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::Starttls => Tls::Required(parameters()?),
-            TlsMode::Tls => Tls::Wrapper(parameters()?),
-        };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
-                .port(smtp.port)
-                .tls(tls)
-                .timeout(Some(smtp.timeout.to_std()))
-                .pool_config(PoolConfig::new().max_size(smtp.connections));
-        if let Some(name) = &smtp.hello_name {
-            builder = builder.hello_name(ClientId::Domain(name.clone()));
-        }
-        if let Some(user) = &smtp.username {
+        let credentials = smtp.username.as_ref().map(|user| {
             let password = smtp
                 .password
                 .as_ref()
                 .map(|p| p.expose().to_string())
                 .unwrap_or_default();
-            builder = builder.credentials(Credentials::new(user.clone(), password));
+            (user.clone(), password)
+        });
+        if credentials.is_some() && smtp.tls == TlsMode::None && !is_loopback(&smtp.host) {
+            return Err(TransportError::Settings(
+                "smtp.username is set but smtp.tls = \"none\": the password would cross the network in clear; use \"starttls\" or \"tls\""
+                    .into(),
+            ));
         }
-        Ok(Transport::Smtp {
-            transport: builder.build(),
+        Ok(Transport::Smtp(Pool::new(ClientConfig {
+            host: smtp.host.clone(),
+            port: smtp.port,
+            tls: smtp.tls,
+            tls_config: tls_config(smtp)?,
+            credentials,
+            hello: smtp
+                .hello_name
+                .clone()
+                .unwrap_or_else(super::worker::hostname),
             timeout: smtp.timeout.to_std(),
-        })
+        })))
     }
 
-    pub async fn deliver(&self, message: Message) -> Delivery {
+    /// The relay's name for logs, `status` and the breaker.
+    pub fn relay(&self) -> String {
         match self {
-            Transport::File(files) => match files.send(message).await {
-                Ok(id) => Delivery::Accepted(format!("written {id}.eml")),
-                Err(e) => Delivery::Transient {
-                    error: format!("cannot write the .eml file: {e}"),
-                    deferred: false,
-                },
-            },
-            Transport::Smtp { transport, timeout } => {
-                // lettre's own timeout covers single reads/writes; bound the whole transaction.
-                match tokio::time::timeout(*timeout * 2, transport.send(message)).await {
-                    Err(_) => Delivery::Transient {
-                        error: format!("SMTP transaction timed out after {:?}", *timeout * 2),
-                        deferred: false,
-                    },
-                    Ok(Ok(response)) => Delivery::Accepted(format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    )),
-                    Ok(Err(e)) => classify(&e),
-                }
+            Transport::Smtp(pool) => pool.relay(),
+            Transport::File(dir) => format!("file:{}", dir.display()),
+        }
+    }
+
+    /// Delivers one message. `before_data` is called once, right before the
+    /// message data leaves; if it fails, nothing leaves.
+    pub async fn deliver<F, Fut>(
+        &self,
+        from: &str,
+        to: &str,
+        message_id: &str,
+        message: &[u8],
+        before_data: F,
+    ) -> Result<String, Failure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
+        match self {
+            Transport::File(dir) => {
+                before_data().await.map_err(|why| Failure {
+                    phase: Phase::Data,
+                    kind: FailureKind::Aborted(why),
+                })?;
+                write_eml(dir, message_id, message)
+                    .await
+                    .map_err(|e| Failure {
+                        phase: Phase::EndOfData,
+                        kind: FailureKind::Io(format!("cannot write the .eml file: {e}")),
+                    })
             }
+            Transport::Smtp(pool) => {
+                let hook = std::sync::Mutex::new(Some(before_data));
+                let take = || {
+                    let f = hook.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    async move {
+                        match f {
+                            Some(f) => f().await,
+                            None => Err("the message was already handed over".to_string()),
+                        }
+                    }
+                };
+                let (mut conn, reused) = pool.get().await?;
+                let mut result = conn.send(from, to, message, &take).await;
+                let unused = hook.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+                // A reused session may have been closed by the server while
+                // idle; that shows on the first command, before anything of
+                // the message left, so one fresh session tries again.
+                if let Err(failure) = &result {
+                    if reused
+                        && unused
+                        && failure.phase == Phase::MailFrom
+                        && matches!(failure.kind, FailureKind::Io(_) | FailureKind::Timeout)
+                    {
+                        tracing::debug!(error = %failure, "an idle SMTP session was closed; opening a new one");
+                        conn = pool.open().await?;
+                        result = conn.send(from, to, message, &take).await;
+                    }
+                }
+                let refused = matches!(&result, Err(f) if matches!(f.kind, FailureKind::Reply(_)));
+                pool.put(conn, refused).await;
+                result.map(|reply| reply.to_string())
+            }
+        }
+    }
+
+    /// Closes idle sessions (on shutdown).
+    pub async fn close(&self) {
+        if let Transport::Smtp(pool) = self {
+            pool.close().await;
         }
     }
 }
 
-fn classify(error: &lettre::transport::smtp::Error) -> Delivery {
-    let text = error.to_string();
-    let code = error.status().map(|c| c.to_string());
-    // Authentication and policy replies about *us* must never suppress a recipient.
-    let about_us = matches!(code.as_deref(), Some("530" | "534" | "535" | "538"));
-    if error.is_permanent() && !about_us {
-        Delivery::Rejected(text)
-    } else if error.is_client() {
-        Delivery::Unsendable(text)
-    } else {
-        Delivery::Transient {
-            deferred: error.is_transient() && !about_us,
-            error: text,
-        }
-    }
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Writes `NAME.eml` atomically (a temporary file renamed into place).
+async fn write_eml(
+    dir: &std::path::Path,
+    message_id: &str,
+    message: &[u8],
+) -> std::io::Result<String> {
+    let name: String = message_id
+        .trim_matches(['<', '>'])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}.eml"));
+    let partial = dir.join(format!(".{name}.eml.partial"));
+    tokio::fs::write(&partial, message).await?;
+    tokio::fs::rename(&partial, &path).await?;
+    Ok(format!("written {}", path.display()))
 }

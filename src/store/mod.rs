@@ -161,10 +161,24 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Claims due rows under a lease. In the same transaction, due rows of
-    /// suppressed contacts become `suppressed` and rows of exited
-    /// enrollments become `cancelled`; neither is returned.
+    /// Claims due rows for `request.worker` (state `claimed`). In the same
+    /// transaction, and only for due rows: rows of suppressed contacts
+    /// become `suppressed`, the campaigns' exit rules are judged again and
+    /// rows of ended passages become `cancelled` with the reason; neither is
+    /// returned. Rows of paused domains are left in the queue.
     fn claim(&self, request: &ClaimRequest) -> impl Future<Output = StoreResult<Claim>> + Send;
+
+    /// Right before a claimed row's message data goes to the server: marks
+    /// it `sending` (with its Message-ID) if it is still claimed by `worker`,
+    /// its contact is not suppressed and its passage is open. Returns false
+    /// (and ends the row as `suppressed` or `cancelled`) otherwise.
+    fn mark_sending(
+        &self,
+        send_id: i64,
+        worker: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<MarkResult>> + Send;
 
     /// Records the result of one claimed send.
     fn record(
@@ -174,9 +188,66 @@ pub trait Store: Clone + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Rows whose lease ran out while `sending` may or may not have been
-    /// accepted by the server: they become `in_doubt` and are never resent.
-    fn expire_leases(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Announces (or refreshes) a sender process.
+    fn heartbeat(
+        &self,
+        worker: &WorkerInfo,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Every registered sender process.
+    fn workers(&self) -> impl Future<Output = StoreResult<Vec<WorkerInfo>>> + Send;
+
+    /// Takes back the rows of senders that are gone (`dead`, and any row
+    /// whose owner is unknown and whose lease ran out): `claimed` rows go
+    /// back to the queue; `sending` rows (their data may have reached the
+    /// server) become `in_doubt` and are never resent automatically.
+    fn recover(
+        &self,
+        dead: &[String],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Recovered>> + Send;
+
+    /// Times of the address's soft bounces since it last accepted a message.
+    fn soft_bounces(
+        &self,
+        contact_id: i64,
+    ) -> impl Future<Output = StoreResult<Vec<DateTime<Utc>>>> + Send;
+
+    fn relay_health(
+        &self,
+        relay: &str,
+    ) -> impl Future<Output = StoreResult<Option<RelayHealth>>> + Send;
+
+    fn save_relay_health(
+        &self,
+        health: &RelayHealth,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Rows of the outbox, oldest first.
+    fn outbox_rows(
+        &self,
+        filter: &OutboxFilter,
+    ) -> impl Future<Output = StoreResult<Vec<OutboxRow>>> + Send;
+
+    /// Settles the `in_doubt` rows the filter selects; returns how many.
+    fn settle(
+        &self,
+        filter: &OutboxFilter,
+        how: Settle,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Due rows held back at sending time, per campaign and reason.
+    fn held_counts(&self) -> impl Future<Output = StoreResult<Vec<HeldCount>>> + Send;
+
+    /// Ended rows per campaign, state and recorded reason.
+    fn ended_counts(
+        &self,
+        campaign: Option<&str>,
+    ) -> impl Future<Output = StoreResult<Vec<EndedCount>>> + Send;
 
     fn outbox_counts(&self) -> impl Future<Output = StoreResult<Vec<OutboxCount>>> + Send;
 

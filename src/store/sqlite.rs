@@ -12,6 +12,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use std::borrow::Cow;
 use std::str::FromStr;
 
+mod outbox;
 mod variation;
 
 #[derive(Debug, Clone)]
@@ -54,6 +55,11 @@ fn migrator() -> Migrator {
                 4,
                 "operations",
                 include_str!("../../migrations/sqlite/0004_operations.sql"),
+            ),
+            migration(
+                5,
+                "trust",
+                include_str!("../../migrations/sqlite/0005_trust.sql"),
             ),
         ]),
         ..Migrator::DEFAULT
@@ -144,6 +150,7 @@ fn exit_query<'a>(
     reason: &'static str,
     now: DateTime<Utc>,
     apply: bool,
+    due_only: bool,
 ) -> QueryBuilder<'a, Sqlite> {
     let mut qb = QueryBuilder::new("");
     if apply {
@@ -157,7 +164,64 @@ fn exit_query<'a>(
     }
     qb.push_bind(campaign.to_string());
     qb.push(" AND exited_at IS NULL");
+    if due_only {
+        // At claim time only the passages about to get a message are judged.
+        qb.push(
+            " AND id IN (SELECT enrollment_id FROM sends WHERE state IN ('queued', 'retry') AND next_at <= ",
+        );
+        qb.push_bind(ts(now));
+        qb.push(")");
+    }
     qb
+}
+
+/// Ends (or, with `apply` false, counts) open passages of `campaign` by its
+/// exit rules; with `due_only`, only passages that have a due row.
+pub(super) async fn apply_exits(
+    tx: &mut sqlx::SqliteConnection,
+    campaign: &str,
+    rule: &ExitRule,
+    now: DateTime<Utc>,
+    apply: bool,
+    due_only: bool,
+) -> StoreResult<ExitCounts> {
+    let mut counts = ExitCounts::default();
+    if !rule.event_kinds.is_empty() {
+        let mut qb = exit_query(campaign, "event", now, apply, due_only);
+        qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND (0");
+        for kind in &rule.event_kinds {
+            if kind == "activity" {
+                qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
+            } else {
+                qb.push(" OR ev.kind = ");
+                qb.push_bind(kind.clone());
+            }
+        }
+        qb.push("))");
+        counts.event = run_exit(qb, &mut *tx, apply).await?;
+    }
+    for (selection, inside, reason) in [
+        (&rule.outside, false, "left_segment"),
+        (&rule.matching, true, "exit_when"),
+    ] {
+        let Some(selection) = selection else { continue };
+        let mut qb = exit_query(campaign, reason, now, apply, due_only);
+        qb.push(if inside {
+            " AND contact_id IN"
+        } else {
+            " AND contact_id NOT IN"
+        });
+        qb.push(" (SELECT c.id FROM contacts c WHERE ");
+        push_selection(&mut qb, selection);
+        qb.push(")");
+        let n = run_exit(qb, &mut *tx, apply).await?;
+        if inside {
+            counts.exit_when = n;
+        } else {
+            counts.left_segment = n;
+        }
+    }
+    Ok(counts)
 }
 
 async fn run_exit(
@@ -198,7 +262,7 @@ impl SqliteStore {
             .map_err(open_err)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(30))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -516,7 +580,7 @@ impl Store for SqliteStore {
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
         let rows = sqlx::query(
-            "SELECT e.id, e.contact_id, e.entered_at, s.step, s.state, s.sent_at, c.timezone
+            "SELECT e.id, e.contact_id, e.entered_at, s.step, s.state, s.sent_at, s.hold_reason, s.next_at, c.timezone
              FROM enrollments e
              JOIN contacts c ON c.id = e.contact_id
              LEFT JOIN sends s ON s.id = (
@@ -546,6 +610,16 @@ impl Store for SqliteStore {
                                 .try_get::<Option<i64>, _>("sent_at")
                                 .ctx(ctx)?
                                 .map(from_ts),
+                            held: match row.try_get::<Option<String>, _>("hold_reason").ctx(ctx)? {
+                                Some(reason) => Some((
+                                    reason.parse().map_err(|detail| StoreError::Corrupt {
+                                        context: ctx,
+                                        detail,
+                                    })?,
+                                    from_ts(row.try_get("next_at").ctx(ctx)?),
+                                )),
+                                None => None,
+                            },
                         })
                     }
                 };
@@ -617,115 +691,18 @@ impl Store for SqliteStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Claim> {
-        let now = ts(request.now);
-        let _write = self.write_lock.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        self.claim_rows(request).await
+    }
+
+    async fn mark_sending(
+        &self,
+        send_id: i64,
+        worker: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MarkResult> {
+        self.mark_row_sending(send_id, worker, message_id, now)
             .await
-            .ctx("claiming sends")?;
-        // An unsubscribe between plan and send must win: check at claim time.
-        let suppressed: Vec<i64> = sqlx::query_scalar(
-            "UPDATE sends SET state = 'suppressed', finished_at = ?1, lease_until = NULL,
-                    last_error = 'recipient is suppressed'
-             WHERE id IN (
-                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
-                 WHERE sd.state IN ('queued', 'retry') AND sd.next_at <= ?1
-                   AND EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain)))
-             RETURNING enrollment_id",
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("suppressing due sends")?;
-        for enrollment in &suppressed {
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed' WHERE id = ? AND exited_at IS NULL",
-            )
-            .bind(now)
-            .bind(enrollment)
-            .execute(&mut *tx)
-            .await
-            .ctx("ending a suppressed enrollment")?;
-        }
-        let cancelled = sqlx::query(
-            "UPDATE sends SET state = 'cancelled', finished_at = ?1, last_error = 'enrollment ended before sending'
-             WHERE state IN ('queued', 'retry') AND next_at <= ?1
-               AND enrollment_id IN (SELECT id FROM enrollments WHERE exited_at IS NOT NULL)",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .ctx("cancelling sends of ended enrollments")?
-        .rows_affected();
-        // Rows for paused (deferring) domains stay queued until the pause ends.
-        let claimed = sqlx::query(
-            "UPDATE sends SET state = 'sending', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
-             WHERE id IN (
-                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
-                 WHERE sd.state IN ('queued', 'retry') AND sd.next_at <= ?3
-                   AND NOT EXISTS (SELECT 1 FROM domain_health h
-                                   WHERE h.domain = c.domain AND h.paused_until > ?3)
-                 ORDER BY sd.next_at, sd.id LIMIT ?4)
-             RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, due_at",
-        )
-        .bind(&request.worker)
-        .bind(ts(request.lease_until))
-        .bind(now)
-        .bind(request.limit as i64)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("claiming due sends")?;
-        let mut sends = Vec::with_capacity(claimed.len());
-        if !claimed.is_empty() {
-            let mut qb = QueryBuilder::new(format!(
-                "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id IN ("
-            ));
-            let mut ids = qb.separated(", ");
-            for row in &claimed {
-                ids.push_bind(
-                    row.try_get::<i64, _>("contact_id")
-                        .ctx("claiming due sends")?,
-                );
-            }
-            qb.push(")");
-            let contacts = qb
-                .build()
-                .fetch_all(&mut *tx)
-                .await
-                .ctx("loading claimed contacts")?;
-            let contacts: std::collections::HashMap<i64, Contact> = contacts
-                .iter()
-                .map(|row| contact_from_row(row).map(|c| (c.id, c)))
-                .collect::<StoreResult<_>>()?;
-            for row in &claimed {
-                let ctx = "reading a claimed send";
-                let contact_id: i64 = row.try_get("contact_id").ctx(ctx)?;
-                let contact = contacts
-                    .get(&contact_id)
-                    .cloned()
-                    .ok_or(StoreError::Corrupt {
-                        context: ctx,
-                        detail: format!("send refers to missing contact {contact_id}"),
-                    })?;
-                sends.push(ClaimedSend {
-                    id: row.try_get("id").ctx(ctx)?,
-                    enrollment_id: row.try_get("enrollment_id").ctx(ctx)?,
-                    campaign: row.try_get("campaign").ctx(ctx)?,
-                    step: row.try_get::<i64, _>("step").ctx(ctx)? as u32,
-                    template: row.try_get("template").ctx(ctx)?,
-                    attempts: row.try_get::<i64, _>("attempts").ctx(ctx)? as u32,
-                    due_at: from_ts(row.try_get("due_at").ctx(ctx)?),
-                    contact,
-                });
-            }
-        }
-        tx.commit().await.ctx("committing a claim")?;
-        Ok(Claim {
-            sends,
-            suppressed: suppressed.len() as u64,
-            cancelled,
-        })
     }
 
     async fn record(
@@ -734,92 +711,53 @@ impl Store for SqliteStore {
         outcome: &SendOutcome,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let now = ts(now);
-        let _write = self.write_lock.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .ctx("recording a send")?;
-        // `in_doubt` is accepted too: a late answer settles the doubt.
-        const MINE: &str = "id = ? AND state IN ('sending', 'in_doubt')";
-        let sql = match outcome {
-            SendOutcome::Sent { .. } => {
-                "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
-                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL,
-                    variants = ?, opener = ?, body_text = ?,
-                    sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)"
-            }
-            SendOutcome::Retry { .. } => {
-                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL"
-            }
-            SendOutcome::Failed { .. } | SendOutcome::Bounced { .. } => {
-                "UPDATE sends SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL"
-            }
-            SendOutcome::Cancelled { .. } => {
-                "UPDATE sends SET state = 'cancelled', last_error = ?, finished_at = ?, lease_until = NULL"
-            }
-            SendOutcome::Released => {
-                "UPDATE sends SET state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END,
-                        attempts = attempts - 1, lease_until = NULL, claimed_by = NULL"
-            }
-        };
-        let sql = format!("{sql} WHERE {MINE}");
-        let mut query = sqlx::query(&sql);
-        query = match outcome {
-            SendOutcome::Sent {
-                message_id,
-                subject,
-                response,
-                content,
-            } => query
-                .bind(message_id)
-                .bind(subject)
-                .bind(response)
-                .bind(now)
-                .bind(now)
-                .bind(serde_json::to_string(&content.choices).unwrap_or_else(|_| "[]".into()))
-                .bind(&content.opener)
-                .bind(&content.text),
-            SendOutcome::Retry { next_at, error } => query.bind(ts(*next_at)).bind(error),
-            SendOutcome::Failed { error } | SendOutcome::Bounced { error, .. } => {
-                query.bind(error).bind(now)
-            }
-            SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
-            SendOutcome::Released => query,
-        };
-        query
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx("recording a send")?;
-        if let SendOutcome::Bounced { suppress, .. } = outcome {
-            Self::insert_suppression(&mut tx, suppress, from_ts(now)).await?;
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = ?, exit_reason = 'send_failed'
-                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
-            )
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx("ending a bounced enrollment")?;
-        }
-        tx.commit().await.ctx("committing a send result")
+        self.record_outcome(send_id, outcome, now).await
     }
 
-    async fn expire_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let _write = self.write_lock.lock().await;
-        let done = sqlx::query(
-            "UPDATE sends SET state = 'in_doubt',
-                    last_error = 'lease expired while sending: the server may have accepted it; not resent'
-             WHERE state = 'sending' AND lease_until <= ?",
-        )
-        .bind(ts(now))
-        .execute(&self.pool)
-        .await
-        .ctx("expiring leases")?;
-        Ok(done.rows_affected())
+    async fn heartbeat(&self, worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()> {
+        self.beat(worker, now).await
+    }
+
+    async fn workers(&self) -> StoreResult<Vec<WorkerInfo>> {
+        self.worker_rows().await
+    }
+
+    async fn recover(&self, dead: &[String], now: DateTime<Utc>) -> StoreResult<Recovered> {
+        self.recover_rows(dead, now).await
+    }
+
+    async fn soft_bounces(&self, contact_id: i64) -> StoreResult<Vec<DateTime<Utc>>> {
+        self.soft_bounce_times(contact_id).await
+    }
+
+    async fn relay_health(&self, relay: &str) -> StoreResult<Option<RelayHealth>> {
+        self.relay_health_row(relay).await
+    }
+
+    async fn save_relay_health(&self, health: &RelayHealth, now: DateTime<Utc>) -> StoreResult<()> {
+        self.save_relay_health_row(health, now).await
+    }
+
+    async fn outbox_rows(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxRow>> {
+        self.list_outbox(filter).await
+    }
+
+    async fn settle(
+        &self,
+        filter: &OutboxFilter,
+        how: Settle,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.settle_rows(filter, how, note, now).await
+    }
+
+    async fn held_counts(&self) -> StoreResult<Vec<HeldCount>> {
+        self.held_rows().await
+    }
+
+    async fn ended_counts(&self, campaign: Option<&str>) -> StoreResult<Vec<EndedCount>> {
+        self.ended_rows(campaign).await
     }
 
     async fn outbox_counts(&self) -> StoreResult<Vec<OutboxCount>> {
@@ -1143,48 +1081,13 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         apply: bool,
     ) -> StoreResult<ExitCounts> {
-        let mut counts = ExitCounts::default();
         let _write = self.write_lock.lock().await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .ctx("applying exit rules")?;
-        if !rule.event_kinds.is_empty() {
-            let mut qb = exit_query(campaign, "event", now, apply);
-            qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND (0");
-            for kind in &rule.event_kinds {
-                if kind == "activity" {
-                    qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
-                } else {
-                    qb.push(" OR ev.kind = ");
-                    qb.push_bind(kind.clone());
-                }
-            }
-            qb.push("))");
-            counts.event = run_exit(qb, &mut tx, apply).await?;
-        }
-        for (selection, inside, reason) in [
-            (&rule.outside, false, "left_segment"),
-            (&rule.matching, true, "exit_when"),
-        ] {
-            let Some(selection) = selection else { continue };
-            let mut qb = exit_query(campaign, reason, now, apply);
-            qb.push(if inside {
-                " AND contact_id IN"
-            } else {
-                " AND contact_id NOT IN"
-            });
-            qb.push(" (SELECT c.id FROM contacts c WHERE ");
-            push_selection(&mut qb, selection);
-            qb.push(")");
-            let n = run_exit(qb, &mut tx, apply).await?;
-            if inside {
-                counts.exit_when = n;
-            } else {
-                counts.left_segment = n;
-            }
-        }
+        let counts = apply_exits(&mut tx, campaign, rule, now, apply, false).await?;
         tx.commit().await.ctx("committing exits")?;
         Ok(counts)
     }
@@ -1193,7 +1096,7 @@ impl Store for SqliteStore {
         // In-flight rows count at their due time: they are about to go out.
         let rows = sqlx::query(
             "SELECT contact_id, campaign, coalesce(sent_at, next_at) AS at FROM sends
-             WHERE state IN ('sent', 'queued', 'sending', 'retry', 'in_doubt')
+             WHERE state IN ('sent', 'queued', 'claimed', 'sending', 'retry', 'in_doubt')
                AND coalesce(sent_at, next_at) > ?",
         )
         .bind(ts(since))

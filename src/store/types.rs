@@ -184,6 +184,9 @@ pub struct Suppression {
 #[serde(rename_all = "snake_case")]
 pub enum SendState {
     Queued,
+    /// Owned by a sender, not yet on the wire: back to the queue if that sender dies.
+    Claimed,
+    /// Message data handed to the server, reply not yet recorded.
     Sending,
     Sent,
     Retry,
@@ -194,8 +197,9 @@ pub enum SendState {
 }
 
 impl SendState {
-    pub const ALL: [SendState; 8] = [
+    pub const ALL: [SendState; 9] = [
         SendState::Queued,
+        SendState::Claimed,
         SendState::Sending,
         SendState::Sent,
         SendState::Retry,
@@ -208,6 +212,7 @@ impl SendState {
     pub fn as_str(self) -> &'static str {
         match self {
             SendState::Queued => "queued",
+            SendState::Claimed => "claimed",
             SendState::Sending => "sending",
             SendState::Sent => "sent",
             SendState::Retry => "retry",
@@ -241,6 +246,8 @@ pub struct LastSend {
     pub step: u32,
     pub state: SendState,
     pub sent_at: Option<DateTime<Utc>>,
+    /// A queued row held back at sending time: why, and until when.
+    pub held: Option<(HoldReason, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,12 +294,73 @@ impl ExitReason {
     }
 }
 
+/// Why a due row waits in the outbox instead of leaving now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    /// Outside the campaign's send window at the moment it would leave.
+    Window,
+    /// Inside the recipient's quiet hours at the moment it would leave.
+    QuietHours,
+    /// The contact reached a frequency cap (another message went out meanwhile).
+    Cap,
+    /// The relay's circuit breaker is open.
+    RelayPaused,
+    /// The recipient's domain is deferring or refusing; its sends are paused.
+    DomainPaused,
+}
+
+impl HoldReason {
+    pub const ALL: [HoldReason; 5] = [
+        HoldReason::Window,
+        HoldReason::QuietHours,
+        HoldReason::Cap,
+        HoldReason::RelayPaused,
+        HoldReason::DomainPaused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::Window => "window",
+            HoldReason::QuietHours => "quiet_hours",
+            HoldReason::Cap => "cap",
+            HoldReason::RelayPaused => "relay_paused",
+            HoldReason::DomainPaused => "domain_paused",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            HoldReason::Window => "outside the send window",
+            HoldReason::QuietHours => "in the recipient's quiet hours",
+            HoldReason::Cap => "held by the frequency cap",
+            HoldReason::RelayPaused => "relay paused (circuit breaker open)",
+            HoldReason::DomainPaused => "recipient domain paused",
+        }
+    }
+}
+
+impl FromStr for HoldReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        HoldReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown hold reason `{s}`"))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
     pub now: DateTime<Utc>,
     pub limit: u32,
     pub lease_until: DateTime<Utc>,
     pub worker: String,
+    /// Each campaign's exit rules, judged again (for the rows being claimed
+    /// only) in the same transaction as the claim.
+    pub exits: Vec<(String, ExitRule)>,
+    /// Load each claimed contact's messages since this instant (for caps).
+    pub history_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -302,7 +370,7 @@ pub struct Claim {
     pub cancelled: u64,
 }
 
-/// A row now owned by one sender, with what it takes to render it.
+/// A row now owned by one sender, with what it takes to judge and render it.
 #[derive(Debug, Clone)]
 pub struct ClaimedSend {
     pub id: i64,
@@ -310,9 +378,25 @@ pub struct ClaimedSend {
     pub campaign: String,
     pub step: u32,
     pub template: String,
+    /// Delivery attempts including this one (relay refusals not counted).
     pub attempts: u32,
+    /// Relay/policy refusals so far.
+    pub refusals: u32,
     pub due_at: DateTime<Utc>,
     pub contact: Contact,
+    /// The contact's other messages (sent, or on the wire) since
+    /// `ClaimRequest::history_since`, for frequency caps.
+    pub recent: Vec<HistoryItem>,
+}
+
+/// One SMTP answer that was not an acceptance, as classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRecord {
+    pub phase: String,
+    pub verdict: String,
+    pub reason: String,
+    /// The reply (or connection error), addresses masked.
+    pub reply: String,
 }
 
 /// How one claimed send ended.
@@ -324,23 +408,38 @@ pub enum SendOutcome {
         response: String,
         content: SentContent,
     },
+    /// Try again at `next_at`; counts as an attempt.
     Retry {
         next_at: DateTime<Utc>,
         error: String,
+        failure: Option<FailureRecord>,
+    },
+    /// Refused for reasons that are ours (policy, reputation, relay…): wait
+    /// until `next_at` without counting an attempt.
+    Parked {
+        next_at: DateTime<Utc>,
+        error: String,
+        failure: FailureRecord,
     },
     Failed {
         error: String,
+        failure: Option<FailureRecord>,
     },
     /// A permanent rejection of the recipient: suppress the address too.
     Bounced {
         error: String,
         suppress: NewSuppression,
+        failure: Option<FailureRecord>,
     },
-    /// Not sendable any more (e.g. its campaign was removed).
-    Cancelled {
-        reason: String,
+    /// Not sendable any more (campaign removed, passage ended…).
+    Cancelled { reason: String },
+    /// May not leave now (window, quiet hours, cap, paused relay or domain):
+    /// back to the queue until `until`, no attempt counted.
+    Held {
+        until: DateTime<Utc>,
+        reason: HoldReason,
     },
-    /// Claimed but never put on the wire (shutting down): back to `queued`.
+    /// Claimed but never put on the wire (shutting down): back to the queue.
     Released,
 }
 
@@ -406,6 +505,111 @@ pub enum UnsubscribeResult {
     /// Nothing changed: already unsubscribed (a replayed click).
     Already,
     UnknownContact,
+}
+
+/// Whether a claimed row may still go on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkResult {
+    /// Marked `sending`: hand it to the server now.
+    Go,
+    /// The contact became suppressed meanwhile: the row is `suppressed`.
+    Suppressed,
+    /// The passage ended meanwhile: the row is `cancelled`.
+    Cancelled,
+    /// The row is no longer this worker's (it was taken back): leave it alone.
+    Lost,
+}
+
+/// A process that claims outbox rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub host: String,
+    pub boot_id: String,
+    pub pid: u32,
+    /// Process start time in clock ticks since boot (tells a reused pid apart).
+    pub started_at: u64,
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// What recovering from dead senders did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Recovered {
+    /// Claimed rows that never reached the wire: back in the queue.
+    pub released: u64,
+    /// Rows whose data may have reached the server: in doubt.
+    pub in_doubt: u64,
+}
+
+/// The relay's circuit breaker as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelayHealth {
+    pub relay: String,
+    pub open: bool,
+    pub failures: u32,
+    pub trips: u32,
+    pub paused_until: Option<DateTime<Utc>>,
+    pub last_error: String,
+}
+
+/// One row of `tend outbox`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub campaign: String,
+    pub step: u32,
+    pub email: String,
+    pub state: SendState,
+    pub attempts: u32,
+    pub refusals: u32,
+    pub due_at: DateTime<Utc>,
+    pub next_at: DateTime<Utc>,
+    pub hold_reason: Option<HoldReason>,
+    pub message_id: Option<String>,
+    pub wire_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Which rows `tend outbox` lists or settles.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxFilter {
+    pub states: Vec<SendState>,
+    pub campaign: Option<String>,
+    pub ids: Vec<i64>,
+    /// Rows handed to the server (or due, when never handed over) in [from, to).
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<u64>,
+}
+
+/// How an operator settles in-doubt rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settle {
+    /// The relay's log shows it was accepted: record it as sent.
+    Sent,
+    /// It never arrived: put it back in the queue.
+    Requeue,
+}
+
+/// Due rows held back, per campaign and reason, with the earliest release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldCount {
+    pub campaign: String,
+    pub reason: HoldReason,
+    pub count: u64,
+    pub next_at: DateTime<Utc>,
+}
+
+/// Ended rows per campaign and recorded reason (cancelled, suppressed, failed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndedCount {
+    pub campaign: String,
+    pub state: SendState,
+    pub reason: String,
+    pub count: u64,
 }
 
 /// How a recipient domain is taking our mail.

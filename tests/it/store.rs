@@ -1,13 +1,17 @@
 //! The store's guarantees, exercised directly on real SQLite files: claims
-//! are exclusive, queueing is idempotent, leases expire into `in_doubt`,
-//! and SQL stage selection agrees with the Rust definition.
+//! are exclusive, queueing is idempotent, a dead sender's claimed rows go
+//! back to the queue while only its row on the wire is in doubt, and SQL
+//! stage selection agrees with the Rust definition.
 
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use tend::config::LifecycleSettings;
 use tend::domain::{EmailAddress, Stage};
 use tend::segment::{Segment, Vocabulary, stage_of};
-use tend::store::{ClaimRequest, NewContact, NewSend, SendOutcome, SendState, SqliteStore, Store};
+use tend::store::{
+    ClaimRequest, MarkResult, NewContact, NewSend, NewSuppression, OutboxFilter, SendOutcome,
+    SendState, Settle, SqliteStore, Store, SuppressionReason, WorkerInfo,
+};
 
 fn now() -> DateTime<Utc> {
     crate::helpers::NOW.parse().unwrap()
@@ -69,6 +73,8 @@ fn claim_request(worker: &str, limit: u32) -> ClaimRequest {
         limit,
         lease_until: now() + Duration::minutes(10),
         worker: worker.into(),
+        exits: Vec::new(),
+        history_since: None,
     }
 }
 
@@ -119,35 +125,165 @@ async fn concurrent_claims_never_hand_out_the_same_row() {
     assert_eq!(unique.len(), 200, "no row claimed twice");
 }
 
+fn worker(id: &str) -> WorkerInfo {
+    WorkerInfo {
+        id: id.into(),
+        host: "elsewhere".into(),
+        boot_id: "b".into(),
+        pid: 1,
+        started_at: 1,
+        heartbeat_at: now(),
+    }
+}
+
 #[tokio::test]
-async fn an_expired_lease_becomes_in_doubt_and_is_never_reclaimed() {
+async fn a_dead_senders_claimed_rows_go_back_and_only_its_row_on_the_wire_is_in_doubt() {
+    let (_dir, store) = open().await;
+    queued(&store, 3).await;
+    store.heartbeat(&worker("w"), now()).await.unwrap();
+    let claim = store.claim(&claim_request("w", 10)).await.unwrap();
+    assert_eq!(claim.sends.len(), 3);
+    let on_wire = claim.sends[0].id;
+    assert_eq!(
+        store
+            .mark_sending(on_wire, "w", "<m@x>", now())
+            .await
+            .unwrap(),
+        MarkResult::Go
+    );
+    // Nobody else may mark a row that is not theirs.
+    assert_eq!(
+        store
+            .mark_sending(claim.sends[1].id, "intruder", "<m@x>", now())
+            .await
+            .unwrap(),
+        MarkResult::Lost
+    );
+    let recovered = store.recover(&["w".to_string()], now()).await.unwrap();
+    assert_eq!((recovered.released, recovered.in_doubt), (2, 1));
+    assert!(
+        store.workers().await.unwrap().is_empty(),
+        "the dead sender is forgotten"
+    );
+    let again = store.claim(&claim_request("w2", 10)).await.unwrap();
+    let ids: HashSet<i64> = again.sends.iter().map(|s| s.id).collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "the claimed-but-unsent rows are sendable again"
+    );
+    assert!(
+        !ids.contains(&on_wire),
+        "the in-doubt row is never handed out again"
+    );
+    assert!(
+        again.sends.iter().all(|s| s.attempts == 1),
+        "a crash costs no attempt"
+    );
+    let rows = store
+        .outbox_rows(&OutboxFilter {
+            states: vec![SendState::InDoubt],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].message_id.as_deref(), Some("<m@x>"));
+    assert!(rows[0].wire_at.is_some());
+}
+
+#[tokio::test]
+async fn rows_of_an_unknown_owner_return_only_after_their_lease() {
+    let (_dir, store) = open().await;
+    queued(&store, 1).await;
+    store.claim(&claim_request("ghost", 10)).await.unwrap();
+    let early = store
+        .recover(&[], now() + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(early.released, 0, "lease still valid");
+    let late = store
+        .recover(&[], now() + Duration::minutes(11))
+        .await
+        .unwrap();
+    assert_eq!(late.released, 1);
+}
+
+#[tokio::test]
+async fn settling_in_doubt_rows_by_id_or_time_keeps_a_note() {
+    let (_dir, store) = open().await;
+    queued(&store, 2).await;
+    store.heartbeat(&worker("w"), now()).await.unwrap();
+    let claim = store.claim(&claim_request("w", 10)).await.unwrap();
+    for send in &claim.sends {
+        store
+            .mark_sending(send.id, "w", &format!("<{}@x>", send.id), now())
+            .await
+            .unwrap();
+    }
+    store.recover(&["w".to_string()], now()).await.unwrap();
+    let by_id = OutboxFilter {
+        ids: vec![claim.sends[0].id],
+        ..Default::default()
+    };
+    let n = store
+        .settle(&by_id, Settle::Sent, "found in the relay log", now())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let in_range = OutboxFilter {
+        from: Some(now() - Duration::minutes(1)),
+        to: Some(now() + Duration::minutes(1)),
+        ..Default::default()
+    };
+    let n = store
+        .settle(&in_range, Settle::Requeue, "not in the relay log", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        n, 1,
+        "only in-doubt rows are settled; the sent one stays sent"
+    );
+    let rows = store.outbox_rows(&OutboxFilter::default()).await.unwrap();
+    let sent = rows.iter().find(|r| r.id == claim.sends[0].id).unwrap();
+    assert_eq!(sent.state, SendState::Sent);
+    assert!(
+        sent.note
+            .as_deref()
+            .unwrap()
+            .contains("found in the relay log")
+    );
+    let requeued = rows.iter().find(|r| r.id == claim.sends[1].id).unwrap();
+    assert_eq!(requeued.state, SendState::Queued);
+    assert!(requeued.note.as_deref().unwrap().contains("requeued"));
+}
+
+#[tokio::test]
+async fn a_suppression_between_claim_and_wire_stops_the_message() {
     let (_dir, store) = open().await;
     queued(&store, 1).await;
     let claim = store.claim(&claim_request("w", 10)).await.unwrap();
-    assert_eq!(claim.sends.len(), 1);
+    let send = &claim.sends[0];
+    let email = EmailAddress::parse(&send.contact.email).unwrap();
+    store
+        .add_suppression(
+            &NewSuppression::address(&email, SuppressionReason::Unsubscribe, "test", ""),
+            now(),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         store
-            .expire_leases(now() + Duration::minutes(5))
+            .mark_sending(send.id, "w", "<m@x>", now())
             .await
             .unwrap(),
-        0,
-        "lease still valid"
+        MarkResult::Suppressed
     );
-    assert_eq!(
-        store
-            .expire_leases(now() + Duration::minutes(11))
-            .await
-            .unwrap(),
-        1
-    );
-    let later = ClaimRequest {
-        now: now() + Duration::days(1),
-        ..claim_request("w2", 10)
-    };
-    assert!(store.claim(&later).await.unwrap().sends.is_empty());
     let counts = store.outbox_counts().await.unwrap();
-    assert_eq!(counts.len(), 1);
-    assert_eq!((counts[0].state, counts[0].count), (SendState::InDoubt, 1));
+    assert_eq!(
+        (counts[0].state, counts[0].count),
+        (SendState::Suppressed, 1)
+    );
 }
 
 #[tokio::test]
@@ -261,6 +397,8 @@ async fn history_is_what_was_sent_before_in_recording_order() {
             limit: 10,
             lease_until: now() + Duration::minutes(5),
             worker: "w".into(),
+            exits: Vec::new(),
+            history_since: None,
         })
         .await
         .unwrap();

@@ -1,0 +1,585 @@
+//! One claimed row, from judgement to a recorded end: the rules judged again
+//! for the very instant it would leave, composition, rate limits, the wire,
+//! and the SMTP answer read by its enhanced status code (see [`super::reply`]).
+
+use super::reply::{self, Classified, Phase, Refusal, Verdict};
+use super::smtp::{Failure, FailureKind};
+use super::{Loaded, SendStats, Sender, backoff, compose};
+use crate::catalog::Campaign;
+use crate::domain::mask;
+use crate::metrics;
+use crate::plan::{Rules, WaitReason};
+use crate::store::{
+    ClaimedSend, FailureRecord, HistoryItem, HoldReason, MarkResult, NewSuppression, SendOutcome,
+    Store, SuppressionReason, SuppressionScope,
+};
+use chrono::{DateTime, Utc};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// How an attempt ended: an outcome to record, or already settled in the
+/// store when the row was about to go on the wire.
+enum Attempt {
+    Record(SendOutcome),
+    Settled(MarkResult),
+}
+
+/// Masks every email address inside a text (SMTP replies quote recipients).
+pub(super) fn scrub(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let trimmed = word.trim_end();
+            if trimmed.contains('@') {
+                let core = trimmed.trim_matches(|c: char| "<>()[]\"',;:".contains(c));
+                word.replace(core, &mask(core))
+            } else {
+                word.to_string()
+            }
+        })
+        .collect()
+}
+
+fn verdict_label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::HardBounce => "hard_bounce",
+        Verdict::SoftBounce => "soft_bounce",
+        Verdict::Deferred => "deferred",
+        Verdict::Refused(_) => "refused",
+    }
+}
+
+fn phase_label(phase: Phase) -> String {
+    serde_json::to_value(phase)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The verdict on a failure, and whether it is the relay's (counts against
+/// its circuit breaker) rather than about this recipient or their domain.
+fn judge_failure(failure: &Failure) -> (Classified, bool) {
+    let early = matches!(
+        failure.phase,
+        Phase::Connect
+            | Phase::Greeting
+            | Phase::Ehlo
+            | Phase::StartTls
+            | Phase::Auth
+            | Phase::MailFrom
+    );
+    match &failure.kind {
+        FailureKind::Reply(r) => {
+            let classified = reply::classify(failure.phase, r);
+            let relay = early || r.code == 421 || matches!(classified.verdict, Verdict::Refused(_));
+            (classified, relay)
+        }
+        FailureKind::Io(_) => (
+            Classified {
+                verdict: Verdict::Deferred,
+                reason: "connection to the relay failed",
+            },
+            true,
+        ),
+        FailureKind::Timeout => (
+            Classified {
+                verdict: Verdict::Deferred,
+                reason: "the relay did not answer in time",
+            },
+            true,
+        ),
+        FailureKind::Tls(_) => (
+            Classified {
+                verdict: Verdict::Refused(Refusal::System),
+                reason: "TLS with the relay failed",
+            },
+            true,
+        ),
+        FailureKind::Protocol(_) => (
+            Classified {
+                verdict: Verdict::Refused(Refusal::Protocol),
+                reason: "the relay does not speak the SMTP we need",
+            },
+            true,
+        ),
+        FailureKind::TooBig { .. } => (
+            Classified {
+                verdict: Verdict::Refused(Refusal::Size),
+                reason: "message larger than the relay accepts",
+            },
+            false,
+        ),
+        FailureKind::Aborted(_) => (
+            Classified {
+                verdict: Verdict::Deferred,
+                reason: "not sent",
+            },
+            false,
+        ),
+    }
+}
+
+impl<S: Store> Sender<S> {
+    pub(super) async fn process(
+        &self,
+        send: ClaimedSend,
+        loaded: &Loaded,
+        sent_here: &mut Vec<HistoryItem>,
+        probe: bool,
+    ) -> SendStats {
+        let s = &self.shared;
+        let attempt = self.attempt(&send, loaded, sent_here, probe).await;
+        s.progress.fetch_add(1, Ordering::Relaxed);
+        let to = mask(&send.contact.email);
+        let mut stats = SendStats::default();
+        let outcome = match attempt {
+            Attempt::Settled(result) => {
+                let result = match result {
+                    MarkResult::Suppressed => {
+                        stats.suppressed += 1;
+                        "suppressed"
+                    }
+                    MarkResult::Cancelled => {
+                        stats.cancelled += 1;
+                        "cancelled"
+                    }
+                    MarkResult::Lost | MarkResult::Go => "lost",
+                };
+                tracing::info!(send = send.id, to, result, "ended right before sending");
+                metrics::SENDS
+                    .with_label_values(&[result, send.campaign.as_str()])
+                    .inc();
+                return stats;
+            }
+            Attempt::Record(outcome) => outcome,
+        };
+        let result = match &outcome {
+            SendOutcome::Sent { .. } => {
+                stats.sent += 1;
+                "sent"
+            }
+            SendOutcome::Retry { .. } => {
+                stats.retry += 1;
+                "retry"
+            }
+            SendOutcome::Parked { .. } => {
+                stats.parked += 1;
+                "parked"
+            }
+            SendOutcome::Failed { .. } => {
+                stats.failed += 1;
+                "failed"
+            }
+            SendOutcome::Bounced { .. } => {
+                stats.bounced += 1;
+                "bounced"
+            }
+            SendOutcome::Cancelled { .. } => {
+                stats.cancelled += 1;
+                "cancelled"
+            }
+            SendOutcome::Held { .. } => {
+                stats.held += 1;
+                "held"
+            }
+            SendOutcome::Released => {
+                stats.released += 1;
+                "released"
+            }
+        };
+        metrics::SENDS
+            .with_label_values(&[result, send.campaign.as_str()])
+            .inc();
+        match &outcome {
+            SendOutcome::Sent { .. } => {
+                tracing::info!(send = send.id, campaign = %send.campaign, step = send.step + 1, to, "sent");
+                sent_here.push(HistoryItem {
+                    contact_id: send.contact.id,
+                    campaign: send.campaign.clone(),
+                    at: s.clock.now(),
+                });
+            }
+            SendOutcome::Retry { next_at, error, .. } => {
+                tracing::warn!(send = send.id, to, %next_at, error, "will retry")
+            }
+            SendOutcome::Parked { next_at, error, .. } => {
+                tracing::warn!(send = send.id, to, %next_at, error, "refused for reasons that are ours, not the recipient's: parked, recipient not suppressed")
+            }
+            SendOutcome::Failed { error, .. } => {
+                tracing::warn!(send = send.id, to, error, "failed")
+            }
+            SendOutcome::Bounced { error, .. } => {
+                tracing::warn!(send = send.id, to, error, "bounced; address suppressed")
+            }
+            SendOutcome::Cancelled { reason } => {
+                tracing::info!(send = send.id, to, reason, "cancelled")
+            }
+            SendOutcome::Held { until, reason } => {
+                metrics::HELD.with_label_values(&[reason.as_str()]).inc();
+                tracing::info!(send = send.id, to, %until, reason = reason.describe(), "held back")
+            }
+            SendOutcome::Released => tracing::debug!(send = send.id, "released back to the queue"),
+        }
+        if let Err(e) = s.store.record(send.id, &outcome, s.clock.now()).await {
+            tracing::error!(send = send.id, error = %e, "could not record a send result; the row is taken back when this sender is gone");
+            return SendStats {
+                unrecorded: 1,
+                ..Default::default()
+            };
+        }
+        stats
+    }
+
+    /// Whether the rules let the row leave at `now`; if not, until when it waits.
+    fn held(
+        &self,
+        campaign: &Campaign,
+        rules: &Rules,
+        send: &ClaimedSend,
+        sent_here: &[HistoryItem],
+        now: DateTime<Utc>,
+    ) -> Option<SendOutcome> {
+        let history: Vec<&HistoryItem> = send.recent.iter().chain(sent_here).collect();
+        let (at, reason) = crate::plan::next_allowed(
+            campaign,
+            rules,
+            send.contact.timezone.as_deref(),
+            &history,
+            now,
+            now,
+        );
+        (at > now).then_some(SendOutcome::Held {
+            until: at,
+            reason: match reason {
+                Some(WaitReason::QuietHours) => HoldReason::QuietHours,
+                Some(WaitReason::Cap) => HoldReason::Cap,
+                _ => HoldReason::Window,
+            },
+        })
+    }
+
+    async fn attempt(
+        &self,
+        send: &ClaimedSend,
+        loaded: &Loaded,
+        sent_here: &[HistoryItem],
+        probe: bool,
+    ) -> Attempt {
+        let s = &self.shared;
+        let Some(campaign) = loaded.catalog.campaigns.get(&send.campaign) else {
+            return Attempt::Record(SendOutcome::Cancelled {
+                reason: format!("campaign `{}` is no longer defined", send.campaign),
+            });
+        };
+        let rules = Rules::from_settings(&s.settings);
+        if let Some(held) = self.held(campaign, &rules, send, sent_here, s.clock.now()) {
+            return Attempt::Record(held);
+        }
+        let history = match s.store.history(send.contact.id, Some(send.id)).await {
+            Ok(history) => history,
+            Err(e) => {
+                tracing::error!(send = send.id, error = %e, "cannot read the contact's history; the row goes back to the queue");
+                return Attempt::Record(SendOutcome::Released);
+            }
+        };
+        let composed = match compose(
+            loaded,
+            &s.identity,
+            campaign,
+            send.step as usize,
+            &send.contact,
+            Some((send.id, send.enrollment_id)),
+            s.clock.now(),
+            &history,
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                return Attempt::Record(SendOutcome::Failed {
+                    error: scrub(&e.to_string()),
+                    failure: None,
+                });
+            }
+        };
+        let domain = send
+            .contact
+            .email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default();
+        if let Some(until) = s.book.paused_until(&domain, s.clock.now()) {
+            return Attempt::Record(SendOutcome::Held {
+                until,
+                reason: HoldReason::DomainPaused,
+            });
+        }
+        let _permit = s.connections.acquire().await;
+        let waited = Instant::now();
+        s.limiter.until_ready().await;
+        metrics::RATE_LIMIT_WAIT_SECONDS
+            .with_label_values(&["global"])
+            .inc_by(waited.elapsed().as_millis() as u64);
+        let waited = Instant::now();
+        s.domains.until_ready(&domain).await;
+        metrics::RATE_LIMIT_WAIT_SECONDS
+            .with_label_values(&["domain"])
+            .inc_by(waited.elapsed().as_millis() as u64);
+        if s.stopping.load(Ordering::SeqCst) {
+            return Attempt::Record(SendOutcome::Released);
+        }
+        // Waiting for a connection or a rate limit takes time: judge again
+        // for the instant it really leaves.
+        let now = s.clock.now();
+        if let Some(held) = self.held(campaign, &rules, send, sent_here, now) {
+            return Attempt::Record(held);
+        }
+        if !probe {
+            if let Some(until) = s.breaker.paused_until(now) {
+                return Attempt::Record(SendOutcome::Held {
+                    until,
+                    reason: HoldReason::RelayPaused,
+                });
+            }
+        }
+        let envelope_from = campaign
+            .from
+            .as_ref()
+            .unwrap_or(&s.identity.from)
+            .email
+            .to_string();
+        let bytes = composed.message.formatted();
+        let marked = std::sync::Mutex::new(None);
+        let mark = || async {
+            let result = s
+                .store
+                .mark_sending(send.id, &s.worker.id, &composed.message_id, now)
+                .await;
+            let go = matches!(result, Ok(MarkResult::Go));
+            let why = match &result {
+                Ok(r) => format!("{r:?}"),
+                Err(e) => e.to_string(),
+            };
+            *marked.lock().unwrap_or_else(|p| p.into_inner()) = result.ok();
+            if go { Ok(()) } else { Err(why) }
+        };
+        let started = Instant::now();
+        let delivery = s
+            .transport
+            .deliver(
+                &envelope_from,
+                &send.contact.email,
+                &composed.message_id,
+                &bytes,
+                mark,
+            )
+            .await;
+        metrics::SMTP_SECONDS
+            .with_label_values(&[if delivery.is_ok() {
+                "accepted"
+            } else {
+                "failed"
+            }])
+            .observe(started.elapsed().as_secs_f64());
+        let now = s.clock.now();
+        match delivery {
+            Ok(response) => {
+                self.relay_answered(None, now).await;
+                self.domain_answered(&domain, None, now).await;
+                Attempt::Record(SendOutcome::Sent {
+                    message_id: composed.message_id,
+                    subject: composed.subject,
+                    response: scrub(&response),
+                    content: composed.content,
+                })
+            }
+            Err(Failure {
+                kind: FailureKind::Aborted(_),
+                ..
+            }) => match *marked.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some(
+                    settled @ (MarkResult::Suppressed | MarkResult::Cancelled | MarkResult::Lost),
+                ) => Attempt::Settled(settled),
+                // The mark itself failed (database trouble): nothing left;
+                // the row goes back to the queue.
+                _ => Attempt::Record(SendOutcome::Released),
+            },
+            Err(failure) => Attempt::Record(self.failed(send, &domain, &failure, now).await),
+        }
+    }
+
+    /// Records the relay's answer in its circuit breaker (stored on change).
+    async fn relay_answered(&self, failure: Option<&str>, now: DateTime<Utc>) {
+        let s = &self.shared;
+        let changed = match failure {
+            None => s.breaker.success(),
+            Some(error) => s.breaker.failure(now, error),
+        };
+        if let Some(health) = changed {
+            if let Err(e) = s.store.save_relay_health(&health, now).await {
+                tracing::error!(error = %e, "could not store the relay's health");
+            }
+        }
+    }
+
+    async fn domain_answered(&self, domain: &str, failure: Option<&str>, now: DateTime<Utc>) {
+        let s = &self.shared;
+        if let Some(state) = s.book.record(domain, failure, now) {
+            if let Err(e) = s.store.save_domain_health(&state, now).await {
+                tracing::error!(error = %e, domain, "could not store domain health");
+            }
+        }
+    }
+
+    /// What a failed delivery means for the row, the recipient, the domain
+    /// and the relay.
+    async fn failed(
+        &self,
+        send: &ClaimedSend,
+        domain: &str,
+        failure: &Failure,
+        now: DateTime<Utc>,
+    ) -> SendOutcome {
+        let s = &self.shared;
+        let (classified, relay_level) = judge_failure(failure);
+        let text = scrub(&failure.to_string());
+        let label = verdict_label(classified.verdict);
+        metrics::SMTP_REFUSALS.with_label_values(&[label]).inc();
+        let record = FailureRecord {
+            phase: phase_label(failure.phase),
+            verdict: label.to_string(),
+            reason: classified.reason.to_string(),
+            reply: text.clone(),
+        };
+        let error = format!("{}: {text}", classified.reason);
+        if relay_level {
+            self.relay_answered(Some(&error), now).await;
+        } else {
+            // The relay carried the conversation; the answer is about the recipient.
+            self.relay_answered(None, now).await;
+        }
+        let about_domain = !matches!(
+            classified.verdict,
+            Verdict::HardBounce | Verdict::SoftBounce
+        ) && matches!(
+            failure.phase,
+            Phase::RcptTo | Phase::Data | Phase::EndOfData
+        );
+        if about_domain {
+            self.domain_answered(domain, Some(&error), now).await;
+        }
+        match classified.verdict {
+            Verdict::HardBounce => SendOutcome::Bounced {
+                suppress: NewSuppression {
+                    value: send.contact.email.clone(),
+                    scope: SuppressionScope::Address,
+                    reason: SuppressionReason::Bounce,
+                    source: "smtp".into(),
+                    detail: error.clone(),
+                },
+                error,
+                failure: Some(record),
+            },
+            Verdict::SoftBounce => self.soft_bounced(send, now, error, record).await,
+            Verdict::Deferred => self.retry_or_fail(send, now, error, record),
+            Verdict::Refused(_) => {
+                let sending = &s.settings.sending;
+                if now > send.due_at + sending.park_for.to_chrono() {
+                    SendOutcome::Failed {
+                        error: format!(
+                            "refused for {} since it was due (never the recipient's fault; not suppressed): {error}",
+                            sending.park_for
+                        ),
+                        failure: Some(record),
+                    }
+                } else {
+                    let wait = backoff(sending.retry_base.as_secs(), send.refusals + 1, send.id);
+                    let until = s.breaker.paused_until(now).unwrap_or(now).max(now) + wait;
+                    SendOutcome::Parked {
+                        next_at: until,
+                        error,
+                        failure: record,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A full mailbox retries; one that stays full for `soft_bounce_span`
+    /// (at least `soft_bounce_limit` soft bounces) is suppressed as a bounce.
+    async fn soft_bounced(
+        &self,
+        send: &ClaimedSend,
+        now: DateTime<Utc>,
+        error: String,
+        record: FailureRecord,
+    ) -> SendOutcome {
+        let sending = &self.shared.settings.sending;
+        let mut times = match self.shared.store.soft_bounces(send.contact.id).await {
+            Ok(times) => times,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read soft bounces; retrying");
+                Vec::new()
+            }
+        };
+        times.push(now);
+        let first = times.iter().min().copied().unwrap_or(now);
+        if times.len() as u32 >= sending.soft_bounce_limit
+            && now - first >= sending.soft_bounce_span.to_chrono()
+        {
+            return SendOutcome::Bounced {
+                suppress: NewSuppression {
+                    value: send.contact.email.clone(),
+                    scope: SuppressionScope::Address,
+                    reason: SuppressionReason::Bounce,
+                    source: "smtp".into(),
+                    detail: format!(
+                        "{} soft bounces since {} (mailbox full or unavailable for {}): {error}",
+                        times.len(),
+                        first.to_rfc3339(),
+                        sending.soft_bounce_span
+                    ),
+                },
+                error,
+                failure: Some(record),
+            };
+        }
+        self.retry_or_fail(send, now, error, record)
+    }
+
+    fn retry_or_fail(
+        &self,
+        send: &ClaimedSend,
+        now: DateTime<Utc>,
+        error: String,
+        record: FailureRecord,
+    ) -> SendOutcome {
+        let sending = &self.shared.settings.sending;
+        let next_at = now + backoff(sending.retry_base.as_secs(), send.attempts, send.id);
+        if send.attempts >= sending.max_attempts
+            || next_at > send.due_at + sending.retry_for.to_chrono()
+        {
+            SendOutcome::Failed {
+                error: format!("gave up after {} attempts: {error}", send.attempts),
+                failure: Some(record),
+            }
+        } else {
+            SendOutcome::Retry {
+                next_at,
+                error,
+                failure: Some(record),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_inside_replies_are_masked() {
+        let text = "550 5.1.1 <jane.doe+x@example.com>: Recipient address rejected";
+        let scrubbed = scrub(text);
+        assert!(!scrubbed.contains("jane.doe"), "{scrubbed}");
+        assert!(scrubbed.contains("example.com"), "{scrubbed}");
+        assert!(scrubbed.contains("Recipient address rejected"));
+    }
+}

@@ -1,0 +1,713 @@
+//! The outbox on SQLite: claim (with suppression and exit rules judged again
+//! in the same transaction), the `claimed → sending` mark right before data
+//! goes on the wire, results, recovery from dead senders, the relay's
+//! breaker, and what `tend outbox` lists and settles.
+
+use super::*;
+
+/// Rows that may be claimed now.
+const DUE: &str = "state IN ('queued', 'retry') AND next_at <= ";
+
+/// Back to the queue without counting an attempt (the claim counted one).
+const UNCLAIM: &str = "state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END,
+     attempts = max(attempts - 1, 0), claimed_by = NULL, lease_until = NULL";
+
+fn parse_state(text: &str, context: &'static str) -> StoreResult<SendState> {
+    text.parse()
+        .map_err(|detail| StoreError::Corrupt { context, detail })
+}
+
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &OutboxFilter) {
+    if !filter.states.is_empty() {
+        qb.push(" AND s.state IN (");
+        let mut states = qb.separated(", ");
+        for state in &filter.states {
+            states.push_bind(state.as_str());
+        }
+        qb.push(")");
+    }
+    if let Some(campaign) = &filter.campaign {
+        qb.push(" AND s.campaign = ");
+        qb.push_bind(campaign.clone());
+    }
+    if !filter.ids.is_empty() {
+        qb.push(" AND s.id IN (");
+        let mut ids = qb.separated(", ");
+        for id in &filter.ids {
+            ids.push_bind(*id);
+        }
+        qb.push(")");
+    }
+    if let Some(from) = filter.from {
+        qb.push(" AND coalesce(s.wire_at, s.next_at) >= ");
+        qb.push_bind(ts(from));
+    }
+    if let Some(to) = filter.to {
+        qb.push(" AND coalesce(s.wire_at, s.next_at) < ");
+        qb.push_bind(ts(to));
+    }
+}
+
+async fn insert_failure(
+    tx: &mut sqlx::SqliteConnection,
+    send_id: i64,
+    failure: &FailureRecord,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO smtp_failures (send_id, contact_id, at, phase, verdict, reason, reply)
+         SELECT id, contact_id, ?2, ?3, ?4, ?5, ?6 FROM sends WHERE id = ?1",
+    )
+    .bind(send_id)
+    .bind(now)
+    .bind(&failure.phase)
+    .bind(&failure.verdict)
+    .bind(&failure.reason)
+    .bind(&failure.reply)
+    .execute(tx)
+    .await
+    .ctx("recording an SMTP failure")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(super) async fn claim_rows(&self, request: &ClaimRequest) -> StoreResult<Claim> {
+        let now = ts(request.now);
+        let _write = self.write_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("claiming sends")?;
+        // An unsubscribe between plan and send must win: check at claim time.
+        let suppressed: Vec<i64> = sqlx::query_scalar(&format!(
+            "UPDATE sends SET state = 'suppressed', finished_at = ?1, lease_until = NULL,
+                    hold_reason = NULL, last_error = 'recipient is suppressed'
+             WHERE id IN (
+                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
+                 WHERE sd.{DUE} ?1
+                   AND EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain)))
+             RETURNING enrollment_id"
+        ))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("suppressing due sends")?;
+        for enrollment in &suppressed {
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed' WHERE id = ? AND exited_at IS NULL",
+            )
+            .bind(now)
+            .bind(enrollment)
+            .execute(&mut *tx)
+            .await
+            .ctx("ending a suppressed enrollment")?;
+        }
+        // Exit rules are judged again for the passages about to get a message:
+        // a purchase or reply since the tick ends the passage before it does.
+        for (campaign, rule) in &request.exits {
+            apply_exits(&mut tx, campaign, rule, request.now, true, true).await?;
+        }
+        let cancelled = sqlx::query(&format!(
+            "UPDATE sends SET state = 'cancelled', finished_at = ?1, lease_until = NULL, hold_reason = NULL,
+                    last_error = 'passage ended before sending: ' ||
+                        coalesce((SELECT exit_reason FROM enrollments e WHERE e.id = sends.enrollment_id), 'ended')
+             WHERE {DUE} ?1
+               AND enrollment_id IN (SELECT id FROM enrollments WHERE exited_at IS NOT NULL)"
+        ))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .ctx("cancelling sends of ended enrollments")?
+        .rows_affected();
+        // Rows for paused (deferring) domains stay queued until the pause ends.
+        let claimed = sqlx::query(&format!(
+            "UPDATE sends SET state = 'claimed', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
+             WHERE id IN (
+                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
+                 WHERE sd.{DUE} ?3
+                   AND NOT EXISTS (SELECT 1 FROM domain_health h
+                                   WHERE h.domain = c.domain AND h.paused_until > ?3)
+                 ORDER BY sd.next_at, sd.id LIMIT ?4)
+             RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at"
+        ))
+        .bind(&request.worker)
+        .bind(ts(request.lease_until))
+        .bind(now)
+        .bind(request.limit as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("claiming due sends")?;
+        let mut sends = Vec::with_capacity(claimed.len());
+        if !claimed.is_empty() {
+            let ctx = "reading a claimed send";
+            let contact_ids: Vec<i64> = claimed
+                .iter()
+                .map(|row| row.try_get::<i64, _>("contact_id").ctx(ctx))
+                .collect::<StoreResult<_>>()?;
+            let mut qb = QueryBuilder::new(format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id IN ("
+            ));
+            let mut ids = qb.separated(", ");
+            for id in &contact_ids {
+                ids.push_bind(*id);
+            }
+            qb.push(")");
+            let contacts: std::collections::HashMap<i64, Contact> = qb
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .ctx("loading claimed contacts")?
+                .iter()
+                .map(|row| contact_from_row(row).map(|c| (c.id, c)))
+                .collect::<StoreResult<_>>()?;
+            let mut recent: std::collections::HashMap<i64, Vec<HistoryItem>> = Default::default();
+            if let Some(since) = request.history_since {
+                // What already left (or may have): messages on the wire count.
+                let mut qb = QueryBuilder::new(
+                    "SELECT contact_id, campaign, coalesce(sent_at, wire_at) AS at FROM sends
+                     WHERE state IN ('sent', 'sending', 'in_doubt') AND coalesce(sent_at, wire_at) > ",
+                );
+                qb.push_bind(ts(since));
+                qb.push(" AND contact_id IN (");
+                let mut ids = qb.separated(", ");
+                for id in &contact_ids {
+                    ids.push_bind(*id);
+                }
+                qb.push(")");
+                for row in qb
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .ctx("loading claimed contacts' history")?
+                {
+                    let contact_id: i64 = row.try_get("contact_id").ctx(ctx)?;
+                    recent.entry(contact_id).or_default().push(HistoryItem {
+                        contact_id,
+                        campaign: row.try_get("campaign").ctx(ctx)?,
+                        at: from_ts(row.try_get("at").ctx(ctx)?),
+                    });
+                }
+            }
+            for (row, contact_id) in claimed.iter().zip(contact_ids) {
+                let contact = contacts
+                    .get(&contact_id)
+                    .cloned()
+                    .ok_or(StoreError::Corrupt {
+                        context: ctx,
+                        detail: format!("send refers to missing contact {contact_id}"),
+                    })?;
+                sends.push(ClaimedSend {
+                    id: row.try_get("id").ctx(ctx)?,
+                    enrollment_id: row.try_get("enrollment_id").ctx(ctx)?,
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    step: row.try_get::<i64, _>("step").ctx(ctx)? as u32,
+                    template: row.try_get("template").ctx(ctx)?,
+                    attempts: row.try_get::<i64, _>("attempts").ctx(ctx)? as u32,
+                    refusals: row.try_get::<i64, _>("refusals").ctx(ctx)? as u32,
+                    due_at: from_ts(row.try_get("due_at").ctx(ctx)?),
+                    recent: recent.get(&contact_id).cloned().unwrap_or_default(),
+                    contact,
+                });
+            }
+        }
+        tx.commit().await.ctx("committing a claim")?;
+        Ok(Claim {
+            sends,
+            suppressed: suppressed.len() as u64,
+            cancelled,
+        })
+    }
+
+    pub(super) async fn mark_row_sending(
+        &self,
+        send_id: i64,
+        worker: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MarkResult> {
+        let now = ts(now);
+        let ctx = "marking a send as on the wire";
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.ctx(ctx)?;
+        let row = sqlx::query(
+            "SELECT s.state, s.claimed_by,
+                    EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (c.email, c.domain)) AS suppressed,
+                    e.exited_at IS NOT NULL AS ended, e.exit_reason
+             FROM sends s JOIN contacts c ON c.id = s.contact_id JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE s.id = ?",
+        )
+        .bind(send_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx(ctx)?;
+        let Some(row) = row else {
+            return Ok(MarkResult::Lost);
+        };
+        let state: String = row.try_get("state").ctx(ctx)?;
+        let owner: Option<String> = row.try_get("claimed_by").ctx(ctx)?;
+        if state != "claimed" || owner.as_deref() != Some(worker) {
+            return Ok(MarkResult::Lost);
+        }
+        let result = if row.try_get::<bool, _>("suppressed").ctx(ctx)? {
+            sqlx::query(
+                "UPDATE sends SET state = 'suppressed', finished_at = ?, claimed_by = NULL, lease_until = NULL,
+                        last_error = 'recipient is suppressed' WHERE id = ?",
+            )
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed'
+                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
+            )
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            MarkResult::Suppressed
+        } else if row.try_get::<bool, _>("ended").ctx(ctx)? {
+            let reason: Option<String> = row.try_get("exit_reason").ctx(ctx)?;
+            sqlx::query(
+                "UPDATE sends SET state = 'cancelled', finished_at = ?, claimed_by = NULL, lease_until = NULL,
+                        last_error = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(format!(
+                "passage ended before sending: {}",
+                reason.as_deref().unwrap_or("ended")
+            ))
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            MarkResult::Cancelled
+        } else {
+            sqlx::query(
+                "UPDATE sends SET state = 'sending', message_id = ?, wire_at = ?, hold_reason = NULL WHERE id = ?",
+            )
+            .bind(message_id)
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            MarkResult::Go
+        };
+        tx.commit().await.ctx(ctx)?;
+        Ok(result)
+    }
+
+    pub(super) async fn record_outcome(
+        &self,
+        send_id: i64,
+        outcome: &SendOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let now = ts(now);
+        let _write = self.write_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("recording a send")?;
+        // `in_doubt` is accepted too: a late answer settles the doubt.
+        const MINE: &str = "id = ? AND state IN ('claimed', 'sending', 'in_doubt')";
+        let sql = match outcome {
+            SendOutcome::Sent { .. } => {
+                "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
+                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL, hold_reason = NULL,
+                    variants = ?, opener = ?, body_text = ?,
+                    sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)"
+                    .to_string()
+            }
+            SendOutcome::Retry { .. } => {
+                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
+                    claimed_by = NULL, hold_reason = NULL"
+                    .to_string()
+            }
+            SendOutcome::Parked { .. } => {
+                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
+                    claimed_by = NULL, hold_reason = NULL, attempts = max(attempts - 1, 0),
+                    refusals = refusals + 1"
+                    .to_string()
+            }
+            SendOutcome::Failed { .. } | SendOutcome::Bounced { .. } => {
+                "UPDATE sends SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
+                    .to_string()
+            }
+            SendOutcome::Cancelled { .. } => {
+                "UPDATE sends SET state = 'cancelled', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
+                    .to_string()
+            }
+            SendOutcome::Held { .. } => format!("UPDATE sends SET {UNCLAIM}, next_at = ?, hold_reason = ?"),
+            SendOutcome::Released => format!("UPDATE sends SET {UNCLAIM}"),
+        };
+        let sql = format!("{sql} WHERE {MINE}");
+        let mut query = sqlx::query(&sql);
+        query = match outcome {
+            SendOutcome::Sent {
+                message_id,
+                subject,
+                response,
+                content,
+            } => query
+                .bind(message_id)
+                .bind(subject)
+                .bind(response)
+                .bind(now)
+                .bind(now)
+                .bind(serde_json::to_string(&content.choices).unwrap_or_else(|_| "[]".into()))
+                .bind(&content.opener)
+                .bind(&content.text),
+            SendOutcome::Retry { next_at, error, .. }
+            | SendOutcome::Parked { next_at, error, .. } => query.bind(ts(*next_at)).bind(error),
+            SendOutcome::Failed { error, .. } | SendOutcome::Bounced { error, .. } => {
+                query.bind(error).bind(now)
+            }
+            SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
+            SendOutcome::Held { until, reason } => query.bind(ts(*until)).bind(reason.as_str()),
+            SendOutcome::Released => query,
+        };
+        query
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("recording a send")?;
+        let failure = match outcome {
+            SendOutcome::Retry { failure, .. }
+            | SendOutcome::Failed { failure, .. }
+            | SendOutcome::Bounced { failure, .. } => failure.as_ref(),
+            SendOutcome::Parked { failure, .. } => Some(failure),
+            _ => None,
+        };
+        if let Some(failure) = failure {
+            insert_failure(&mut tx, send_id, failure, now).await?;
+        }
+        if let SendOutcome::Bounced { suppress, .. } = outcome {
+            Self::insert_suppression(&mut tx, suppress, from_ts(now)).await?;
+        }
+        if matches!(
+            outcome,
+            SendOutcome::Bounced { .. } | SendOutcome::Failed { .. }
+        ) {
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = 'send_failed'
+                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
+            )
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("ending a failed enrollment")?;
+        }
+        tx.commit().await.ctx("committing a send result")
+    }
+
+    pub(super) async fn beat(&self, worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO workers (id, host, boot_id, pid, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = ?6",
+        )
+        .bind(&worker.id)
+        .bind(&worker.host)
+        .bind(&worker.boot_id)
+        .bind(worker.pid as i64)
+        .bind(worker.started_at as i64)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .ctx("recording a sender's heartbeat")?;
+        Ok(())
+    }
+
+    pub(super) async fn worker_rows(&self) -> StoreResult<Vec<WorkerInfo>> {
+        let ctx = "reading senders";
+        let rows = sqlx::query(
+            "SELECT id, host, boot_id, pid, started_at, heartbeat_at FROM workers ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        rows.iter()
+            .map(|row| {
+                Ok(WorkerInfo {
+                    id: row.try_get("id").ctx(ctx)?,
+                    host: row.try_get("host").ctx(ctx)?,
+                    boot_id: row.try_get("boot_id").ctx(ctx)?,
+                    pid: row.try_get::<i64, _>("pid").ctx(ctx)? as u32,
+                    started_at: row.try_get::<i64, _>("started_at").ctx(ctx)? as u64,
+                    heartbeat_at: from_ts(row.try_get("heartbeat_at").ctx(ctx)?),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn recover_rows(
+        &self,
+        dead: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Recovered> {
+        let ctx = "taking back the rows of stopped senders";
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.ctx(ctx)?;
+        // Whose rows: a dead sender's, or an unknown owner's once its lease ran out.
+        let owner = |qb: &mut QueryBuilder<'_, Sqlite>| {
+            qb.push(" AND (claimed_by IS NULL OR (claimed_by NOT IN (SELECT id FROM workers) AND lease_until <= ");
+            qb.push_bind(ts(now));
+            qb.push(")");
+            if !dead.is_empty() {
+                qb.push(" OR claimed_by IN (");
+                let mut ids = qb.separated(", ");
+                for id in dead {
+                    ids.push_bind(id.clone());
+                }
+                qb.push(")");
+            }
+            qb.push(")");
+        };
+        let mut qb = QueryBuilder::new(format!(
+            "UPDATE sends SET {UNCLAIM} WHERE state = 'claimed'"
+        ));
+        owner(&mut qb);
+        let released = qb.build().execute(&mut *tx).await.ctx(ctx)?.rows_affected();
+        let mut qb = QueryBuilder::new(
+            "UPDATE sends SET state = 'in_doubt', lease_until = NULL,
+                 last_error = 'its sender stopped after handing the message to the server and before recording the answer: it may have been accepted; not resent (see tend outbox)'
+             WHERE state = 'sending'",
+        );
+        owner(&mut qb);
+        let in_doubt = qb.build().execute(&mut *tx).await.ctx(ctx)?.rows_affected();
+        if !dead.is_empty() {
+            let mut qb = QueryBuilder::new("DELETE FROM workers WHERE id IN (");
+            let mut ids = qb.separated(", ");
+            for id in dead {
+                ids.push_bind(id.clone());
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await.ctx(ctx)?;
+        }
+        tx.commit().await.ctx(ctx)?;
+        Ok(Recovered { released, in_doubt })
+    }
+
+    pub(super) async fn soft_bounce_times(
+        &self,
+        contact_id: i64,
+    ) -> StoreResult<Vec<DateTime<Utc>>> {
+        let times: Vec<i64> = sqlx::query_scalar(
+            "SELECT at FROM smtp_failures
+             WHERE contact_id = ?1 AND verdict = 'soft_bounce'
+               AND at > coalesce((SELECT max(sent_at) FROM sends WHERE contact_id = ?1 AND state = 'sent'), 0)
+             ORDER BY at",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading soft bounces")?;
+        Ok(times.into_iter().map(from_ts).collect())
+    }
+
+    pub(super) async fn relay_health_row(&self, relay: &str) -> StoreResult<Option<RelayHealth>> {
+        let ctx = "reading the relay's health";
+        let row = sqlx::query(
+            "SELECT relay, state, failures, trips, paused_until, last_error FROM relay_health WHERE relay = ?",
+        )
+        .bind(relay)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx(ctx)?;
+        row.map(|row| {
+            Ok(RelayHealth {
+                relay: row.try_get("relay").ctx(ctx)?,
+                open: row.try_get::<String, _>("state").ctx(ctx)? == "open",
+                failures: row.try_get::<i64, _>("failures").ctx(ctx)? as u32,
+                trips: row.try_get::<i64, _>("trips").ctx(ctx)? as u32,
+                paused_until: row
+                    .try_get::<Option<i64>, _>("paused_until")
+                    .ctx(ctx)?
+                    .map(from_ts),
+                last_error: row.try_get("last_error").ctx(ctx)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn save_relay_health_row(
+        &self,
+        health: &RelayHealth,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO relay_health (relay, state, failures, trips, paused_until, last_error, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (relay) DO UPDATE SET state = ?2, failures = ?3, trips = ?4, paused_until = ?5,
+                 last_error = ?6, updated_at = ?7",
+        )
+        .bind(&health.relay)
+        .bind(if health.open { "open" } else { "closed" })
+        .bind(health.failures as i64)
+        .bind(health.trips as i64)
+        .bind(health.paused_until.map(ts))
+        .bind(&health.last_error)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .ctx("saving the relay's health")?;
+        Ok(())
+    }
+
+    pub(super) async fn list_outbox(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxRow>> {
+        let ctx = "listing the outbox";
+        let mut qb = QueryBuilder::new(
+            "SELECT s.id, s.campaign, s.step, c.email, s.state, s.attempts, s.refusals, s.due_at, s.next_at,
+                    s.hold_reason, s.message_id, s.wire_at, s.sent_at, s.last_error, s.note
+             FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE 1",
+        );
+        push_filter(&mut qb, filter);
+        qb.push(" ORDER BY coalesce(s.wire_at, s.next_at), s.id");
+        if let Some(limit) = filter.limit {
+            qb.push(" LIMIT ");
+            qb.push_bind(limit as i64);
+        }
+        let rows = qb.build().fetch_all(&self.pool).await.ctx(ctx)?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state").ctx(ctx)?;
+                let hold: Option<String> = row.try_get("hold_reason").ctx(ctx)?;
+                Ok(OutboxRow {
+                    id: row.try_get("id").ctx(ctx)?,
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    step: row.try_get::<i64, _>("step").ctx(ctx)? as u32,
+                    email: row.try_get("email").ctx(ctx)?,
+                    state: parse_state(&state, ctx)?,
+                    attempts: row.try_get::<i64, _>("attempts").ctx(ctx)? as u32,
+                    refusals: row.try_get::<i64, _>("refusals").ctx(ctx)? as u32,
+                    due_at: from_ts(row.try_get("due_at").ctx(ctx)?),
+                    next_at: from_ts(row.try_get("next_at").ctx(ctx)?),
+                    hold_reason: hold
+                        .map(|h| {
+                            h.parse().map_err(|detail| StoreError::Corrupt {
+                                context: ctx,
+                                detail,
+                            })
+                        })
+                        .transpose()?,
+                    message_id: row.try_get("message_id").ctx(ctx)?,
+                    wire_at: row
+                        .try_get::<Option<i64>, _>("wire_at")
+                        .ctx(ctx)?
+                        .map(from_ts),
+                    sent_at: row
+                        .try_get::<Option<i64>, _>("sent_at")
+                        .ctx(ctx)?
+                        .map(from_ts),
+                    last_error: row.try_get("last_error").ctx(ctx)?,
+                    note: row.try_get("note").ctx(ctx)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn settle_rows(
+        &self,
+        filter: &OutboxFilter,
+        how: Settle,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let ctx = "settling in-doubt sends";
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.ctx(ctx)?;
+        let mut qb = QueryBuilder::new(match how {
+            Settle::Sent => {
+                "UPDATE sends SET state = 'sent', sent_at = coalesce(wire_at, next_at), finished_at = "
+            }
+            Settle::Requeue => "UPDATE sends SET state = 'queued', claimed_by = NULL, next_at = ",
+        });
+        qb.push_bind(ts(now));
+        if how == Settle::Sent {
+            qb.push(
+                ", smtp_response = 'settled as sent by an operator',
+                   sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)",
+            );
+        }
+        qb.push(", note = ");
+        qb.push_bind(format!(
+            "{} {}: {note}",
+            from_ts(ts(now)).to_rfc3339(),
+            match how {
+                Settle::Sent => "settled as sent",
+                Settle::Requeue => "requeued",
+            }
+        ));
+        qb.push(" WHERE id IN (SELECT s.id FROM sends s WHERE s.state = 'in_doubt'");
+        push_filter(&mut qb, filter);
+        qb.push(")");
+        let n = qb.build().execute(&mut *tx).await.ctx(ctx)?.rows_affected();
+        tx.commit().await.ctx(ctx)?;
+        Ok(n)
+    }
+
+    pub(super) async fn held_rows(&self) -> StoreResult<Vec<HeldCount>> {
+        let ctx = "counting held sends";
+        let rows = sqlx::query(
+            "SELECT campaign, hold_reason, count(*) AS n, min(next_at) AS next_at FROM sends
+             WHERE state IN ('queued', 'retry') AND hold_reason IS NOT NULL
+             GROUP BY campaign, hold_reason ORDER BY campaign, hold_reason",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        rows.iter()
+            .map(|row| {
+                let reason: String = row.try_get("hold_reason").ctx(ctx)?;
+                Ok(HeldCount {
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    reason: reason.parse().map_err(|detail| StoreError::Corrupt {
+                        context: ctx,
+                        detail,
+                    })?,
+                    count: row.try_get::<i64, _>("n").ctx(ctx)? as u64,
+                    next_at: from_ts(row.try_get("next_at").ctx(ctx)?),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn ended_rows(&self, campaign: Option<&str>) -> StoreResult<Vec<EndedCount>> {
+        let ctx = "counting ended sends";
+        // Failed rows are grouped by their last classified SMTP answer; the
+        // others by the reason recorded when they ended.
+        let mut qb = QueryBuilder::new(
+            "SELECT campaign, state, reason, count(*) AS n FROM (
+                SELECT s.campaign, s.state,
+                       coalesce(CASE WHEN s.state = 'failed' THEN
+                           (SELECT f.verdict || ': ' || f.reason FROM smtp_failures f WHERE f.send_id = s.id ORDER BY f.id DESC LIMIT 1)
+                       END, s.last_error, '') AS reason
+                FROM sends s WHERE s.state IN ('cancelled', 'suppressed', 'failed')",
+        );
+        if let Some(campaign) = campaign {
+            qb.push(" AND s.campaign = ");
+            qb.push_bind(campaign.to_string());
+        }
+        qb.push(") GROUP BY campaign, state, reason ORDER BY campaign, state, n DESC");
+        let rows = qb.build().fetch_all(&self.pool).await.ctx(ctx)?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state").ctx(ctx)?;
+                Ok(EndedCount {
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    state: parse_state(&state, ctx)?,
+                    reason: row.try_get("reason").ctx(ctx)?,
+                    count: row.try_get::<i64, _>("n").ctx(ctx)? as u64,
+                })
+            })
+            .collect()
+    }
+}
