@@ -5,6 +5,7 @@
 
 mod compose;
 mod limits;
+pub mod reply;
 mod transport;
 
 pub use compose::{ComposeError, Composed, Identity, IdentityError, compose};
