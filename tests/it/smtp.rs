@@ -8,9 +8,15 @@
 //! blocks until the server reports enough messages, without polling.
 //!
 //! Faults are injected with the script's own flags, passed to
-//! [`SmtpServer::start_with`]: `--rule ADDR=CODE` (answer RCPT with CODE;
+//! [`SmtpServer::start_with`]: `--rule ADDR=REPLY` (answer RCPT with REPLY, a
+//! bare code or a whole reply, `\n` between the lines of a multi-line one;
 //! 421 also hangs up), `--drop ADDR` (reset the connection instead of
 //! answering the end of DATA), `--stall-data SECONDS` (delay that answer).
+//! While the server runs, [`SmtpServer::set_rules`] changes how it answers
+//! the greeting, MAIL FROM, RCPT TO and the end of DATA (the script's
+//! `--rules-file`, which wins over `--rule`), and [`SmtpServer::refusals`]
+//! lists every refusal it made, so a test can count the attempts that reached
+//! it.
 //!
 //! Needs Python 3 with aiosmtpd (`pip install -r tests/requirements.txt`);
 //! set `TEND_TEST_PYTHON` to use another interpreter than `python3`.
@@ -34,6 +40,8 @@ pub struct SmtpServer {
     pub port: u16,
     child: Child,
     out: PathBuf,
+    rules: PathBuf,
+    refusals: PathBuf,
     shared: Arc<Shared>,
     stdout_reader: Option<JoinHandle<()>>,
     // Holds the jsonl and stderr log files; removed after the child is killed.
@@ -92,6 +100,9 @@ impl SmtpServer {
     pub fn start_with(args: &[&str]) -> SmtpServer {
         let dir = tempfile::tempdir().expect("create a tempdir for the SMTP server");
         let out = dir.path().join("received.jsonl");
+        // Absent until `set_rules`: the server then has no file rules.
+        let rules = dir.path().join("rules.json");
+        let refusals = dir.path().join("refusals.jsonl");
         let log = dir.path().join("stderr.log");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
         let python = std::env::var("TEND_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -101,6 +112,10 @@ impl SmtpServer {
             .arg("--out")
             .arg(&out)
             .arg("--announce")
+            .arg("--rules-file")
+            .arg(&rules)
+            .arg("--refusals")
+            .arg(&refusals)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -142,6 +157,8 @@ impl SmtpServer {
             port,
             child,
             out,
+            rules,
+            refusals,
             shared,
             stdout_reader: Some(stdout_reader),
             _dir: dir,
@@ -150,14 +167,35 @@ impl SmtpServer {
 
     /// Every message accepted so far, in order.
     pub fn received(&self) -> Vec<Received> {
-        let text = match fs::read_to_string(&self.out) {
-            Err(e) if e.kind() == ErrorKind::NotFound => String::new(), // nothing yet
-            text => text.expect("read the SMTP server's jsonl file"),
-        };
-        // Lines are written whole, but never trust a line without its newline.
-        text.split_inclusive('\n')
-            .filter(|line| line.ends_with('\n'))
-            .map(Received::from_json)
+        json_lines(&self.out)
+            .iter()
+            .map(|line| Received::from_json(line))
+            .collect()
+    }
+
+    /// Replaces the server's rules file; the server reads it at its next
+    /// command. The format is the script's `--rules-file`, e.g.
+    /// `json!({"rcpt": [{"match": "*@x.test", "reply": "554 5.7.1 blocked", "times": 2}]})`;
+    /// `json!({})` takes every file rule away again. A malformed file makes the
+    /// server answer `451 4.3.5 bad rules file: …`.
+    pub fn set_rules(&self, rules: serde_json::Value) {
+        // Write and rename: the server never reads half a file.
+        let tmp = self.rules.with_extension("json.tmp");
+        fs::write(&tmp, rules.to_string()).expect("write the SMTP server's rules file");
+        fs::rename(&tmp, &self.rules).expect("replace the SMTP server's rules file");
+    }
+
+    /// Every refusal made by a rule so far, in order, as
+    /// `{"phase": "greeting"|"mail"|"rcpt"|"data_end", "rcpt": ADDR or null, "reply": "554 …"}`
+    /// (multi-line replies joined by `\n`). Written before the reply was sent.
+    pub fn refusals(&self) -> Vec<serde_json::Value> {
+        json_lines(&self.refusals)
+            .iter()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("bad refusal line from the SMTP server ({e}): {line}")
+                })
+            })
             .collect()
     }
 
@@ -191,6 +229,19 @@ impl Drop for SmtpServer {
             let _ = reader.join();
         }
     }
+}
+
+/// The complete lines of a JSON-lines file the server appends to.
+fn json_lines(path: &Path) -> Vec<String> {
+    let text = match fs::read_to_string(path) {
+        Err(e) if e.kind() == ErrorKind::NotFound => String::new(), // nothing yet
+        text => text.expect("read a JSON-lines file of the SMTP server"),
+    };
+    // Lines are written whole, but never trust a line without its newline.
+    text.split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Turns the server's `READY <port>` / `RECEIVED <count>` lines into `State`.
@@ -279,26 +330,52 @@ struct Client {
 }
 
 impl Client {
+    /// Connected, greeted (220) and past EHLO.
     fn connect(port: u16) -> Client {
+        let (mut client, greeting) = Client::open(port);
+        assert!(
+            greeting.last().is_some_and(|l| l.starts_with("220 ")),
+            "greeting: {greeting:?}"
+        );
+        client.cmd("EHLO client.test");
+        client
+    }
+
+    /// Connected, with the lines of whatever greeting the server sent.
+    fn open(port: u16) -> (Client, Vec<String>) {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the SMTP server");
         // Bounds a harness bug to a failed test instead of a hung one.
         stream.set_read_timeout(Some(WAIT)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         let mut client = Client { stream, reader };
-        assert!(client.reply().starts_with("220 "));
-        client.cmd("EHLO client.test");
-        client
+        let greeting = client.reply_lines();
+        (client, greeting)
+    }
+
+    /// Every line of the next (possibly multi-line) reply as sent, without
+    /// its CRLF; empty if the connection closed first.
+    fn reply_lines(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return Vec::new(),
+                Ok(_) => {
+                    let more = line.as_bytes().get(3) == Some(&b'-');
+                    lines.push(line.trim_end_matches(['\r', '\n']).to_string());
+                    if !more {
+                        return lines;
+                    }
+                }
+            }
+        }
     }
 
     /// The last line of the (possibly multi-line) reply, or `CLOSED`.
     fn reply(&mut self) -> String {
-        loop {
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return CLOSED.into(),
-                Ok(_) if line.as_bytes().get(3) == Some(&b'-') => continue,
-                Ok(_) => return line.trim_end().into(),
-            }
+        match self.reply_lines().pop() {
+            Some(last) => last.trim_end().into(),
+            None => CLOSED.into(),
         }
     }
 
@@ -306,6 +383,14 @@ impl Client {
         match self.stream.write_all(format!("{line}\r\n").as_bytes()) {
             Ok(()) => self.reply(),
             Err(_) => CLOSED.into(),
+        }
+    }
+
+    /// Like `cmd`, but every line of the reply; empty if the connection closed.
+    fn cmd_lines(&mut self, line: &str) -> Vec<String> {
+        match self.stream.write_all(format!("{line}\r\n").as_bytes()) {
+            Ok(()) => self.reply_lines(),
+            Err(_) => Vec::new(),
         }
     }
 
@@ -491,4 +576,248 @@ fn received_header_and_body_handle_lf_only_and_missing_body() {
     let headers_only = msg("To: x@example.com\r\n");
     assert_eq!(headers_only.header("to").as_deref(), Some("x@example.com"));
     assert_eq!(headers_only.body(), "");
+}
+
+// ---- replies like real relays: whole replies, a rules file, the refusals log
+
+/// `(phase, rcpt)` of each refusal the server logged.
+fn refused(server: &SmtpServer) -> Vec<(String, Option<String>)> {
+    server
+        .refusals()
+        .iter()
+        .map(|r| {
+            (
+                r["phase"].as_str().expect("phase").to_string(),
+                r["rcpt"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rule_answers_with_a_whole_reply_and_multi_line_replies_exactly() {
+    let server = SmtpServer::start_with(&[
+        "--rule",
+        "*@x.test=554 5.7.1 Service unavailable; client host [127.0.0.1] blocked using zen.spamhaus.org",
+        "--rule",
+        r"gone@example.com=550-5.1.1 The email account that you tried to reach does not exist.\n550 5.1.1 Please try double-checking",
+        "--rule",
+        "full@example.com=452 4.2.2 Over quota\nno code on this line",
+    ]);
+    let mut client = Client::connect(server.port);
+    client.cmd("MAIL FROM:<drip@tend.test>");
+
+    let blocked = client.cmd_lines("RCPT TO:<ada@x.test>");
+    assert_eq!(
+        blocked,
+        ["554 5.7.1 Service unavailable; client host [127.0.0.1] blocked using zen.spamhaus.org"]
+    );
+    assert_eq!(
+        client.cmd_lines("RCPT TO:<gone@example.com>"),
+        [
+            "550-5.1.1 The email account that you tried to reach does not exist.",
+            "550 5.1.1 Please try double-checking",
+        ]
+    );
+    assert_eq!(
+        client.cmd_lines("RCPT TO:<full@example.com>"),
+        ["452-4.2.2 Over quota", "452 no code on this line"]
+    );
+    assert!(client.cmd("RCPT TO:<ada@example.com>").starts_with("250 "));
+
+    // What the wire carried reads as tend reads it: about us, not the recipient.
+    use tend::send::reply::{Phase, Refusal, Reply, Verdict, classify};
+    let lines: Vec<&str> = blocked.iter().map(String::as_str).collect();
+    let verdict = classify(Phase::RcptTo, &Reply::parse(&lines).unwrap()).verdict;
+    assert_eq!(verdict, Verdict::Refused(Refusal::Reputation));
+
+    let log = server.refusals();
+    assert_eq!(log.len(), 3);
+    assert_eq!(
+        log[1],
+        serde_json::json!({
+            "phase": "rcpt",
+            "rcpt": "gone@example.com",
+            "reply": "550-5.1.1 The email account that you tried to reach does not exist.\n550 5.1.1 Please try double-checking",
+        })
+    );
+}
+
+#[test]
+fn rules_file_switches_from_refusing_to_accepting_while_the_server_runs() {
+    let server = SmtpServer::start();
+    let mut client = Client::connect(server.port);
+    assert!(client.cmd("MAIL FROM:<drip@tend.test>").starts_with("250 "));
+
+    server.set_rules(serde_json::json!({
+        "rcpt": [{"match": "*@example.com", "reply": "554 5.7.1 client host [127.0.0.1] blocked"}],
+    }));
+    // Read at the next command, on a connection opened before the change.
+    assert_eq!(
+        client.cmd("RCPT TO:<ada@example.com>"),
+        "554 5.7.1 client host [127.0.0.1] blocked"
+    );
+    assert!(client.cmd("RCPT TO:<Bob@EXAMPLE.com>").starts_with("554 "));
+    assert!(client.cmd("RCPT TO:<cy@other.test>").starts_with("250 "));
+
+    server.set_rules(serde_json::json!({}));
+    assert!(client.cmd("RCPT TO:<ada@example.com>").starts_with("250 "));
+    assert!(client.data(MESSAGE).starts_with("250 "));
+
+    assert_eq!(
+        server.received()[0].rcpt_tos,
+        ["cy@other.test", "ada@example.com"]
+    );
+    assert_eq!(
+        refused(&server),
+        [
+            ("rcpt".to_string(), Some("ada@example.com".to_string())),
+            ("rcpt".to_string(), Some("Bob@EXAMPLE.com".to_string())),
+        ]
+    );
+}
+
+#[test]
+fn times_refuses_the_first_attempts_of_each_address_then_accepts() {
+    let server = SmtpServer::start();
+    server.set_rules(serde_json::json!({
+        "rcpt": [{"match": "*@example.com", "reply": "451 4.7.1 try again later", "times": 2}],
+    }));
+    let attempt = |rcpt: &str| {
+        // A new connection each time: the count is per address, not per session.
+        let mut client = Client::connect(server.port);
+        client.cmd("MAIL FROM:<drip@tend.test>");
+        client.cmd(&format!("RCPT TO:<{rcpt}>"))
+    };
+
+    assert!(attempt("ada@example.com").starts_with("451 4.7.1"));
+    assert!(attempt("ada@example.com").starts_with("451 4.7.1"));
+    assert!(attempt("bob@example.com").starts_with("451 4.7.1")); // its own count
+    assert!(attempt("ada@example.com").starts_with("250 "));
+    assert!(attempt("ada@example.com").starts_with("250 "));
+    assert!(attempt("bob@example.com").starts_with("451 4.7.1"));
+    assert!(attempt("bob@example.com").starts_with("250 "));
+    assert_eq!(server.refusals().len(), 4);
+
+    // A new version of the file counts afresh.
+    server.set_rules(serde_json::json!({
+        "rcpt": [{"match": "ada@*", "reply": "450 4.2.0 greylisted", "times": 1}],
+    }));
+    assert!(attempt("ada@example.com").starts_with("450 4.2.0"));
+    assert!(attempt("ada@example.com").starts_with("250 "));
+    assert_eq!(server.refusals().len(), 5);
+}
+
+#[test]
+fn greeting_and_mail_rules_refuse_and_a_refused_greeting_hangs_up() {
+    let server = SmtpServer::start();
+    server.set_rules(serde_json::json!({
+        "greeting": "554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=127.0.0.1",
+    }));
+    let (mut client, greeting) = Client::open(server.port);
+    assert_eq!(
+        greeting,
+        ["554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=127.0.0.1"]
+    );
+    assert_eq!(client.reply(), CLOSED);
+
+    server.set_rules(serde_json::json!({"greeting": null, "mail": 550}));
+    let mut client = Client::connect(server.port);
+    assert_eq!(
+        client.cmd("MAIL FROM:<drip@tend.test>"),
+        "550 5.1.1 mailbox unavailable"
+    );
+    // The refused MAIL FROM opened no transaction.
+    assert!(client.cmd("RCPT TO:<ada@example.com>").starts_with("503 "));
+
+    server.set_rules(serde_json::json!({}));
+    assert!(
+        client
+            .send("drip@tend.test", &["ada@example.com"], MESSAGE)
+            .starts_with("250 ")
+    );
+    assert_eq!(server.received().len(), 1);
+    assert_eq!(
+        refused(&server),
+        [("greeting".to_string(), None), ("mail".to_string(), None)]
+    );
+}
+
+#[test]
+fn data_end_rule_refuses_the_message_and_records_nothing() {
+    let server = SmtpServer::start();
+    server.set_rules(serde_json::json!({
+        "data_end": [{
+            "match": "ada@example.com",
+            "reply": "554 5.7.1 [CS01] Message rejected due to local policy",
+        }],
+    }));
+    let mut client = Client::connect(server.port);
+
+    let reply = client.send("drip@tend.test", &["ada@example.com"], MESSAGE);
+    assert_eq!(
+        reply,
+        "554 5.7.1 [CS01] Message rejected due to local policy"
+    );
+    assert!(server.received().is_empty());
+
+    // The session goes on; another recipient's message is taken.
+    assert!(
+        client
+            .send("drip@tend.test", &["bob@example.com"], MESSAGE)
+            .starts_with("250 ")
+    );
+    assert_eq!(server.received()[0].rcpt_tos, ["bob@example.com"]);
+    assert_eq!(
+        refused(&server),
+        [("data_end".to_string(), Some("ada@example.com".to_string()))]
+    );
+}
+
+#[test]
+fn a_421_from_the_rules_file_hangs_up_after_the_whole_reply() {
+    let server = SmtpServer::start();
+    server.set_rules(serde_json::json!({
+        "rcpt": [{"match": "*", "reply": "421-4.7.0 Try again later\n421 4.7.0 closing connection"}],
+    }));
+    let mut client = Client::connect(server.port);
+    client.cmd("MAIL FROM:<drip@tend.test>");
+
+    assert_eq!(
+        client.cmd_lines("RCPT TO:<ada@example.com>"),
+        ["421-4.7.0 Try again later", "421 4.7.0 closing connection"]
+    );
+    assert_eq!(client.reply(), CLOSED);
+}
+
+#[test]
+fn rules_file_wins_over_rule_flags_and_a_malformed_one_is_loud() {
+    let server = SmtpServer::start_with(&["--rule", "*@example.com=550"]);
+    server.set_rules(serde_json::json!({
+        "rcpt": [{"match": "ada@example.com", "reply": "451 4.3.0 from the file"}],
+    }));
+    let mut client = Client::connect(server.port);
+    client.cmd("MAIL FROM:<drip@tend.test>");
+    assert_eq!(
+        client.cmd("RCPT TO:<ada@example.com>"),
+        "451 4.3.0 from the file"
+    );
+    assert_eq!(
+        client.cmd("RCPT TO:<bob@example.com>"),
+        "550 5.1.1 mailbox unavailable"
+    );
+
+    // A mistake in a test's rules must not pass for a server that accepts.
+    server.set_rules(serde_json::json!({"rcpt": [{"match": "*", "reply": "250 OK"}]}));
+    assert!(
+        client
+            .cmd("RCPT TO:<cy@other.test>")
+            .starts_with("451 4.3.5 bad rules file")
+    );
+    server.set_rules(serde_json::json!({"rpct": []}));
+    assert!(
+        client
+            .cmd("RCPT TO:<cy@other.test>")
+            .starts_with("451 4.3.5 bad rules file")
+    );
 }
