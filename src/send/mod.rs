@@ -14,7 +14,7 @@ pub use transport::{Delivery, Transport, TransportError};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::mask;
+use crate::domain::{mask, redact_addresses};
 use crate::metrics;
 use crate::render::Renderer;
 use crate::store::{
@@ -210,7 +210,7 @@ impl<S: Store> Sender<S> {
                 Ok(one) => stats.add(&one),
                 // A panicking task leaves its rows `sending`: the lease makes them in-doubt.
                 Err(e) => {
-                    tracing::error!(error = %e, "a send task failed");
+                    tracing::error!(error = %redact_addresses(&e.to_string()), "a send task failed");
                     stats.unrecorded += sizes.get(&e.id()).copied().unwrap_or(1);
                 }
             }
@@ -305,11 +305,23 @@ impl<S: Store> Sender<S> {
                 tracing::info!(send = send.id, campaign = %send.campaign, step = send.step + 1, to, "sent")
             }
             SendOutcome::Retry { next_at, error } => {
-                tracing::warn!(send = send.id, to, %next_at, error, "will retry")
+                tracing::warn!(send = send.id, to, %next_at, error = redact_addresses(error), "will retry")
             }
-            SendOutcome::Failed { error } => tracing::warn!(send = send.id, to, error, "failed"),
+            SendOutcome::Failed { error } => {
+                tracing::warn!(
+                    send = send.id,
+                    to,
+                    error = redact_addresses(error),
+                    "failed"
+                )
+            }
             SendOutcome::Bounced { error, .. } => {
-                tracing::warn!(send = send.id, to, error, "bounced; address suppressed")
+                tracing::warn!(
+                    send = send.id,
+                    to,
+                    error = redact_addresses(error),
+                    "bounced; address suppressed"
+                )
             }
             SendOutcome::Cancelled { reason } => {
                 tracing::info!(send = send.id, to, reason, "cancelled")
@@ -317,7 +329,7 @@ impl<S: Store> Sender<S> {
             SendOutcome::Released => tracing::debug!(send = send.id, "released back to the queue"),
         }
         if let Err(e) = s.store.record(send.id, &outcome, s.clock.now()).await {
-            tracing::error!(send = send.id, error = %e, "could not record a send result; the row will become in_doubt when its lease expires");
+            tracing::error!(send = send.id, error = %redact_addresses(&e.to_string()), "could not record a send result; the row will become in_doubt when its lease expires");
             return SendStats {
                 unrecorded: 1,
                 ..Default::default()
@@ -406,7 +418,7 @@ impl<S: Store> Sender<S> {
             let now = s.clock.now();
             if let Some(state) = s.book.record(&domain, answer, now) {
                 if let Err(e) = s.store.save_domain_health(&state, now).await {
-                    tracing::error!(error = %e, domain, "could not store domain health");
+                    tracing::error!(error = %redact_addresses(&e.to_string()), domain, "could not store domain health");
                 }
             }
         }
