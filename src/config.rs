@@ -1,12 +1,15 @@
 //! The settings tree: built-in defaults, then `config/tend.toml`, then
 //! `TEND__SECTION__KEY` environment variables. Durations and rates are parsed
 //! into types here, so a bad value fails at load naming its key; secrets are
-//! accepted only from the environment or a file and never printed.
+//! accepted only from the environment or a file and never printed. An empty
+//! variable (`TEND__SENDING__QUIET_HOURS=`) unsets an optional setting, file
+//! value included; for a setting that needs a value it is an error.
 
 use crate::domain::{Duration, Rate};
-use config::{Config, Environment, File, FileFormat};
+use config::{Config, ConfigError, Environment, File, FileFormat, Map, Value, ValueKind};
 use lettre::message::Mailbox;
 use serde::Deserialize;
+use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +63,9 @@ pub enum UnsubscribeScope {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
-    /// Where the daemon listens (unsubscribe links, health); empty to disable.
+    /// Where the daemon listens (unsubscribe links, health); empty to disable
+    /// (so an empty `TEND__HTTP__LISTEN=` disables it too).
+    #[serde(deserialize_with = "unset_as_empty")]
     pub listen: String,
     /// The public base URL of that listener, used in links inside emails.
     pub public_url: String,
@@ -73,6 +78,11 @@ pub struct HttpSettings {
     /// or `events_token_file`; without one the endpoint is off.
     pub events_token: Option<Secret>,
     pub events_token_file: Option<PathBuf>,
+}
+
+/// A text setting for which "unset" and "empty" mean the same.
+fn unset_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Default for HttpSettings {
@@ -379,6 +389,19 @@ impl Settings {
     /// Loads defaults, then the file at `path` (required when `explicit`),
     /// then the environment. Every value is checked before returning.
     pub fn load(path: &Path, explicit: bool) -> Result<Settings, SettingsError> {
+        Self::load_with_env(path, explicit, std::env::vars_os())
+    }
+
+    /// [`Settings::load`] with the environment given as (name, value) pairs.
+    pub fn load_with_env<K, V>(
+        path: &Path,
+        explicit: bool,
+        env: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Settings, SettingsError>
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
         let shown = path.display().to_string();
         let invalid = |message: String| SettingsError::Invalid {
             path: shown.clone(),
@@ -408,19 +431,30 @@ impl Settings {
                 "`smtp.password` must not be written in the config file; set TEND__SMTP__PASSWORD or `smtp.password_file`".into(),
             ));
         }
-        let merged = Config::builder()
-            .add_source(file)
-            .add_source(
-                Environment::with_prefix("TEND")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
-        let mut settings: Settings = merged
-            .try_deserialize()
-            .map_err(|e| invalid(e.to_string()))?;
+        let env = EnvOverrides::collect(env).map_err(invalid)?;
+        let mut builder = Config::builder().add_source(file).add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator(ENV_SEPARATOR)
+                .separator(ENV_SEPARATOR)
+                .try_parsing(true)
+                .source(Some(env.set)),
+        );
+        // Nil, not absent: an Option becomes None even when the file or a
+        // default says otherwise, and anything else refuses it (below).
+        for (key, variable) in &env.unset {
+            builder = builder
+                .set_override(key, Value::new(Some(variable), ValueKind::Nil))
+                .map_err(|e| invalid(format!("{variable}: {e}")))?;
+        }
+        let merged = builder.build().map_err(|e| invalid(e.to_string()))?;
+        let mut settings: Settings = merged.try_deserialize().map_err(|e| {
+            match error_key(&e).and_then(|key| env.unset.iter().find(|(k, _)| k == key)) {
+                Some((key, variable)) => invalid(format!(
+                    "key `{key}` cannot be unset: {variable} is empty, but `{key}` needs a value (give one, or remove the variable to use the file's value or the default)"
+                )),
+                None => invalid(e.to_string()),
+            }
+        })?;
         if settings.smtp.password.is_none() {
             if let Some(file) = &settings.smtp.password_file {
                 let secret = std::fs::read_to_string(file).map_err(|source| {
@@ -548,15 +582,204 @@ impl Settings {
     }
 }
 
+const ENV_PREFIX: &str = "TEND";
+const ENV_SEPARATOR: &str = "__";
+
+/// The `TEND__…` variables, split the way [`Settings::load`] applies them.
+#[derive(Debug, Default)]
+struct EnvOverrides {
+    /// Variables with a value, by name: parsed by the `config` crate.
+    set: Map<String, String>,
+    /// (key such as `sending.quiet_hours`, variable name) for each empty one.
+    unset: Vec<(String, String)>,
+}
+
+impl EnvOverrides {
+    /// Names are matched and split like the `config` crate does: prefix
+    /// case-insensitive, keys lower-cased, `__` between levels.
+    fn collect<K, V>(env: impl IntoIterator<Item = (K, V)>) -> Result<Self, String>
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}").to_lowercase();
+        let mut out = Self::default();
+        for (name, value) in env {
+            let Ok(name) = name.into().into_string() else {
+                continue;
+            };
+            let lower = name.to_lowercase();
+            let Some(path) = lower.strip_prefix(&prefix) else {
+                continue;
+            };
+            let value = value
+                .into()
+                .into_string()
+                .map_err(|_| format!("{name} is not valid UTF-8"))?;
+            if value.is_empty() {
+                out.unset.push((path.replace(ENV_SEPARATOR, "."), name));
+            } else {
+                out.set.insert(name, value);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The settings key a deserialization error is about, when it names one.
+fn error_key(error: &ConfigError) -> Option<&str> {
+    match error {
+        ConfigError::Type { key, .. } | ConfigError::At { key, .. } => key.as_deref(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
 
     fn load_str(text: &str) -> Result<Settings, SettingsError> {
+        load_env(text, &[])
+    }
+
+    /// Loads `text` as the config file with exactly `env` as the environment.
+    fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
         file.write_all(text.as_bytes()).unwrap();
-        Settings::load(file.path(), true)
+        Settings::load_with_env(file.path(), true, env.iter().copied())
+    }
+
+    /// A file that sets every optional setting.
+    const EVERY_OPTION: &str = r#"
+[smtp]
+username = "mailer"
+password_file = "/nonexistent/password"
+hello_name = "mx.acme.example"
+ca_file = "/etc/tend/ca.pem"
+[sending]
+from = "Ana <ana@acme.example>"
+reply_to = "Help <help@acme.example>"
+unsubscribe_mailto = "unsubscribe@acme.example"
+quiet_hours = "21:00-08:00"
+max_per_contact = "2/7d"
+[http]
+secret_file = "/nonexistent/secret"
+events_token_file = "/nonexistent/token"
+[dkim]
+selector = "s1"
+domain = "acme.example"
+key_file = "/etc/tend/dkim.key"
+"#;
+
+    #[test]
+    fn an_empty_variable_unsets_an_optional_setting_from_the_file() {
+        let s = load_env(
+            EVERY_OPTION,
+            &[
+                ("TEND__SMTP__USERNAME", ""),
+                ("TEND__SMTP__PASSWORD_FILE", ""),
+                ("TEND__SMTP__HELLO_NAME", ""),
+                ("TEND__SMTP__CA_FILE", ""),
+                ("TEND__SENDING__FROM", ""),
+                ("TEND__SENDING__REPLY_TO", ""),
+                ("TEND__SENDING__UNSUBSCRIBE_MAILTO", ""),
+                ("TEND__SENDING__QUIET_HOURS", ""),
+                ("TEND__SENDING__MAX_PER_CONTACT", ""),
+                ("TEND__HTTP__SECRET_FILE", ""),
+                ("TEND__HTTP__EVENTS_TOKEN_FILE", ""),
+                ("TEND__DKIM", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.smtp.username, None);
+        assert_eq!(s.smtp.password_file, None);
+        assert!(s.smtp.password.is_none());
+        assert_eq!(s.smtp.hello_name, None);
+        assert_eq!(s.smtp.ca_file, None);
+        assert_eq!(s.sending.from, None);
+        assert_eq!(s.sending.reply_to, None);
+        assert_eq!(s.sending.unsubscribe_mailto, None);
+        assert_eq!(s.sending.quiet_hours, None);
+        assert!(s.quiet_hours().is_none());
+        assert!(s.sending.max_per_contact.is_none());
+        assert_eq!(s.http.secret_file, None);
+        assert_eq!(s.http.events_token_file, None);
+        assert!(s.dkim.is_none(), "`TEND__DKIM=` turns signing off");
+    }
+
+    #[test]
+    fn without_the_empty_variables_the_file_values_stand() {
+        // The same file fails only on its unreadable secret file: every value was read.
+        let err = load_env(EVERY_OPTION, &[("TEND__SENDING__QUIET_HOURS", "")]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/password"), "{err}");
+        let s = load_env(
+            "[sending]\nquiet_hours = \"21:00-08:00\"\n",
+            &[("TEND__SENDING__MAX_PER_CONTACT", "")],
+        )
+        .unwrap();
+        assert_eq!(s.sending.quiet_hours.as_deref(), Some("21:00-08:00"));
+    }
+
+    #[test]
+    fn a_variable_with_a_value_still_overrides_and_names_are_case_insensitive() {
+        let s = load_env(
+            "[smtp]\nport = 587\n[sending]\nquiet_hours = \"21:00-08:00\"\n",
+            &[
+                ("TEND__SMTP__PORT", "2525"),
+                ("tend__sending__quiet_hours", ""),
+                ("TENDER__SMTP__HOST", ""),
+                ("OTHER", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.smtp.port, 2525);
+        assert_eq!(s.sending.quiet_hours, None);
+        assert_eq!(s.smtp.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn an_empty_secret_variable_falls_back_to_its_file() {
+        let mut secret = tempfile::NamedTempFile::new().unwrap();
+        secret.write_all(b"from-the-file\n").unwrap();
+        let text = format!("[smtp]\npassword_file = {:?}\n", secret.path());
+        let s = load_env(&text, &[("TEND__SMTP__PASSWORD", "")]).unwrap();
+        assert_eq!(s.smtp.password.unwrap().expose(), "from-the-file");
+    }
+
+    #[test]
+    fn an_empty_listen_address_disables_the_listener() {
+        let s = load_env(
+            "[http]\nlisten = \"0.0.0.0:8025\"\n",
+            &[("TEND__HTTP__LISTEN", "")],
+        )
+        .unwrap();
+        assert_eq!(s.http.listen, "");
+    }
+
+    #[test]
+    fn an_empty_variable_for_a_required_setting_is_an_error_naming_key_and_variable() {
+        for (variable, key) in [
+            ("TEND__SENDING__RATE", "sending.rate"),
+            ("TEND__SENDING__BATCH", "sending.batch"),
+            (
+                "TEND__SENDING__DEFAULT_TIMEZONE",
+                "sending.default_timezone",
+            ),
+            ("TEND__SMTP__PORT", "smtp.port"),
+            ("TEND__SMTP__TLS", "smtp.tls"),
+            ("TEND__SMTP__TIMEOUT", "smtp.timeout"),
+            ("TEND__DATABASE__URL", "database.url"),
+            ("TEND__LIFECYCLE__LOST_AFTER", "lifecycle.lost_after"),
+            ("TEND__DKIM__SELECTOR", "dkim.selector"),
+        ] {
+            let err = load_env(EVERY_OPTION, &[(variable, "")]).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("key `{key}` cannot be unset")) && text.contains(variable),
+                "{variable}: {text}"
+            );
+        }
     }
 
     #[test]

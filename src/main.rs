@@ -3,7 +3,7 @@
 use clap::Parser;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use tend::cli::{Cli, Command, LogFormat, UserError, dispatch};
+use tend::cli::{Cli, Command, LogFormat, UserError, dispatch, stdout_closed};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -18,6 +18,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
+        // `tend … | head`: the reader has what it wanted; nothing went wrong.
+        Err(error) if stdout_closed(&error) => ExitCode::SUCCESS,
         Err(error) => {
             let user = error.downcast_ref::<UserError>().is_some();
             eprintln!("error: {error:#}");

@@ -110,13 +110,13 @@ impl Context {
 
 pub async fn migrate(ctx: &Context) -> anyhow::Result<ExitCode> {
     ctx.store().await?;
-    println!("database `{}` is up to date", ctx.settings.database.url);
+    outln!("database `{}` is up to date", ctx.settings.database.url)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a value as pretty JSON.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 

@@ -60,15 +60,15 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
         )?;
     } else {
         for d in &diagnostics {
-            println!("{d}");
+            outln!("{d}")?;
         }
         match &loaded {
-            Some(l) => println!(
+            Some(l) => outln!(
                 "ok: {} campaign(s), {} template(s), {warnings} warning(s)",
                 l.catalog.campaigns.len(),
                 l.catalog.templates.len()
-            ),
-            None => println!("{errors} error(s), {warnings} warning(s)"),
+            )?,
+            None => outln!("{errors} error(s), {warnings} warning(s)")?,
         }
     }
     Ok(if errors == 0 {

@@ -67,11 +67,11 @@ pub fn report(
         for r in rejected {
             eprintln!("{}:{}: rejected: {}", file.display(), r.line, r.reason);
         }
-        println!(
+        outln!(
             "imported {} (new {inserted}, updated {updated}), rejected {}",
             inserted + updated,
             rejected.len()
-        );
+        )?;
     }
     Ok(if rejected.is_empty() {
         ExitCode::SUCCESS

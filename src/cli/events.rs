@@ -62,13 +62,13 @@ pub async fn run(ctx: &Context, command: EventsCommand) -> anyhow::Result<ExitCo
         for r in &rejected {
             eprintln!("{}:{}: rejected: {}", file.display(), r.line, r.reason);
         }
-        println!(
+        outln!(
             "stored {} event(s), {} already known, {} suppression(s) added, rejected {}",
             total.stored,
             total.duplicates,
             total.suppressions_added,
             rejected.len()
-        );
+        )?;
     }
     Ok(if rejected.is_empty() {
         ExitCode::SUCCESS

@@ -2,6 +2,9 @@
 //! `anyhow` lives here and in `main.rs` only. Exit codes: 0 ok, 1 user
 //! error (bad input, failed check), 2 runtime failure.
 
+#[macro_use]
+mod out;
+
 mod app;
 mod check;
 mod contacts;
@@ -23,6 +26,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub use app::UserError;
+pub use out::stdout_closed;
 
 #[derive(Debug, Parser)]
 #[command(

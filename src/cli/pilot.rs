@@ -22,12 +22,12 @@ pub async fn run(ctx: &Context, command: PilotCommand) -> anyhow::Result<ExitCod
     }
     let store = ctx.store().await?;
     if let Some(at) = crate::pilot::promoted_at(&store, &campaign).await? {
-        println!("`{campaign}` was already promoted at {}", at.to_rfc3339());
+        outln!("`{campaign}` was already promoted at {}", at.to_rfc3339())?;
         return Ok(ExitCode::SUCCESS);
     }
     crate::pilot::promote(&store, &campaign, ctx.clock().now()).await?;
-    println!(
+    outln!(
         "`{campaign}` promoted: from the next tick the rest of its segment enters as treatment; the holdout stays unemailed"
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     if ctx.json {
         print_json(&report)?;
     } else {
-        print!("{}", render(&report));
+        out!("{}", render(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -69,7 +69,7 @@ pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
         args.step - 1..args.step
     };
     let mut simulated: Vec<PastSend> = Vec::new();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::out::Stdout;
     for step in steps {
         let composed = preview.one(&contact, step, &mut simulated).await?;
         if args.all_steps {
@@ -182,13 +182,13 @@ impl Preview<'_> {
             super::app::print_json(&rows)?;
             return Ok(ExitCode::SUCCESS);
         }
-        println!(
+        outln!(
             "{} step {} ({}), {} contact(s)\n",
             self.campaign.id,
             step + 1,
             self.campaign.steps[step].template,
             rows.len()
-        );
+        )?;
         let width = |key: &str| {
             rows.iter()
                 .map(|r| r[key].as_str().unwrap_or_default().chars().count())
@@ -197,23 +197,25 @@ impl Preview<'_> {
                 .max(key.len())
         };
         let (wc, ws, wo) = (width("contact"), width("subject"), width("opener"));
-        println!(
+        outln!(
             "{:wc$}  {:ws$}  {:wo$}  variants",
-            "contact", "subject", "opener"
-        );
+            "contact",
+            "subject",
+            "opener"
+        )?;
         for r in &rows {
             let get = |key: &str| r[key].as_str().unwrap_or_default().to_string();
             let variants: Vec<&str> = r["variants"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{:wc$}  {:ws$}  {:wo$}  {}",
                 get("contact"),
                 get("subject"),
                 get("opener"),
                 variants.join(" ")
-            );
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -38,9 +38,9 @@ pub async fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             std::fs::write(path, body)
                 .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display())?;
         }
-        None => print!("{body}"),
+        None => out!("{body}")?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -33,8 +33,8 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         if ctx.json {
             print_json(&serde_json::json!({ "plan": report, "sent": stats }))?;
         } else {
-            print!("{}", super::plan::render(&report));
-            println!("{}", summary(&stats));
+            out!("{}", super::plan::render(&report))?;
+            outln!("{}", summary(&stats))?;
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -60,10 +60,10 @@ pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode>
                     &json!({ "campaign": id, "now": now, "matching": matching, "not_yet_entered": entering }),
                 )?;
             } else {
-                println!(
+                outln!(
                     "{matching} contact(s) match `{id}` at {} ({entering} not yet entered)",
                     now.to_rfc3339()
-                );
+                )?;
             }
         }
         SegmentCommand::List {
@@ -84,7 +84,7 @@ pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode>
             } else {
                 for (c, stage) in &rows {
                     let name = c.name.as_deref().unwrap_or("");
-                    println!("{}\t{name}\t{}", c.email, stage.as_deref().unwrap_or("-"));
+                    outln!("{}\t{name}\t{}", c.email, stage.as_deref().unwrap_or("-"))?;
                 }
             }
         }
@@ -134,8 +134,8 @@ pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode>
                 } else {
                     "not in the segment"
                 };
-                println!("{email} at {}: {verdict} of `{id}`", now.to_rfc3339());
-                println!("  stage now: {}", stage.as_deref().unwrap_or("none"));
+                outln!("{email} at {}: {verdict} of `{id}`", now.to_rfc3339())?;
+                outln!("  stage now: {}", stage.as_deref().unwrap_or("none"))?;
                 // Branches are shown only under a clause that failed.
                 let mut failed_above = vec![true];
                 for (p, ok) in parts.iter().zip(&results) {
@@ -151,15 +151,15 @@ pub async fn run(ctx: &Context, cmd: SegmentCommand) -> anyhow::Result<ExitCode>
                         ""
                     };
                     let indent = "    ".repeat(p.depth);
-                    println!("  {indent}{mark} {}{why}", p.label);
+                    outln!("  {indent}{mark} {}{why}", p.label)?;
                 }
                 if suppressed {
-                    println!("  NO  suppressed   <- excludes this contact");
+                    outln!("  NO  suppressed   <- excludes this contact")?;
                 }
                 if entered {
-                    println!(
+                    outln!(
                         "  note: already entered `{id}` (a contact passes through a campaign once)"
-                    );
+                    )?;
                 }
             }
         }

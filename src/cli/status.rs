@@ -30,68 +30,70 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("outbox:");
+    outln!("outbox:")?;
     for state in SendState::ALL {
-        println!(
+        outln!(
             "  {:<11} {}",
             state.as_str(),
             totals.get(&state).copied().unwrap_or(0)
-        );
+        )?;
     }
     if !counts.is_empty() {
-        println!("by campaign:");
+        outln!("by campaign:")?;
         for c in &counts {
-            println!("  {:<20} {:<11} {}", c.campaign, c.state.as_str(), c.count);
+            outln!("  {:<20} {:<11} {}", c.campaign, c.state.as_str(), c.count)?;
         }
     }
     if in_doubt > 0 {
-        println!(
+        outln!(
             "{in_doubt} send(s) in doubt: the server may have accepted them; tend will not resend them"
-        );
+        )?;
     }
     match &last_tick {
-        Some(t) => println!(
+        Some(t) => outln!(
             "last tick: {} (took {} ms; enrolled {}, queued {})",
             t.started_at.to_rfc3339(),
             t.duration_ms,
             t.enrolled,
             t.queued
-        ),
-        None => println!("last tick: never"),
+        )?,
+        None => outln!("last tick: never")?,
     }
     if let Some((state, _)) = &daemon {
         if let Some(next) = state["next_tick_at"].as_str() {
-            println!("next tick: {next} (if the daemon is running)");
+            outln!("next tick: {next} (if the daemon is running)")?;
         }
     }
     if !domains.is_empty() {
-        println!("deferring domains:");
+        outln!("deferring domains:")?;
         let now = ctx.clock().now();
         for d in &domains {
             let paused = match d.paused_until {
                 Some(until) if until > now => format!("paused until {}", until.to_rfc3339()),
                 _ => "sending".to_string(),
             };
-            println!(
+            outln!(
                 "  {:<24} {} deferral(s), {paused}; last: {}",
-                d.domain, d.deferrals, d.last_error
-            );
+                d.domain,
+                d.deferrals,
+                d.last_error
+            )?;
         }
     }
     if let Some((status, at)) = &reload {
         if status["ok"].as_bool() == Some(true) {
-            println!(
+            outln!(
                 "last reload: ok at {} ({} campaigns)",
                 at.to_rfc3339(),
                 status["campaigns"]
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "last reload: FAILED at {}; running the last good catalog:",
                 at.to_rfc3339()
-            );
+            )?;
             for e in status["errors"].as_array().into_iter().flatten() {
-                println!("  {}", e.as_str().unwrap_or_default());
+                outln!("  {}", e.as_str().unwrap_or_default())?;
             }
         }
     }

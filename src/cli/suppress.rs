@@ -37,7 +37,7 @@ pub async fn run(ctx: &Context, command: SuppressCommand) -> anyhow::Result<Exit
             let added = store
                 .add_suppression(&suppression, ctx.clock().now())
                 .await?;
-            println!(
+            outln!(
                 "{} {}",
                 if added {
                     "suppressed"
@@ -45,11 +45,11 @@ pub async fn run(ctx: &Context, command: SuppressCommand) -> anyhow::Result<Exit
                     "already suppressed:"
                 },
                 suppression.value
-            );
+            )?;
         }
         SuppressCommand::Remove { value } => {
             if store.remove_suppression(&value).await? {
-                println!("no longer suppressed: {}", value.trim().to_lowercase());
+                outln!("no longer suppressed: {}", value.trim().to_lowercase())?;
             } else {
                 return Err(UserError(format!("`{value}` is not suppressed")).into());
             }
@@ -60,16 +60,16 @@ pub async fn run(ctx: &Context, command: SuppressCommand) -> anyhow::Result<Exit
                 print_json(&list)?;
             } else {
                 for s in &list {
-                    println!(
+                    outln!(
                         "{}\t{:?}\t{}\t{}\t{}",
                         s.value,
                         s.scope,
                         s.reason.as_str(),
                         s.created_at.to_rfc3339(),
                         s.detail
-                    );
+                    )?;
                 }
-                println!("{} suppression(s)", list.len());
+                outln!("{} suppression(s)", list.len())?;
             }
         }
     }

@@ -24,34 +24,38 @@ pub async fn run(ctx: &Context, args: VariationArgs) -> anyhow::Result<ExitCode>
         print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "campaign {}: {} sent to {} contact(s)",
-        r.campaign, r.sends, r.contacts
-    );
-    println!("  distinct subjects            {}", r.distinct_subjects);
-    println!("  distinct openers             {}", r.distinct_openers);
-    println!(
+        r.campaign,
+        r.sends,
+        r.contacts
+    )?;
+    outln!("  distinct subjects            {}", r.distinct_subjects)?;
+    outln!("  distinct openers             {}", r.distinct_openers)?;
+    outln!(
         "  consecutive repeats          {} where alternatives existed ({} subject, {} slot)",
-        r.consecutive_repeats, r.subject_repeats, r.slot_repeats
-    );
-    println!(
+        r.consecutive_repeats,
+        r.subject_repeats,
+        r.slot_repeats
+    )?;
+    outln!(
         "  identical subjects in a row  {}",
         r.identical_subjects_in_a_row
-    );
+    )?;
     match r.mean_pairwise_similarity {
-        Some(s) => println!(
+        Some(s) => outln!(
             "  mean pairwise similarity     {s:.3} (per contact, 0 = nothing shared, 1 = identical)"
-        ),
-        None => println!("  mean pairwise similarity     n/a (no contact got two messages yet)"),
+        )?,
+        None => outln!("  mean pairwise similarity     n/a (no contact got two messages yet)")?,
     }
     for slot in &r.slots {
         let counts: Vec<String> = slot.counts.iter().map(u64::to_string).collect();
-        println!(
+        outln!(
             "  slot {:<23} {} option(s), sent {}",
             slot.slot,
             slot.options,
             counts.join(" / ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

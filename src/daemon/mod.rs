@@ -15,6 +15,7 @@ pub use notify::Notifier;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::redact_addresses;
 use crate::http::{self, HttpState};
 use crate::plan::{self, PlanError};
 use crate::send::{self, Loaded, SendError, SendStats, Sender};
@@ -71,7 +72,7 @@ pub async fn run<S: Store>(
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
             if let Err(e) = http::serve(listener, state, shutdown).await {
-                tracing::error!(error = %e, "the HTTP listener failed");
+                tracing::error!(error = %redact_addresses(&e.to_string()), "the HTTP listener failed");
             }
         })
     });
@@ -142,7 +143,7 @@ async fn run_loop<S: Store>(
                 }
                 Err(e) => {
                     healthy = false;
-                    tracing::error!(error = %e, "tick failed");
+                    tracing::error!(error = %redact_addresses(&e.to_string()), "tick failed");
                 }
             }
             next_tick = Instant::now() + tick_every;
@@ -153,7 +154,7 @@ async fn run_loop<S: Store>(
                 "tick_every_seconds": tick_every.as_secs(),
             });
             if let Err(e) = store.put_daemon_state("loop", &state, clock.now()).await {
-                tracing::warn!(error = %e, "cannot record the daemon state");
+                tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot record the daemon state");
             }
         }
         let round = sender.round(&loaded);
@@ -175,7 +176,7 @@ async fn run_loop<S: Store>(
             Ok(stats) => stats,
             Err(e) => {
                 healthy = false;
-                tracing::error!(error = %e, "sending round failed");
+                tracing::error!(error = %redact_addresses(&e.to_string()), "sending round failed");
                 SendStats::default()
             }
         };

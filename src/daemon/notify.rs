@@ -4,6 +4,7 @@
 //! STATUS= lines, STOPPING=1. Without `NOTIFY_SOCKET` every call is a no-op,
 //! so tend runs the same without systemd.
 
+use crate::domain::redact_addresses;
 use std::os::unix::net::UnixDatagram;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -59,7 +60,7 @@ impl Notifier {
             }
         });
         if let Err(e) = result {
-            tracing::warn!(error = %e, "cannot notify systemd");
+            tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot notify systemd");
         }
     }
 

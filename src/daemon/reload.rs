@@ -10,6 +10,7 @@
 use crate::catalog::{self, Diagnostic};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::redact_addresses;
 use crate::metrics;
 use crate::render::Renderer;
 use crate::segment::AttrType;
@@ -70,13 +71,13 @@ pub async fn run<S: Store>(
         Ok(mut watcher) => {
             for dir in [&settings.paths.campaigns, &settings.paths.templates] {
                 if let Err(e) = watcher.watch(dir, RecursiveMode::Recursive) {
-                    tracing::warn!(error = %e, dir = %dir.display(), "cannot watch for changes; SIGHUP still reloads");
+                    tracing::warn!(error = %redact_addresses(&e.to_string()), dir = %dir.display(), "cannot watch for changes; SIGHUP still reloads");
                 }
             }
             Some(watcher)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "file watching unavailable; SIGHUP still reloads");
+            tracing::warn!(error = %redact_addresses(&e.to_string()), "file watching unavailable; SIGHUP still reloads");
             None
         }
     };
@@ -122,7 +123,7 @@ async fn reload<S: Store>(
     reason: &str,
 ) {
     let inferred = store.attribute_types().await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read inferred attribute types");
+        tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot read inferred attribute types");
         Vec::new()
     });
     let (loaded, diagnostics) = load(settings, config_path, &inferred);
@@ -153,6 +154,6 @@ async fn reload<S: Store>(
         }
     };
     if let Err(e) = store.put_daemon_state("reload", &status, clock.now()).await {
-        tracing::warn!(error = %e, "cannot record the reload status");
+        tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot record the reload status");
     }
 }

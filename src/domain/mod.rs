@@ -4,11 +4,13 @@
 mod duration;
 mod email;
 mod rate;
+mod redact;
 mod stage;
 mod token;
 
 pub use duration::{Duration, DurationError};
 pub use email::{EmailAddress, EmailError, mask};
 pub use rate::{Rate, RateError};
+pub use redact::redact_addresses;
 pub use stage::{Stage, StageError};
 pub use token::{ClickToken, TokenError, TokenKey, UnsubToken};

@@ -4,12 +4,14 @@
 
 mod context;
 mod current;
+mod display_name;
 mod helpers;
 mod message;
 mod tera_error;
 
 pub use context::{ContactView, first_name};
 pub use current::PickMode;
+pub use display_name::{MAX_NAME, UnusableName, display_name};
 pub use helpers::{greeting_at, humanize, join_list};
 pub use message::{MessageMeta, build_message, message_id};
 

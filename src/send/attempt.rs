@@ -6,7 +6,7 @@ use super::reply::{self, Classified, Phase, Refusal, Verdict};
 use super::smtp::{Failure, FailureKind};
 use super::{Loaded, SendStats, Sender, backoff, compose};
 use crate::catalog::Campaign;
-use crate::domain::mask;
+use crate::domain::{mask, redact_addresses as scrub};
 use crate::metrics;
 use crate::plan::{Rules, WaitReason};
 use crate::store::{
@@ -22,21 +22,6 @@ use std::time::Instant;
 enum Attempt {
     Record(SendOutcome),
     Settled(MarkResult),
-}
-
-/// Masks every email address inside a text (SMTP replies quote recipients).
-pub(super) fn scrub(text: &str) -> String {
-    text.split_inclusive(char::is_whitespace)
-        .map(|word| {
-            let trimmed = word.trim_end();
-            if trimmed.contains('@') {
-                let core = trimmed.trim_matches(|c: char| "<>()[]\"',;:".contains(c));
-                word.replace(core, &mask(core))
-            } else {
-                word.to_string()
-            }
-        })
-        .collect()
 }
 
 fn verdict_label(verdict: Verdict) -> &'static str {
@@ -567,19 +552,5 @@ impl<S: Store> Sender<S> {
                 failure: Some(record),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_inside_replies_are_masked() {
-        let text = "550 5.1.1 <jane.doe+x@example.com>: Recipient address rejected";
-        let scrubbed = scrub(text);
-        assert!(!scrubbed.contains("jane.doe"), "{scrubbed}");
-        assert!(scrubbed.contains("example.com"), "{scrubbed}");
-        assert!(scrubbed.contains("Recipient address rejected"));
     }
 }

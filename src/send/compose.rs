@@ -5,7 +5,7 @@ use super::Loaded;
 use crate::catalog::Campaign;
 use crate::config::{DkimAlgorithm, DkimSettings, Settings};
 use crate::links::Links;
-use crate::render::{MessageMeta, RenderError, Rendered, build_message, message_id};
+use crate::render::{MessageMeta, RenderError, Rendered, build_message, display_name, message_id};
 use crate::store::{Contact, SentContent};
 use crate::variation::PastSend;
 use chrono::{DateTime, Utc};
@@ -18,9 +18,8 @@ use lettre::message::dkim::{
 use lettre::message::header::HeaderName;
 use std::sync::Arc;
 
-/// RFC 5322 caps a header line at 998 characters; names get a tighter, humane bound.
+/// RFC 5322 caps a header line at 998 characters.
 const MAX_SUBJECT: usize = 998;
-const MAX_NAME: usize = 200;
 
 /// Who messages come from and how they are signed, resolved once from settings.
 #[derive(Debug, Clone)]
@@ -208,21 +207,11 @@ pub fn compose(
         .email
         .parse()
         .map_err(|_| ComposeError::Address(contact.email.clone()))?;
-    // Names are header data from imports: collapse whitespace, drop address-like names.
-    let name = contact
-        .name
-        .as_ref()
-        .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|n| !n.is_empty() && !n.contains('@'));
-    if let Some(n) = &name {
-        if n.chars().count() > MAX_NAME {
-            return Err(ComposeError::Oversized {
-                field: "contact name",
-                len: n.chars().count(),
-                max: MAX_NAME,
-            });
-        }
-    }
+    // A name that cannot go into a header costs the name, never the message.
+    let name = display_name(contact.name.as_deref()).unwrap_or_else(|reason| {
+        tracing::debug!(contact = contact.id, %reason, "addressing the message without the contact's name");
+        None
+    });
     let from = campaign
         .from
         .clone()

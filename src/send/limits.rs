@@ -6,6 +6,7 @@
 
 use crate::config::SendingSettings;
 use crate::domain::Rate;
+use crate::domain::redact_addresses;
 use crate::store::DomainHealth;
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -114,7 +115,8 @@ impl DomainBook {
             }
             Some(error) => {
                 state.deferrals += 1;
-                state.last_error = error.to_string();
+                // Shown by `tend status`: the server may quote the recipient back.
+                state.last_error = redact_addresses(error);
                 if state.deferrals >= self.after {
                     let doublings = (state.deferrals - self.after).min(16);
                     let pause = (self.pause * 2_i32.pow(doublings)).min(self.max);
@@ -172,5 +174,16 @@ mod tests {
         let lifted = b.record("x.test", None, now).unwrap();
         assert_eq!((lifted.deferrals, lifted.paused_until), (0, None));
         assert_eq!(b.record("x.test", None, now), None);
+    }
+
+    #[test]
+    fn the_stored_reply_of_a_deferring_domain_masks_the_recipient() {
+        let now: DateTime<Utc> = "2026-03-10T10:00:00Z".parse().unwrap();
+        let reply = "450 4.2.0 <jane.doe+x@x.test>: Recipient address rejected: Greylisted";
+        let state = book().record("x.test", Some(reply), now).unwrap();
+        assert_eq!(
+            state.last_error,
+            "450 4.2.0 <ja***@x.test>: Recipient address rejected: Greylisted"
+        );
     }
 }

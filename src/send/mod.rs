@@ -332,7 +332,7 @@ impl<S: Store> Sender<S> {
                 // A panicking task leaves its rows claimed or on the wire:
                 // they are taken back when this sender is gone.
                 Err(e) => {
-                    tracing::error!(error = %e, "a send task failed");
+                    tracing::error!(error = %crate::domain::redact_addresses(&e.to_string()), "a send task failed");
                     stats.unrecorded += sizes.get(&e.id()).copied().unwrap_or(1);
                 }
             }

@@ -363,17 +363,28 @@ fn user_data_cannot_inject_headers_or_recipients() {
 }
 
 #[test]
-fn an_oversized_field_fails_the_send_with_a_clear_reason() {
+fn an_oversized_subject_fails_the_send_with_a_clear_reason() {
     let app = TestApp::with_smtp(&[]);
-    let long_name = "A".repeat(300);
-    app.import_contacts(&format!(
-        "email,name,created_at\nlong@example.com,{long_name},2026-03-09\n"
-    ));
+    // A long name alone never costs the message (see `robust`): the subject
+    // line is what has a hard limit.
+    let welcome = std::fs::read_to_string(app.path("campaigns/welcome.toml")).unwrap();
+    let subject = "Welcome ".repeat(125);
+    app.write(
+        "campaigns/welcome.toml",
+        &welcome.replacen(
+            "template = \"welcome/hello\"",
+            &format!(
+                "template = \"welcome/hello\"\nsubject = \"{subject}{{{{ contact.first_name }}}}\""
+            ),
+            1,
+        ),
+    );
+    app.import_contacts("email,name,created_at\nlong@example.com,Al,2026-03-09\n");
     let out = app.run_once(NOW);
     assert!(out.stdout.contains("failed 1"), "{}", out.stdout);
     assert!(
         out.stderr
-            .contains("contact name is 300 characters long; the limit is 200"),
+            .contains("subject is 1002 characters long; the limit is 998"),
         "{}",
         out.stderr
     );

@@ -106,8 +106,9 @@ impl TestApp {
         self.tend_with(args, &[])
     }
 
-    /// Runs `tend` with extra environment variables.
-    pub fn tend_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// The `tend` command `tend_with` runs, for tests that need to drive
+    /// the process themselves (its pipes, its lifetime).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
         command
             .args(args)
@@ -119,6 +120,12 @@ impl TestApp {
         // A fixed link-signing key makes messages identical across databases;
         // daemons started by `spawn_daemon` exercise the generated key instead.
         command.env("TEND__HTTP__SECRET", "a-fixed-secret-for-tend-tests");
+        command
+    }
+
+    /// Runs `tend` with extra environment variables.
+    pub fn tend_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
         command.envs(env.iter().copied());
         let out = command.output().expect("run tend");
         Output {

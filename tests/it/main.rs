@@ -11,6 +11,7 @@ mod helpers;
 mod import;
 mod operations;
 mod pilot;
+mod robust;
 mod segments;
 mod sequences;
 mod smtp;
