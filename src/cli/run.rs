@@ -68,10 +68,23 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn summary(s: &SendStats) -> String {
-    format!(
-        "sent {}, retry {}, failed {}, bounced {}, suppressed {}, cancelled {}",
-        s.sent, s.retry, s.failed, s.bounced, s.suppressed, s.cancelled
-    )
+    let mut line = format!(
+        "sent {}, retry {}, failed {}, bounced {}, suppressed {}, cancelled {}, held {}, parked {}",
+        s.sent, s.retry, s.failed, s.bounced, s.suppressed, s.cancelled, s.held, s.parked
+    );
+    if s.recovered > 0 || s.in_doubt > 0 {
+        line += &format!(
+            "; taken back from a stopped sender: {} requeued, {} in doubt",
+            s.recovered, s.in_doubt
+        );
+    }
+    if let Some(until) = s.paused_until {
+        line += &format!(
+            "; the relay keeps refusing us: sending paused until {} (see `tend status`)",
+            until.to_rfc3339()
+        );
+    }
+    line
 }
 
 async fn shutdown_signal() {

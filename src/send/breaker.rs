@@ -140,9 +140,14 @@ impl Breaker {
     /// the recipient). Returns the new state when it changed.
     pub fn success(&self) -> Option<RelayHealth> {
         let mut state = self.lock();
-        state.probing = false;
+        let was_probe = std::mem::take(&mut state.probing);
         push(&mut state.recent, false, self.window);
         if !state.health.open && state.health.failures == 0 {
+            return None;
+        }
+        // While open, only the probe's answer may close it: a message that
+        // was already on its way when it opened proves little.
+        if state.health.open && !was_probe {
             return None;
         }
         if state.health.open {
@@ -165,8 +170,10 @@ impl Breaker {
         state.health.failures += 1;
         state.health.last_error = error.chars().take(300).collect();
         let failed = state.recent.iter().filter(|f| **f).count();
+        // A share is judged once at least half a window has been seen.
+        let seen = state.recent.len();
         let share_tripped =
-            state.recent.len() >= self.window && failed as f64 >= self.share * self.window as f64;
+            seen * 2 >= self.window && failed as f64 >= self.share * seen as f64;
         let trip = was_probe
             || (!state.health.open && (state.health.failures >= self.after || share_tripped));
         if trip {
@@ -248,7 +255,8 @@ mod tests {
                 b.success();
             }
         }
-        assert!(b.snapshot().open, "5 of the last 10 failed");
+        assert!(b.snapshot().open, "3 of the last 5 failed");
+        assert!(matches!(b.gate(at(0)), Gate::Open { .. }), "late successes do not close it");
     }
 
     #[test]
