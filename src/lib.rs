@@ -22,6 +22,7 @@
 //! - [`import`]: CSV import of contacts and events, with per-line rejections.
 //! - [`links`]: signed links in messages (unsubscribe), and their key.
 //! - [`http`]: the daemon's HTTP listener: one-click unsubscribe, health.
+//! - [`clicks`]: tracked-link clicks: a reader's, or a link scanner's.
 //! - [`report`]: campaign and pilot statistics (Wilson, Newcombe), text/JSON/HTML.
 //! - [`daemon`]: the long-running loop, signal handling and graceful shutdown.
 //! - [`variation`]: variant choice, de-repetition, the similarity lint and the variation metric.
@@ -31,6 +32,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod clicks;
 pub mod clock;
 pub mod config;
 pub mod daemon;

@@ -1,7 +1,7 @@
 //! One campaign file, `campaigns/ID.toml`: who enters (segment), what they
 //! get (steps). Every problem is collected with its position.
 
-use super::diag::{Diagnostic, SourceFile};
+use super::diag::{Diagnostic, Severity, SourceFile};
 use super::fields::{Fields, as_table};
 use crate::domain::{Duration, Rate};
 use crate::schedule::{EntrySchedule, Hours, SendWindow, Weekdays, parse_time_of_day};
@@ -607,6 +607,30 @@ fn number(value: &DeValue<'_>) -> Option<f64> {
     }
 }
 
+/// A pilot response must be something both groups can do: naming a kind
+/// only the treatment can produce (a click) is allowed, but biased.
+fn treatment_only_warning(file: &SourceFile, kind: &str, at: usize, out: &mut Vec<Diagnostic>) {
+    if let Some(t) = crate::store::TREATMENT_ONLY_KINDS
+        .iter()
+        .find(|t| t.kind == kind)
+    {
+        out.push(
+            file.at(
+                at,
+                Severity::Warning,
+                format!(
+                    "`{kind}` in `respond_on`: {}, so the comparison with the holdout is biased",
+                    t.why
+                ),
+            )
+            .with_hint(
+                "count what both groups can do: leave `respond_on` out (any activity from your own systems) \
+                 or name kinds such as [\"purchase\", \"login\"]; the report shows clicks separately anyway",
+            ),
+        );
+    }
+}
+
 fn parse_pilot(
     fields: &Fields<'_, '_>,
     value: &super::fields::Value<'_>,
@@ -673,6 +697,9 @@ fn parse_pilot(
                         .parse::<crate::store::EventKind>()
                         .map(|_| kind.to_lowercase())
                         .map_err(|e| out.push(file.error(item.span().start + 1, e)))
+                        .inspect(|kind| {
+                            treatment_only_warning(file, kind, item.span().start + 1, out)
+                        })
                         .ok(),
                     _ => None,
                 })

@@ -87,12 +87,17 @@ pub fn summary(s: &SendStats) -> String {
     line
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Listens from the moment it is called, not from its first poll: a SIGTERM
+/// that arrives while the first tick still runs (the HTTP listener already
+/// serving) stops tend gracefully instead of killing it.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match term {
                 Ok(term) => term,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops tend");
@@ -100,11 +105,12 @@ async fn shutdown_signal() {
                     return;
                 }
             };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
         }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -43,7 +43,8 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
         .route("/healthz", get(health::<S>))
         .route("/events", post(events::post::<S>))
         .route("/metrics", get(metrics::<S>))
-        .route("/c/{token}", get(track::click::<S>))
+        // Link scanners often check with HEAD: same redirect, no body, marked as automated.
+        .route("/c/{token}", get(track::click::<S>).head(track::click::<S>))
         .route("/reports/{campaign}", get(track::report::<S>))
         .with_state(Arc::new(state))
 }

@@ -1,41 +1,52 @@
-//! `GET /c/{token}`: a tracked link. Records a `click` event, then redirects
-//! to the URL bound into the token's signature (never anywhere else).
+//! `GET`/`HEAD /c/{token}`: a tracked link. Records a `click` (marked when it
+//! looks like a link scanner rather than a reader, see [`crate::clicks`]),
+//! then redirects to the URL bound into the token's signature (never
+//! anywhere else). `HEAD` gets the same redirect without a body.
 //! `GET /reports/{campaign}`: the HTML report, behind the events bearer token.
 
 use super::HttpState;
-use crate::domain::EmailAddress;
-use crate::store::{EventKind, NewEvent, Store};
+use crate::store::{NewClick, Store};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use std::sync::Arc;
 
 pub async fn click<S: Store>(
     State(state): State<Arc<HttpState<S>>>,
     Path(token): Path<String>,
+    method: Method,
+    headers: HeaderMap,
 ) -> Response {
     let Ok(click) = state.key.verify_click(&token) else {
         return (StatusCode::BAD_REQUEST, "this link is not valid\n").into_response();
     };
     let now = state.clock.now();
-    match state.store.contact_by_id(click.contact_id).await {
-        Ok(Some(contact)) => {
-            if let Ok(email) = EmailAddress::parse(&contact.email) {
-                let event = NewEvent {
-                    email,
-                    kind: EventKind::Activity("click".into()),
-                    at: now,
-                    detail: format!("{} step {}: {}", click.campaign, click.step + 1, click.url),
-                    source: "click".into(),
-                };
-                if let Err(e) = state.store.record_events(&[event], now).await {
-                    // The reader still gets where they were going.
-                    tracing::error!(error = %e, "could not record a click");
-                }
+    // The reader still gets where they were going, whatever the store says.
+    match state
+        .store
+        .find_send(&click.campaign, click.contact_id, click.step)
+        .await
+    {
+        Ok(send) => {
+            let user_agent = headers
+                .get(header::USER_AGENT)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            let sent_at = send.as_ref().and_then(|s| s.sent_at);
+            let event = NewClick {
+                contact_id: click.contact_id,
+                send_id: send.map(|s| s.id),
+                at: now,
+                detail: format!("{} step {}: {}", click.campaign, click.step + 1, click.url),
+                method: method.as_str().to_string(),
+                automated: crate::clicks::classify(method.as_str(), &user_agent, now, sent_at),
+                user_agent: crate::clicks::kept_agent(&user_agent),
+            };
+            if let Err(e) = state.store.record_click(&event).await {
+                tracing::error!(error = %e, "could not record a click");
             }
         }
-        Ok(None) => {}
-        Err(e) => tracing::error!(error = %e, "could not look up a clicking contact"),
+        Err(e) => tracing::error!(error = %e, "could not look up a clicked message"),
     }
     (StatusCode::FOUND, [(header::LOCATION, click.url)]).into_response()
 }

@@ -1,6 +1,7 @@
-//! One self-contained HTML page (no external assets): the figures, the
-//! verdict in plain words, an SVG chart of each group's response rate with
-//! its 95% interval, and the cumulative response rate over time.
+//! One self-contained HTML page (no external assets): what counted as a
+//! response, the figures, the verdict in plain words, clicks apart, an SVG
+//! chart of each group's response rate with its 95% interval, and the
+//! cumulative response rate over time.
 
 use super::{Report, TimelinePoint};
 use crate::store::Group;
@@ -10,6 +11,21 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// Escapes `text` and shows its `backticked` words as code.
+fn with_code(text: &str) -> String {
+    escape(text)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect()
 }
 
 fn pct(x: f64) -> String {
@@ -189,18 +205,47 @@ pub fn render(r: &Report) -> String {
         .as_ref()
         .map(|p| {
             format!(
-                "<p class=\"meta\">Pilot: sample {}, {} held out (never emailed), seed <code>{}</code>. A response is {} within {} days of entering.{}</p>",
+                "<p class=\"meta\">Pilot: sample {}, {} held out (never emailed), seed <code>{}</code>.{}</p>",
                 escape(&p.sample),
                 pct(p.holdout),
                 escape(&p.seed),
-                escape(&p.respond_on.join(" / ")),
-                p.respond_within_days,
                 p.promoted_at
                     .map(|at| format!(" Promoted to a full rollout on {}.", at.format("%Y-%m-%d")))
                     .unwrap_or_default()
             )
         })
         .unwrap_or_default();
+    let click_rows: String = r
+        .groups
+        .iter()
+        .map(|g| {
+            let (name, c) = (g.group.as_str(), &g.figures.clicks);
+            format!(
+                "<tr><th scope=\"row\"><span class=\"swatch\" style=\"background:{}\"></span>{name}</th><td data-test=\"{name}-clicks\">{}</td><td data-test=\"{name}-clickers\">{}</td><td data-test=\"{name}-automated\">{}</td><td data-test=\"{name}-human-clickers\">{}</td></tr>",
+                color(g.group),
+                c.clicks,
+                c.clickers,
+                c.automated,
+                c.human_clickers
+            )
+        })
+        .collect();
+    let click_notes: String = r
+        .groups
+        .iter()
+        .map(|g| {
+            format!(
+                "<p class=\"meta\" data-test=\"{name}-click-summary\">{name}: {}.</p>",
+                escape(&super::click_summary(g.group, &g.figures.clicks)),
+                name = g.group.as_str()
+            )
+        })
+        .collect();
+    let clicks_role = if r.clicks_counted {
+        "Counted as responses here because <code>respond_on</code> names <code>click</code>: only the treatment can click, so the comparison is biased."
+    } else {
+        "A figure of their own, never a response: only the treatment gets the links, and link scanners click by themselves."
+    };
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -216,11 +261,17 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.35rem .7rem;bord
 <h1>{campaign}</h1>
 <p class="meta">{description} · generated {generated}</p>
 {pilot}
+<p class="meta" data-test="response-definition">{response_definition}</p>
 <p class="verdict" data-test="verdict">{verdict}</p>
 {warnings}
 <table><thead><tr><th>group</th><th>contacts</th><th>sent</th><th>failed</th><th>bounced</th><th>unsubscribed</th><th>responders</th><th>response rate</th><th>95% interval</th></tr></thead>
 <tbody>{rows}</tbody></table>
 {difference}
+<h2>Clicks on tend's links</h2>
+<p class="meta">{clicks_role}</p>
+<table><thead><tr><th>group</th><th>clicks</th><th>contacts who clicked</th><th>look automated</th><th>clicked like readers</th></tr></thead>
+<tbody>{click_rows}</tbody></table>
+{click_notes}
 <div class="charts">
 <figure>{rate_chart}<figcaption>Response rate by group; whiskers show the 95% interval.</figcaption></figure>
 <figure>{timeline}<figcaption>Share of each group that had responded, by day since entering.</figcaption></figure>
@@ -234,6 +285,7 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.35rem .7rem;bord
         generated = r.generated_at.format("%Y-%m-%d %H:%M UTC"),
         treatment = TREATMENT,
         verdict = escape(&r.verdict),
+        response_definition = with_code(&r.response_definition),
         rate_chart = rate_chart(r),
         timeline = timeline_chart(&r.timeline),
     )

@@ -3,6 +3,11 @@
 //! are Wilson intervals per group and Newcombe's interval for the
 //! difference (treatment − holdout). Output as text, JSON or one
 //! self-contained HTML page with SVG charts.
+//!
+//! A report says in words what counted as a response. Clicks on tend's own
+//! links are a figure of their own (with how many look like link scanners),
+//! never part of the rate or its interval unless `respond_on` names `click`:
+//! only the treatment can click.
 
 mod html;
 pub mod stats;
@@ -12,7 +17,10 @@ pub use html::render as html;
 pub use text::render as text;
 
 use crate::catalog::{Campaign, Sample};
-use crate::store::{Group, GroupFigures, StepFigures, Store, StoreError};
+use crate::store::{
+    CLICK, ClickFigures, Group, GroupFigures, StepFigures, Store, StoreError, TREATMENT_ONLY_KINDS,
+    TreatmentOnly,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stats::{Difference, Rate, Z95, newcombe, wilson};
@@ -53,6 +61,11 @@ pub struct Report {
     pub description: String,
     pub generated_at: DateTime<Utc>,
     pub pilot: Option<PilotInfo>,
+    /// What counted as a response, in plain words.
+    pub response_definition: String,
+    /// Whether clicks on tend's links counted as responses (only when
+    /// `respond_on` names `click`: biased, since only the treatment can click).
+    pub clicks_counted: bool,
     pub groups: Vec<GroupReport>,
     pub difference: Option<Difference>,
     pub verdict: String,
@@ -137,6 +150,7 @@ pub async fn build<S: Store>(
     }
     let verdict = verdict(treatment, holdout, difference, pilot.is_some());
     let days = within.as_secs() / 86_400;
+    let (response_definition, clicks_counted) = response_definition(&kinds, days);
     let cumulative = |group: Group, day: i64| -> Option<f64> {
         let g = groups.iter().find(|g| g.group == group)?;
         let n = g.figures.enrolled.max(1) as f64;
@@ -161,6 +175,8 @@ pub async fn build<S: Store>(
         description: campaign.description.clone(),
         generated_at: now,
         pilot,
+        response_definition,
+        clicks_counted,
         groups,
         difference,
         verdict,
@@ -168,6 +184,89 @@ pub async fn build<S: Store>(
         steps,
         timeline,
     })
+}
+
+/// One group's clicks in words: "41 clicks by 30 contacts, of which 12 look
+/// automated (link scanners: …); 21 contacts clicked like readers".
+pub fn click_summary(group: Group, c: &ClickFigures) -> String {
+    if c.clicks == 0 {
+        return match group {
+            Group::Holdout => "no clicks (the holdout gets no mail)".into(),
+            Group::Treatment => "no clicks".into(),
+        };
+    }
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut out = format!(
+        "{} by {}, of which {} automated",
+        plural(c.clicks, "click", "clicks"),
+        plural(c.clickers, "contact", "contacts"),
+        plural(c.automated, "looks", "look")
+    );
+    if c.automated > 0 {
+        let reasons: Vec<String> = c
+            .automated_by_reason
+            .iter()
+            .map(|(reason, n)| format!("{n} {}", crate::clicks::Automated::describe(reason)))
+            .collect();
+        out += &format!(" (link scanners: {})", reasons.join(", "));
+    }
+    out += &format!(
+        "; {} clicked like {}",
+        plural(c.human_clickers, "contact", "contacts"),
+        if c.human_clickers == 1 {
+            "a reader"
+        } else {
+            "readers"
+        }
+    );
+    out
+}
+
+/// "A response is …": what `respond_on` counts, and what it leaves out.
+fn response_definition(kinds: &[String], days: i64) -> (String, bool) {
+    let mut what: Vec<String> = Vec::new();
+    if kinds.iter().any(|k| k == "activity") {
+        what.push(
+            "any activity from your own systems (purchase, login, …, imported or posted to /events)"
+                .into(),
+        );
+    }
+    let named: Vec<String> = kinds
+        .iter()
+        .filter(|k| *k != "activity")
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if !named.is_empty() {
+        what.push(format!("a {} event", named.join(" or ")));
+    }
+    if what.is_empty() {
+        what.push("nothing (`respond_on` is empty)".into());
+    }
+    let named_on_purpose = |t: &&TreatmentOnly| kinds.iter().any(|k| k == t.kind);
+    let mut caveats: Vec<String> = TREATMENT_ONLY_KINDS
+        .iter()
+        .filter(|t| !named_on_purpose(t))
+        .map(|t| format!("{} are not counted: {}", t.what, t.why))
+        .collect();
+    caveats.extend(
+        TREATMENT_ONLY_KINDS
+            .iter()
+            .filter(named_on_purpose)
+            .map(|t| {
+                format!(
+                    "{} count as asked, but {}: the comparison is biased",
+                    t.what, t.why
+                )
+            }),
+    );
+    (
+        format!(
+            "A response is {} within {days} days of entry; {}.",
+            what.join(" or "),
+            caveats.join("; ")
+        ),
+        kinds.iter().any(|k| k == CLICK.kind),
+    )
 }
 
 fn verdict(

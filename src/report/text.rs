@@ -14,18 +14,17 @@ pub fn render(r: &Report) -> String {
     out += "\n";
     if let Some(p) = &r.pilot {
         out += &format!(
-            "pilot: sample {}, holdout {}, seed `{}`, a response is {} within {} days of entry",
+            "pilot: sample {}, holdout {}, seed `{}`",
             p.sample,
             pct(p.holdout),
-            p.seed,
-            p.respond_on.join("/"),
-            p.respond_within_days
+            p.seed
         );
         if let Some(at) = p.promoted_at {
             out += &format!(", promoted to a full rollout at {}", at.to_rfc3339());
         }
         out += "\n";
     }
+    out += &format!("{}\n", r.response_definition);
     out += "\ngroup        contacts   sent  failed  bounced  unsubscribed  responders  rate    95% CI\n";
     for g in &r.groups {
         out += &format!(
@@ -48,6 +47,18 @@ pub fn render(r: &Report) -> String {
             pct(d.estimate).trim_end_matches('%'),
             pct(d.low).trim_end_matches('%'),
             pct(d.high).trim_end_matches('%')
+        );
+    }
+    out += if r.clicks_counted {
+        "\nclicks on tend's links (counted as responses here, see above):\n"
+    } else {
+        "\nclicks on tend's links (a figure of their own, never a response):\n"
+    };
+    for g in &r.groups {
+        out += &format!(
+            "  {:<10} {}\n",
+            format!("{}:", g.group.as_str()),
+            super::click_summary(g.group, &g.figures.clicks)
         );
     }
     out += &format!("\nverdict: {}\n", r.verdict);

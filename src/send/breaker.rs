@@ -172,8 +172,7 @@ impl Breaker {
         let failed = state.recent.iter().filter(|f| **f).count();
         // A share is judged once at least half a window has been seen.
         let seen = state.recent.len();
-        let share_tripped =
-            seen * 2 >= self.window && failed as f64 >= self.share * seen as f64;
+        let share_tripped = seen * 2 >= self.window && failed as f64 >= self.share * seen as f64;
         let trip = was_probe
             || (!state.health.open && (state.health.failures >= self.after || share_tripped));
         if trip {
@@ -256,7 +255,10 @@ mod tests {
             }
         }
         assert!(b.snapshot().open, "3 of the last 5 failed");
-        assert!(matches!(b.gate(at(0)), Gate::Open { .. }), "late successes do not close it");
+        assert!(
+            matches!(b.gate(at(0)), Gate::Open { .. }),
+            "late successes do not close it"
+        );
     }
 
     #[test]

@@ -372,7 +372,15 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Enrollments the campaign ever had (a pilot's sample so far).
     fn enrolled_count(&self, campaign: &str) -> impl Future<Output = StoreResult<u64>> + Send;
 
-    /// Pilot figures per group: responses are `kinds` events within `within` of entry.
+    /// Stores a click on a tracked link (the same link clicked again by the
+    /// same contact within the same second is the same click). Only a click
+    /// that looks like a reader's moves `last_activity_at` forward.
+    fn record_click(&self, click: &NewClick) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Pilot figures per group: responses are `kinds` events within `within`
+    /// of entry (`activity`: any activity but [`TREATMENT_ONLY_KINDS`]; events
+    /// from a treatment-only source count only when `kinds` names their kind),
+    /// and the clicks on the campaign's links.
     fn pilot_figures(
         &self,
         campaign: &str,

@@ -61,9 +61,50 @@ fn migrator() -> Migrator {
                 "trust",
                 include_str!("../../migrations/sqlite/0005_trust.sql"),
             ),
+            migration(
+                6,
+                "clicks",
+                include_str!("../../migrations/sqlite/0006_clicks.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
+}
+
+/// Appends ` AND (…)`: the event `ev` is of one of the response `kinds`
+/// (see `Store::pilot_figures`), values bound.
+fn push_response_kinds(qb: &mut QueryBuilder<'_, Sqlite>, kinds: &[String]) {
+    let from_a_shared_source = |qb: &mut QueryBuilder<'_, Sqlite>| {
+        qb.push(" AND ev.source NOT IN (");
+        let mut sources = qb.separated(", ");
+        for t in TREATMENT_ONLY_KINDS {
+            sources.push_bind(t.source);
+        }
+        qb.push(")");
+    };
+    qb.push(" AND (0");
+    for kind in kinds {
+        if kind == "activity" {
+            qb.push(" OR (ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint'");
+            for t in TREATMENT_ONLY_KINDS {
+                qb.push(", ");
+                qb.push_bind(t.kind);
+            }
+            qb.push(")");
+            from_a_shared_source(qb);
+            qb.push(")");
+        } else if TREATMENT_ONLY_KINDS.iter().any(|t| t.kind == kind) {
+            // Named on purpose (`tend check` warns): counts from any source.
+            qb.push(" OR ev.kind = ");
+            qb.push_bind(kind.clone());
+        } else {
+            qb.push(" OR (ev.kind = ");
+            qb.push_bind(kind.clone());
+            from_a_shared_source(qb);
+            qb.push(")");
+        }
+    }
+    qb.push(")");
 }
 
 fn ts(at: DateTime<Utc>) -> i64 {
@@ -188,7 +229,8 @@ pub(super) async fn apply_exits(
     let mut counts = ExitCounts::default();
     if !rule.event_kinds.is_empty() {
         let mut qb = exit_query(campaign, "event", now, apply, due_only);
-        qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND (0");
+        // A link scanner's click is nobody's activity: it never ends a passage.
+        qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND ev.automated IS NULL AND (0");
         for kind in &rule.event_kinds {
             if kind == "activity" {
                 qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
@@ -790,7 +832,7 @@ impl Store for SqliteStore {
         step: u32,
     ) -> StoreResult<Option<SendRow>> {
         let row = sqlx::query(
-            "SELECT s.id, s.enrollment_id, s.state FROM sends s
+            "SELECT s.id, s.enrollment_id, s.state, s.sent_at FROM sends s
              JOIN enrollments e ON e.id = s.enrollment_id
              WHERE e.campaign = ? AND e.contact_id = ? AND s.step = ?
              ORDER BY e.id DESC LIMIT 1",
@@ -811,6 +853,10 @@ impl Store for SqliteStore {
                 context: ctx,
                 detail,
             })?,
+            sent_at: row
+                .try_get::<Option<i64>, _>("sent_at")
+                .ctx(ctx)?
+                .map(from_ts),
         }))
     }
 
@@ -1173,6 +1219,46 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
+    async fn record_click(&self, click: &NewClick) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("recording a click")?;
+        // A signed link of a contact deleted since stores nothing.
+        let inserted = sqlx::query(
+            "INSERT INTO events (contact_id, kind, at, detail, source, created_at, send_id, method, user_agent, automated)
+             SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM contacts WHERE id = ? ON CONFLICT DO NOTHING",
+        )
+        .bind(CLICK.kind)
+        .bind(ts(click.at))
+        .bind(&click.detail)
+        .bind(CLICK.source)
+        .bind(ts(click.at))
+        .bind(click.send_id)
+        .bind(&click.method)
+        .bind(&click.user_agent)
+        .bind(click.automated.map(crate::clicks::Automated::as_str))
+        .bind(click.contact_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("storing a click")?
+        .rows_affected();
+        // A link scanner is not the contact being active.
+        if inserted > 0 && click.automated.is_none() {
+            sqlx::query(
+                "UPDATE contacts SET last_activity_at = max(coalesce(last_activity_at, ?1), ?1) WHERE id = ?2",
+            )
+            .bind(ts(click.at))
+            .bind(click.contact_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("moving last activity forward")?;
+        }
+        tx.commit().await.ctx("committing a click")
+    }
+
     async fn pilot_figures(
         &self,
         campaign: &str,
@@ -1186,16 +1272,7 @@ impl Store for SqliteStore {
                 " ev.contact_id = e.contact_id AND ev.at > {after} AND ev.at <= e.entered_at + "
             ));
             qb.push_bind(within.as_secs());
-            qb.push(" AND (0");
-            for kind in kinds {
-                if kind == "activity" {
-                    qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
-                } else {
-                    qb.push(" OR ev.kind = ");
-                    qb.push_bind(kind.clone());
-                }
-            }
-            qb.push(")");
+            push_response_kinds(qb, kinds);
         };
         let mut groups: std::collections::BTreeMap<Group, GroupFigures> = Default::default();
         let group_of = |name: &str| {
@@ -1232,6 +1309,49 @@ impl Store for SqliteStore {
             f.failed = row.try_get::<i64, _>("failed").ctx(ctx)? as u64;
             f.bounced = row.try_get::<i64, _>("bounced").ctx(ctx)? as u64;
             f.unsubscribed = row.try_get::<i64, _>("unsubscribed").ctx(ctx)? as u64;
+        }
+        // Clicks on the campaign's messages, by the group of the enrollment they were sent to.
+        let clicks = sqlx::query(
+            "SELECT e.grp, ev.automated, count(*) AS n, count(DISTINCT ev.contact_id) AS clickers
+             FROM events ev JOIN sends s ON s.id = ev.send_id JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE e.campaign = ? AND ev.kind = ? AND ev.source = ?
+             GROUP BY e.grp, ev.automated",
+        )
+        .bind(campaign)
+        .bind(CLICK.kind)
+        .bind(CLICK.source)
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        for row in &clicks {
+            let grp: String = row.try_get("grp").ctx(ctx)?;
+            let c = &mut groups.entry(group_of(&grp)).or_default().clicks;
+            let n = row.try_get::<i64, _>("n").ctx(ctx)? as u64;
+            c.clicks += n;
+            match row.try_get::<Option<String>, _>("automated").ctx(ctx)? {
+                Some(reason) => {
+                    c.automated += n;
+                    *c.automated_by_reason.entry(reason).or_default() += n;
+                }
+                None => c.human_clickers = row.try_get::<i64, _>("clickers").ctx(ctx)? as u64,
+            }
+        }
+        let clickers = sqlx::query(
+            "SELECT e.grp, count(DISTINCT ev.contact_id) AS clickers
+             FROM events ev JOIN sends s ON s.id = ev.send_id JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE e.campaign = ? AND ev.kind = ? AND ev.source = ?
+             GROUP BY e.grp",
+        )
+        .bind(campaign)
+        .bind(CLICK.kind)
+        .bind(CLICK.source)
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        for row in &clickers {
+            let grp: String = row.try_get("grp").ctx(ctx)?;
+            groups.entry(group_of(&grp)).or_default().clicks.clickers =
+                row.try_get::<i64, _>("clickers").ctx(ctx)? as u64;
         }
         // First response per enrollment, in whole days after entry.
         let mut qb = QueryBuilder::new(

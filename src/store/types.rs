@@ -40,7 +40,8 @@ pub struct UpsertCounts {
 }
 
 /// What a contact did. Any kind other than the three below is an activity
-/// (`activity`, `purchase`, `login`, `reply`, `click`, …).
+/// (`activity`, `purchase`, `login`, `reply`, `click`, …); see
+/// [`TREATMENT_ONLY_KINDS`] for the ones a pilot never counts by default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     Activity(String),
@@ -90,6 +91,46 @@ pub struct NewEvent {
     pub at: DateTime<Utc>,
     pub detail: String,
     pub source: String,
+}
+
+/// An event kind only the emailed group can produce, because tend derives
+/// it from its own messages (a click on a tracked link), recorded under its
+/// own `source`. A pilot's response must be something both groups can do, so
+/// these never count under `activity`, and an event from such a source
+/// counts only when `respond_on` names its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreatmentOnly {
+    pub kind: &'static str,
+    pub source: &'static str,
+    /// What these events are, and why only the treatment can produce them,
+    /// for warnings and reports.
+    pub what: &'static str,
+    pub why: &'static str,
+}
+
+pub const CLICK: TreatmentOnly = TreatmentOnly {
+    kind: "click",
+    source: "click",
+    what: "clicks on tend's links",
+    why: "only the treatment can click (only it gets tend's links)",
+};
+
+/// Every [`TreatmentOnly`] kind (a `reply` read from tend's own mailbox would join).
+pub const TREATMENT_ONLY_KINDS: &[TreatmentOnly] = &[CLICK];
+
+/// A click on a tracked link, as `GET`/`HEAD /c/TOKEN` saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewClick {
+    pub contact_id: i64,
+    /// The message the link was in, when its send row is known.
+    pub send_id: Option<i64>,
+    pub at: DateTime<Utc>,
+    /// `campaign step N: URL`.
+    pub detail: String,
+    pub method: String,
+    /// At most 200 characters; the client's address is never kept.
+    pub user_agent: String,
+    pub automated: Option<crate::clicks::Automated>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -476,6 +517,7 @@ pub struct SendRow {
     pub id: i64,
     pub enrollment_id: i64,
     pub state: SendState,
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -676,6 +718,23 @@ pub struct GroupFigures {
     pub responders: u64,
     /// Days from entry to each responder's first response.
     pub response_days: Vec<i64>,
+    /// Clicks on the campaign's links: a figure of their own, never a response.
+    pub clicks: ClickFigures,
+}
+
+/// Clicks on a campaign's tracked links by one group (the holdout, never
+/// emailed, has none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClickFigures {
+    pub clicks: u64,
+    /// Contacts with at least one click.
+    pub clickers: u64,
+    /// Clicks that look automated (link scanners, prefetchers).
+    pub automated: u64,
+    /// Automated clicks by reason (`head`, `scanner-agent`, `too-soon`).
+    pub automated_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Contacts with at least one click that looks like a reader's.
+    pub human_clickers: u64,
 }
 
 /// Per step of a campaign: messages sent and contacts who responded after it.

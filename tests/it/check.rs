@@ -132,3 +132,51 @@ fn a_bad_config_value_names_its_key() {
         out.stderr
     );
 }
+
+#[test]
+fn a_pilot_counting_clicks_is_warned_about_with_its_position() {
+    let app = TestApp::without_smtp();
+    app.write(
+        "campaigns/clicky.toml",
+        r#"description = "Counts clicks as responses"
+segment = { stage = "sleeping" }
+pilot = { sample = 0.5, seed = "s", respond_on = ["purchase", "click"] }
+
+[[steps]]
+after = "0d"
+template = "clicky/news"
+"#,
+    );
+    app.write(
+        "templates/clicky/news.tera",
+        "+++\nsubject = \"News\"\n+++\nSee https://acme.example/new\n",
+    );
+    let out = app.tend(&["check"]);
+    assert_eq!(out.code, 0, "a warning, not an error:\n{}", out.stdout);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| {
+            l.starts_with(
+                "campaigns/clicky.toml:3:64: warning: `click` in `respond_on`: only the treatment \
+                 can click (only it gets tend's links), so the comparison with the holdout is biased",
+            )
+        })
+        .unwrap_or_else(|| panic!("no warning in:\n{}", out.stdout));
+    assert!(
+        lines[at + 1].contains("leave `respond_on` out"),
+        "{}",
+        lines[at + 1]
+    );
+    assert!(out.stdout.contains("1 warning(s)"), "{}", out.stdout);
+
+    // Without `click`, nothing to warn about.
+    app.write(
+        "campaigns/clicky.toml",
+        &std::fs::read_to_string(app.path("campaigns/clicky.toml"))
+            .unwrap()
+            .replace(", \"click\"", ""),
+    );
+    let out = app.tend(&["check"]).ok();
+    assert!(out.stdout.contains("0 warning(s)"), "{}", out.stdout);
+}

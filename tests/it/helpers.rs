@@ -212,6 +212,30 @@ pub fn http_request_with(
     (status, body)
 }
 
+/// One bodiless request with optional `User-Agent`, `Connection: close`;
+/// returns the whole raw response (status line, headers, body).
+pub fn http_raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    user_agent: Option<&str>,
+) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to tend's HTTP listener");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(agent) = user_agent {
+        request += &format!("User-Agent: {agent}\r\n");
+    }
+    request += "\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 /// Lines of a child's output, read on a thread so a test can wait for one.
 pub struct LogLines {
     lines: std::sync::mpsc::Receiver<String>,
@@ -268,9 +292,14 @@ pub struct Daemon {
 impl TestApp {
     /// Starts `tend run --now NOW` (clock moving on from NOW) in the app directory.
     pub fn spawn_daemon(&self, env: &[(&str, &str)]) -> Daemon {
+        self.spawn_daemon_at(NOW, env)
+    }
+
+    /// Starts `tend run --now AT` (clock moving on from AT) in the app directory.
+    pub fn spawn_daemon_at(&self, at: &str, env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tend"));
         command
-            .args(["run", "--now", NOW])
+            .args(["run", "--now", at])
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env("TEND__HTTP__LISTEN", "127.0.0.1:0")

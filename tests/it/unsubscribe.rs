@@ -408,30 +408,12 @@ async fn a_tracked_link_records_a_click_and_redirects_only_to_its_signed_target(
         url: "https://acme.example/new?ref=mail".into(),
     };
     let token = key().sign_click(&click);
-    let (status, _) = request(server.addr, "GET", format!("/c/{token}")).await;
-    assert_eq!(status, 302);
-    let raw = tokio::task::spawn_blocking({
-        let addr = server.addr;
-        let token = token.clone();
-        move || {
-            use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            write!(
-                s,
-                "GET /c/{token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
-            .unwrap();
-            let mut out = String::new();
-            s.read_to_string(&mut out).unwrap();
-            out
-        }
-    })
-    .await
-    .unwrap();
+    let get = click_raw(server.addr, "GET", format!("/c/{token}"), Some(FIREFOX)).await;
+    assert!(get.starts_with("HTTP/1.1 302"), "{get}");
     assert!(
-        raw.to_lowercase()
+        get.to_lowercase()
             .contains("location: https://acme.example/new?ref=mail"),
-        "{raw}"
+        "{get}"
     );
     let contact = server
         .store
@@ -442,7 +424,52 @@ async fn a_tracked_link_records_a_click_and_redirects_only_to_its_signed_target(
     assert_eq!(
         contact.last_activity_at,
         Some(now()),
-        "the click is recorded as activity"
+        "a reader's click is recorded as activity"
+    );
+
+    // HEAD (a link checker): the same redirect without a body, kept as an
+    // automated click that is not the contact's activity.
+    let checked = key().sign_click(&tend::domain::ClickToken {
+        contact_id: server.ids[1],
+        ..click.clone()
+    });
+    let head = click_raw(server.addr, "HEAD", format!("/c/{checked}"), Some(FIREFOX)).await;
+    let (head_headers, head_body) = head.split_once("\r\n\r\n").unwrap();
+    assert!(head_headers.starts_with("HTTP/1.1 302"), "{head}");
+    assert!(
+        head_headers
+            .to_lowercase()
+            .contains("location: https://acme.example/new?ref=mail"),
+        "{head}"
+    );
+    assert_eq!(head_body, "", "no body for HEAD");
+    let bob = server
+        .store
+        .contact_by_id(server.ids[1])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.last_activity_at, None, "a scanner is not the contact");
+    let url = format!("sqlite://{}", server._dir.path().join("t.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let clicks: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT contact_id, method, automated, user_agent FROM events WHERE kind = 'click' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(
+        clicks,
+        vec![
+            (server.ids[0], "GET".into(), None, FIREFOX.into()),
+            (
+                server.ids[1],
+                "HEAD".into(),
+                Some("head".into()),
+                FIREFOX.into()
+            ),
+        ]
     );
 
     // The same signature with another target is refused, and records nothing.
@@ -461,4 +488,17 @@ async fn a_tracked_link_records_a_click_and_redirects_only_to_its_signed_target(
         .unwrap()
         .unwrap();
     assert_eq!(other.last_activity_at, None);
+}
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+async fn click_raw(
+    addr: std::net::SocketAddr,
+    method: &'static str,
+    path: String,
+    user_agent: Option<&'static str>,
+) -> String {
+    tokio::task::spawn_blocking(move || crate::helpers::http_raw(addr, method, &path, user_agent))
+        .await
+        .unwrap()
 }
