@@ -9,6 +9,7 @@ mod app;
 mod check;
 mod contacts;
 mod events;
+mod outbox;
 mod pilot;
 mod plan;
 mod preview;
@@ -80,8 +81,10 @@ pub enum Command {
     Plan,
     /// Run the daemon (or one tick and a drain with --once)
     Run(run::RunArgs),
-    /// Outbox by state and the last tick
+    /// Outbox by state, held and in-doubt sends, the relay, the last tick
     Status,
+    /// The outbox row by row (Message-IDs, reasons); `resolve` settles in-doubt rows
+    Outbox(outbox::OutboxArgs),
     /// What a campaign did; for a pilot, treatment vs holdout with a 95% interval
     Report(report::ReportArgs),
     /// Pilot campaigns
@@ -111,6 +114,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan => plan::run(&ctx).await,
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
+        Command::Outbox(args) => outbox::run(&ctx, args).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Pilot(cmd) => pilot::run(&ctx, cmd).await,
         Command::Segment(cmd) => segment::run(&ctx, cmd).await,

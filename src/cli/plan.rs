@@ -55,9 +55,20 @@ pub fn render(report: &TickReport) -> String {
             }
             if s.in_flight > 0 {
                 out += &format!(", {} in the outbox", s.in_flight);
+                for (reason, held) in &s.held {
+                    let next = held.next_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                    out += &format!(
+                        " ({} held back when about to leave: {}, next at {next})",
+                        held.count,
+                        reason.describe()
+                    );
+                }
             }
             if s.in_doubt > 0 {
-                out += &format!(", {} in doubt (not resent; see `tend status`)", s.in_doubt);
+                out += &format!(
+                    ", {} in doubt (not resent; see `tend outbox --state in_doubt`)",
+                    s.in_doubt
+                );
             }
             out += "\n";
         }

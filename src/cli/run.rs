@@ -30,6 +30,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             })
             .await?;
         progress.finish();
+        sender.close().await;
         if ctx.json {
             print_json(&serde_json::json!({ "plan": report, "sent": stats }))?;
         } else {

@@ -14,6 +14,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let domains = store.domain_health().await?;
     let daemon = store.daemon_state("loop").await?;
     let reload = store.daemon_state("reload").await?;
+    let held = store.held_counts().await?;
+    let relay = store
+        .relay_health(&crate::send::relay_name(&ctx.settings.smtp))
+        .await?;
+    let senders = store.workers().await?;
+    let now = ctx.clock().now();
     let mut totals: BTreeMap<SendState, u64> = BTreeMap::new();
     for c in &counts {
         *totals.entry(c.state).or_default() += c.count;
@@ -26,6 +32,11 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             "last_tick": last_tick,
             "next_tick_at": daemon.as_ref().map(|(v, _)| v["next_tick_at"].clone()),
             "domains": domains,
+            "held": held,
+            "relay": relay,
+            "senders": senders.iter().map(|w| serde_json::json!({
+                "id": w.id, "heartbeat_at": w.heartbeat_at,
+            })).collect::<Vec<_>>(),
             "reload": reload.as_ref().map(|(v, at)| serde_json::json!({ "at": at, "status": v })),
         }))?;
         return Ok(ExitCode::SUCCESS);
@@ -46,7 +57,38 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     if in_doubt > 0 {
         outln!(
-            "{in_doubt} send(s) in doubt: the server may have accepted them; tend will not resend them"
+            "{in_doubt} send(s) in doubt: the server may have accepted them; tend will not resend them.\n  See them with `tend outbox --state in_doubt` and settle them with `tend outbox resolve`."
+        )?;
+    }
+    if !held.is_empty() {
+        outln!("held back when about to leave (they go at the next allowed instant):")?;
+        for h in &held {
+            outln!(
+                "  {:<20} {:<4} {} (next at {})",
+                h.campaign,
+                h.count,
+                h.reason.describe(),
+                h.next_at.to_rfc3339()
+            )?;
+        }
+    }
+    if let Some(relay) = relay.as_ref().filter(|r| r.open) {
+        let until = relay
+            .paused_until
+            .map(|u| u.to_rfc3339())
+            .unwrap_or_else(|| "the next probe".into());
+        outln!(
+            "relay {}: REFUSING US — circuit breaker open, sending paused until {until} ({} failure(s); recipients are not suppressed for this)\n  last: {}",
+            relay.relay,
+            relay.failures,
+            relay.last_error
+        )?;
+    }
+    for sender in &senders {
+        outln!(
+            "sender {} (last seen {})",
+            sender.id,
+            sender.heartbeat_at.to_rfc3339()
         )?;
     }
     match &last_tick {
@@ -66,7 +108,6 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     if !domains.is_empty() {
         outln!("deferring domains:")?;
-        let now = ctx.clock().now();
         for d in &domains {
             let paused = match d.paused_until {
                 Some(until) if until > now => format!("paused until {}", until.to_rfc3339()),

@@ -65,6 +65,7 @@ pub async fn run<S: Store>(
                 .map(|t| t.expose().to_string()),
             tick_every: settings.daemon.tick.to_std(),
             catalog: Some(report_catalog),
+            relay: Some(crate::send::relay_name(&settings.smtp)),
         };
         let mut stopped = tasks_stopped.clone();
         tokio::spawn(async move {
@@ -159,17 +160,37 @@ async fn run_loop<S: Store>(
         }
         let round = sender.round(&loaded);
         tokio::pin!(round);
-        let stats = tokio::select! {
-            result = &mut round => result,
-            () = &mut shutdown => {
-                sender.stop();
-                notifier.status("stopping: finishing in-flight sends");
-                tracing::info!(grace = ?grace, "stopping: finishing in-flight sends");
-                match tokio::time::timeout(grace, round).await {
-                    Ok(result) => { total.add(&result?); }
-                    Err(_) => tracing::warn!("shutdown grace ran out; unfinished rows become in_doubt when their lease expires"),
+        // A slow SMTP round may outlast the watchdog's interval: keep feeding
+        // it while sends keep finishing, and only then.
+        let mut beat = tokio::time::interval(
+            notifier
+                .watchdog_interval()
+                .unwrap_or(std::time::Duration::from_secs(3600))
+                .max(std::time::Duration::from_millis(100)),
+        );
+        beat.tick().await;
+        let mut seen = sender.progress();
+        let stats = loop {
+            tokio::select! {
+                result = &mut round => break result,
+                _ = beat.tick() => {
+                    let now_seen = sender.progress();
+                    if now_seen != seen {
+                        seen = now_seen;
+                        notifier.watchdog();
+                    }
                 }
-                return Ok(total);
+                () = &mut shutdown => {
+                    sender.stop();
+                    notifier.status("stopping: finishing in-flight sends");
+                    tracing::info!(grace = ?grace, "stopping: finishing in-flight sends");
+                    match tokio::time::timeout(grace, round).await {
+                        Ok(result) => { total.add(&result?); }
+                        Err(_) => tracing::warn!("shutdown grace ran out; rows on the wire become in doubt, the rest go back to the queue"),
+                    }
+                    sender.close().await;
+                    return Ok(total);
+                }
             }
         };
         let stats = match stats {
@@ -183,11 +204,13 @@ async fn run_loop<S: Store>(
         total.add(&stats);
         if stats.claimed > 0 {
             tracing::info!(
-                "round done: sent {}, retry {}, failed {}, bounced {}",
+                "round done: sent {}, retry {}, failed {}, bounced {}, held {}, parked {}",
                 stats.sent,
                 stats.retry,
                 stats.failed,
-                stats.bounced
+                stats.bounced,
+                stats.held,
+                stats.parked
             );
         }
         if healthy {
@@ -206,6 +229,7 @@ async fn run_loop<S: Store>(
                 () = sleep_until(wake) => {}
                 () = &mut shutdown => {
                     tracing::info!("stopping");
+                    sender.close().await;
                     return Ok(total);
                 }
             }

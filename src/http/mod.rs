@@ -32,6 +32,8 @@ pub struct HttpState<S> {
     pub tick_every: std::time::Duration,
     /// The running catalog, for `/reports/{campaign}`.
     pub catalog: Option<tokio::sync::watch::Receiver<Arc<crate::send::Loaded>>>,
+    /// The relay whose circuit breaker `/healthz` reports (`None`: not checked).
+    pub relay: Option<String>,
 }
 
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
@@ -60,12 +62,24 @@ pub async fn serve<S: Store>(
         .await
 }
 
-/// `200` with the database reachable and the planner ticking; `503` otherwise.
+/// `200` with the database reachable and the planner ticking (`"status":
+/// "degraded"` while the relay's circuit breaker is open: the daemon is fine,
+/// mail is not flowing, a restart would not help); `503` otherwise.
 async fn health<S: Store>(
     State(state): State<Arc<HttpState<S>>>,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    match state.store.last_tick().await {
-        Ok(tick) => {
+    let relay = match &state.relay {
+        Some(relay) => state.store.relay_health(relay).await,
+        None => Ok(None),
+    };
+    match state
+        .store
+        .last_tick()
+        .await
+        .and_then(|tick| Ok((tick, relay?)))
+    {
+        Ok((tick, relay)) => {
+            let paused = relay.as_ref().filter(|r| r.open);
             let age = tick.map(|t| (chrono::Utc::now() - t.finished_at).num_seconds().max(0));
             // A loop that stopped ticking for three intervals is not healthy.
             let stale = age.is_some_and(|a| a as u64 > 3 * state.tick_every.as_secs().max(1) + 30);
@@ -75,9 +89,19 @@ async fn health<S: Store>(
                 StatusCode::OK
             };
             let body = serde_json::json!({
-                "status": if stale { "stale" } else { "ok" },
+                "status": if stale { "stale" } else if paused.is_some() { "degraded" } else { "ok" },
                 "database": "ok",
                 "last_tick_age_seconds": age,
+                "relay": match paused {
+                    Some(r) => serde_json::json!({
+                        "relay": r.relay,
+                        "breaker": "open",
+                        "paused_until": r.paused_until,
+                        "failures": r.failures,
+                        "last_error": r.last_error,
+                    }),
+                    None => serde_json::json!({ "breaker": "closed" }),
+                },
             });
             (status, Json(body))
         }

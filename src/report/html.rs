@@ -241,6 +241,33 @@ pub fn render(r: &Report) -> String {
             )
         })
         .collect();
+    let not_sent: String = r
+        .not_sent
+        .iter()
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><th scope=\"row\">{}</th><td style=\"text-align:left\">{}</td></tr>",
+                e.count,
+                e.state.as_str(),
+                escape(&e.reason)
+            )
+        })
+        .chain(r.held.iter().map(|h| {
+            format!(
+                "<tr><td>{}</td><th scope=\"row\">held</th><td style=\"text-align:left\">{} (next at {})</td></tr>",
+                h.count,
+                h.reason.describe(),
+                h.next_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        }))
+        .collect();
+    let not_sent = if not_sent.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<h2>Not sent, and why</h2><table data-test=\"not-sent\"><thead><tr><th>messages</th><th>state</th><th>reason</th></tr></thead><tbody>{not_sent}</tbody></table>"
+        )
+    };
     let clicks_role = if r.clicks_counted {
         "Counted as responses here because <code>respond_on</code> names <code>click</code>: only the treatment can click, so the comparison is biased."
     } else {
@@ -278,6 +305,7 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.35rem .7rem;bord
 </div>
 <h2>By step</h2>
 <table><thead><tr><th>step</th><th>sent</th><th>responded after it</th></tr></thead><tbody>{steps}</tbody></table>
+{not_sent}
 </body></html>
 "#,
         campaign = escape(&r.campaign),

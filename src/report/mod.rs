@@ -18,8 +18,8 @@ pub use text::render as text;
 
 use crate::catalog::{Campaign, Sample};
 use crate::store::{
-    CLICK, ClickFigures, Group, GroupFigures, StepFigures, Store, StoreError, TREATMENT_ONLY_KINDS,
-    TreatmentOnly,
+    CLICK, ClickFigures, EndedCount, Group, GroupFigures, HeldCount, StepFigures, Store,
+    StoreError, TREATMENT_ONLY_KINDS, TreatmentOnly,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -72,6 +72,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     pub steps: Vec<StepFigures>,
     pub timeline: Vec<TimelinePoint>,
+    /// Messages that did not go out, and why (cancelled, suppressed, failed).
+    pub not_sent: Vec<EndedCount>,
+    /// Messages held back when they were about to leave, and until when.
+    pub held: Vec<HeldCount>,
 }
 
 impl Report {
@@ -183,6 +187,13 @@ pub async fn build<S: Store>(
         warnings,
         steps,
         timeline,
+        not_sent: store.ended_counts(Some(&campaign.id)).await?,
+        held: store
+            .held_counts()
+            .await?
+            .into_iter()
+            .filter(|h| h.campaign == campaign.id)
+            .collect(),
     })
 }
 

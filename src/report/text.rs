@@ -65,6 +65,21 @@ pub fn render(r: &Report) -> String {
     for w in &r.warnings {
         out += &format!("warning: {w}\n");
     }
+    if !r.not_sent.is_empty() || !r.held.is_empty() {
+        out += "\nnot sent, and why:\n";
+        for e in &r.not_sent {
+            out += &format!("  {:>6}  {:<10} {}\n", e.count, e.state.as_str(), e.reason);
+        }
+        for h in &r.held {
+            out += &format!(
+                "  {:>6}  {:<10} {} (next at {})\n",
+                h.count,
+                "held",
+                h.reason.describe(),
+                h.next_at.to_rfc3339()
+            );
+        }
+    }
     if !r.steps.is_empty() {
         out += "\nstep  sent  responded after it\n";
         for s in &r.steps {

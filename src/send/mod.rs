@@ -18,7 +18,7 @@ pub mod worker;
 
 pub use compose::{ComposeError, Composed, Identity, IdentityError, compose};
 pub use limits::{DomainBook, DomainLimits};
-pub use transport::{Transport, TransportError};
+pub use transport::{Transport, TransportError, relay_name};
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
@@ -199,9 +199,14 @@ impl<S: Store> Sender<S> {
         &self.shared.worker.id
     }
 
-    /// Says goodbye: closes idle SMTP sessions.
+    /// Says goodbye: closes idle SMTP sessions and retires this sender (its
+    /// rows that never reached the wire go back to the queue at once).
     pub async fn close(&self) {
-        self.shared.transport.close().await;
+        let s = &self.shared;
+        s.transport.close().await;
+        if let Err(e) = s.store.recover(std::slice::from_ref(&s.worker.id), s.clock.now()).await {
+            tracing::warn!(error = %e, "could not retire this sender; its rows are taken back by the next one");
+        }
     }
 
     /// Announces this sender and takes back the rows of senders that died.

@@ -68,6 +68,14 @@ fn tls_config(smtp: &SmtpSettings) -> Result<Arc<rustls::ClientConfig>, Transpor
     Ok(Arc::new(config))
 }
 
+/// The relay's name for logs, `status` and the breaker's stored state.
+pub fn relay_name(smtp: &SmtpSettings) -> String {
+    match smtp.transport {
+        TransportKind::Smtp => format!("{}:{}", smtp.host, smtp.port),
+        TransportKind::File => format!("file:{}", smtp.file_dir.display()),
+    }
+}
+
 impl Transport {
     pub fn from_settings(smtp: &SmtpSettings) -> Result<Self, TransportError> {
         if smtp.transport == TransportKind::File {

@@ -88,6 +88,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
         events_token: Some("events-token-for-tests".into()),
         tick_every: std::time::Duration::from_secs(60),
         catalog: None,
+        relay: None,
     };
     tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;
