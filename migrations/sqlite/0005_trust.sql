@@ -31,6 +31,7 @@ CREATE TABLE sends_new (
     body_text     TEXT,
     sent_seq      INTEGER,
     hold_reason   TEXT,                            -- why a due row waits (window, quiet_hours, cap, relay_paused, domain_paused)
+    held_seconds  INTEGER NOT NULL DEFAULT 0,      -- time spent held back: it does not eat the retry budget
     wire_at       INTEGER,                         -- when its message data went to the server
     refusals      INTEGER NOT NULL DEFAULT 0,      -- relay/policy refusals: never the recipient's fault, never count as attempts
     note          TEXT,                            -- what an operator said when settling the row

@@ -297,3 +297,80 @@ fn weekday_sets_parse_ranges_lists_and_wraparound() {
     assert!(Weekdays::parse("mon,funday").is_err());
     assert!(Hours::parse("9-17").is_err());
 }
+
+#[test]
+fn whole_days_are_counted_on_the_local_calendar_across_clock_changes() {
+    let ny = tz("America/New_York");
+    // Saturday 09:00 EDT; the clocks go back that night: a day later is
+    // Sunday 09:00 EST, 25 hours on.
+    assert_eq!(
+        after_local(utc("2026-10-31T13:00:00Z"), ny, Duration::from_days(1)),
+        utc("2026-11-01T14:00:00Z")
+    );
+    // Hours and minutes stay elapsed time.
+    assert_eq!(
+        after_local(
+            utc("2026-10-31T13:00:00Z"),
+            ny,
+            Duration::parse("1d2h").unwrap()
+        ),
+        utc("2026-11-01T16:00:00Z")
+    );
+    assert_eq!(
+        after_local(
+            utc("2026-10-31T13:00:00Z"),
+            ny,
+            Duration::parse("6h").unwrap()
+        ),
+        utc("2026-10-31T19:00:00Z")
+    );
+    // Lord Howe moves its clocks by 30 minutes (spring forward on 2026-10-04
+    // at 02:00 local): 09:00 the day before is 09:00 the day after.
+    let lord_howe = tz("Australia/Lord_Howe");
+    let before = resolve_local(
+        lord_howe,
+        NaiveDate::from_ymd_opt(2026, 10, 3)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap(),
+    );
+    let after = after_local(before, lord_howe, Duration::from_days(2));
+    assert_eq!(
+        after.with_timezone(&lord_howe).naive_local(),
+        NaiveDate::from_ymd_opt(2026, 10, 5)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+    );
+    assert_eq!(after - before, chrono::Duration::minutes(2 * 24 * 60 - 30));
+}
+
+#[test]
+fn quiet_hours_are_read_in_the_recipients_zone_even_when_the_window_is_pinned() {
+    let window = SendWindow {
+        days: Weekdays::ALL,
+        hours: Some(Hours::parse("08:00-20:00").unwrap()),
+    };
+    let quiet = Hours::parse("21:00-08:00").unwrap();
+    let zones = Zones {
+        window: tz("America/New_York"),
+        quiet: tz("Asia/Kathmandu"),
+    };
+    // 08:00 in New York is 18:45 in Kathmandu: both allow it.
+    let open = utc("2026-11-24T13:00:00Z");
+    assert_eq!(
+        next_opening(open, zones, Some(&window), Some(&quiet)),
+        (open, None)
+    );
+    // 11:00 in New York is 21:45 in Kathmandu: the recipient's night. Their
+    // morning (08:00, 02:15Z) is New York's night, so the next instant both
+    // allow is New York's next 08:00.
+    let (at, hold) = next_opening(
+        utc("2026-11-24T16:00:00Z"),
+        zones,
+        Some(&window),
+        Some(&quiet),
+    );
+    assert_eq!(at, utc("2026-11-25T13:00:00Z"));
+    assert_eq!(hold, Some(Hold::QuietHours));
+}

@@ -397,7 +397,11 @@ impl<S: Store> Sender<S> {
             None => s.breaker.success(),
             Some(error) => s.breaker.failure(now, error),
         };
-        if let Some(health) = changed {
+        if changed.is_some() {
+            // Saves are serialised and write the state as it is *now*: a
+            // slower save of an older state must never overwrite a newer one.
+            let _order = s.health_writes.lock().await;
+            let health = s.breaker.snapshot();
             if let Err(e) = s.store.save_relay_health(&health, now).await {
                 tracing::error!(error = %e, "could not store the relay's health");
             }
@@ -406,7 +410,11 @@ impl<S: Store> Sender<S> {
 
     async fn domain_answered(&self, domain: &str, failure: Option<&str>, now: DateTime<Utc>) {
         let s = &self.shared;
-        if let Some(state) = s.book.record(domain, failure, now) {
+        if s.book.record(domain, failure, now).is_some() {
+            let _order = s.health_writes.lock().await;
+            let Some(state) = s.book.current(domain) else {
+                return;
+            };
             if let Err(e) = s.store.save_domain_health(&state, now).await {
                 tracing::error!(error = %e, domain, "could not store domain health");
             }
@@ -466,7 +474,7 @@ impl<S: Store> Sender<S> {
             Verdict::Deferred => self.retry_or_fail(send, now, error, record),
             Verdict::Refused(_) => {
                 let sending = &s.settings.sending;
-                if now > send.due_at + sending.park_for.to_chrono() {
+                if now > send.due_at + send.held_for + sending.park_for.to_chrono() {
                     SendOutcome::Failed {
                         error: format!(
                             "refused for {} since it was due (never the recipient's fault; not suppressed): {error}",
@@ -539,7 +547,7 @@ impl<S: Store> Sender<S> {
         let sending = &self.shared.settings.sending;
         let next_at = now + backoff(sending.retry_base.as_secs(), send.attempts, send.id);
         if send.attempts >= sending.max_attempts
-            || next_at > send.due_at + sending.retry_for.to_chrono()
+            || next_at > send.due_at + send.held_for + sending.retry_for.to_chrono()
         {
             SendOutcome::Failed {
                 error: format!("gave up after {} attempts: {error}", send.attempts),

@@ -86,6 +86,7 @@ impl Breaker {
             stored.open && (!state.health.open || stored.paused_until > state.health.paused_until);
         let healed = !stored.open && state.health.open && !state.probing;
         if stricter || healed {
+            crate::metrics::RELAY_BREAKER_OPEN.set(i64::from(stored.open));
             state.health = stored;
         }
     }

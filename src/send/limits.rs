@@ -80,6 +80,12 @@ impl DomainBook {
         }
     }
 
+    /// The domain's state as it is now.
+    pub fn current(&self, domain: &str) -> Option<DomainHealth> {
+        let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        states.get(domain).cloned()
+    }
+
     /// Until when the domain is paused, if it is.
     pub fn paused_until(&self, domain: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let states = self.states.lock().unwrap_or_else(|p| p.into_inner());

@@ -136,6 +136,8 @@ struct Shared<S> {
     seeded: AtomicBool,
     /// Sends seen to an end (any outcome): the watchdog's sign of life.
     progress: AtomicU64,
+    /// Orders the saves of relay and domain health (newest state last).
+    health_writes: tokio::sync::Mutex<()>,
 }
 
 /// The claim → judge → send → record loop. Cheap to clone; clones share limits.
@@ -180,6 +182,7 @@ impl<S: Store> Sender<S> {
                 stopping: AtomicBool::new(false),
                 seeded: AtomicBool::new(false),
                 progress: AtomicU64::new(0),
+                health_writes: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -204,7 +207,11 @@ impl<S: Store> Sender<S> {
     pub async fn close(&self) {
         let s = &self.shared;
         s.transport.close().await;
-        if let Err(e) = s.store.recover(std::slice::from_ref(&s.worker.id), s.clock.now()).await {
+        if let Err(e) = s
+            .store
+            .recover(std::slice::from_ref(&s.worker.id), s.clock.now())
+            .await
+        {
             tracing::warn!(error = %e, "could not retire this sender; its rows are taken back by the next one");
         }
     }

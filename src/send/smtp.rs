@@ -425,8 +425,24 @@ impl Connection {
             )
             .await?;
             let mail_reply = self.read_reply(Phase::MailFrom).await?.0;
-            let rcpt_reply = self.read_reply(Phase::RcptTo).await?.0;
-            let data_reply = self.read_reply(Phase::Data).await?.0;
+            // A server that refused and then hung up: its refusal is the answer.
+            let rcpt_reply = match self.read_reply(Phase::RcptTo).await {
+                Ok((reply, _)) => reply,
+                Err(_) if mail_reply.code != 250 => {
+                    return Err(self.refused(Phase::MailFrom, mail_reply));
+                }
+                Err(e) => return Err(e),
+            };
+            let data_reply = match self.read_reply(Phase::Data).await {
+                Ok((reply, _)) => reply,
+                Err(_) if mail_reply.code != 250 => {
+                    return Err(self.refused(Phase::MailFrom, mail_reply));
+                }
+                Err(_) if !matches!(rcpt_reply.code, 250 | 251) => {
+                    return Err(self.refused(Phase::RcptTo, rcpt_reply));
+                }
+                Err(e) => return Err(e),
+            };
             (mail_reply, Some(rcpt_reply), Some(data_reply))
         } else {
             self.command(Phase::MailFrom, &mail).await?;

@@ -424,6 +424,9 @@ pub struct ClaimedSend {
     /// Relay/policy refusals so far.
     pub refusals: u32,
     pub due_at: DateTime<Utc>,
+    /// Time spent held back (windows, quiet hours, paused relay or domain):
+    /// the retry deadline moves by as much.
+    pub held_for: chrono::Duration,
     pub contact: Contact,
     /// The contact's other messages (sent, or on the wire) since
     /// `ClaimRequest::history_since`, for frequency caps.

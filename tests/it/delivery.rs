@@ -390,3 +390,32 @@ fn an_oversized_subject_fails_the_send_with_a_clear_reason() {
     );
     assert!(app.smtp().received().is_empty());
 }
+
+#[test]
+fn a_reset_database_never_reissues_a_message_id() {
+    let app = TestApp::with_smtp(&[]);
+    app.import_contacts(&fixture());
+    app.run_once(NOW);
+    let first = app.smtp().received().len();
+    assert!(first > 0);
+    // Start over from scratch: same rows, same send ids, a new installation.
+    std::fs::remove_file(app.path("tend.db")).unwrap();
+    for wal in ["tend.db-wal", "tend.db-shm"] {
+        let _ = std::fs::remove_file(app.path(wal));
+    }
+    app.import_contacts(&fixture());
+    app.run_once(NOW);
+    let received = app.smtp().received();
+    let ids: Vec<String> = received
+        .iter()
+        .map(|r| r.header("Message-ID").unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2 * first, "both runs sent the same messages");
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "no Message-ID twice: {ids:?}");
+    let send_parts: HashSet<String> = ids
+        .iter()
+        .map(|id| id.split('.').take(3).collect::<Vec<_>>().join("."))
+        .collect();
+    assert_eq!(send_parts.len(), first, "the send ids did repeat: {ids:?}");
+}

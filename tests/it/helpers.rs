@@ -331,6 +331,12 @@ impl Daemon {
             .unwrap()
     }
 
+    /// SIGKILL: the process dies on the spot, mid-write or mid-SMTP.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// SIGTERM, then the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         let pid = self.child.id().to_string();

@@ -3,7 +3,9 @@
 //! Time is always injected with `--now`; no test waits on the wall clock
 //! for scheduling.
 
+mod calendar;
 mod check;
+mod crash;
 mod daemon;
 mod delivery;
 mod faults;
@@ -11,6 +13,7 @@ mod helpers;
 mod import;
 mod operations;
 mod pilot;
+mod relay;
 mod robust;
 mod segments;
 mod sequences;

@@ -103,6 +103,38 @@ fn the_daemon_speaks_the_systemd_notify_protocol() {
 }
 
 #[test]
+fn the_watchdog_is_fed_while_a_slow_round_keeps_making_progress() {
+    // Every message takes the server 0.6 s: one round over ten messages on
+    // one connection lasts six seconds, far longer than the watchdog's
+    // 0.5 s ping interval.
+    let app = TestApp::with_smtp(&["--stall-data", "0.6"]);
+    let mut csv = String::from("email,name,created_at\n");
+    for i in 0..10 {
+        csv += &format!("slow{i}@example.com,Sue,2026-03-09\n");
+    }
+    app.import_contacts(&csv);
+    let socket_path = app.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    let _daemon = app.spawn_daemon(&[
+        ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+        ("WATCHDOG_USEC", "1000000"),
+        ("TEND__SMTP__CONNECTIONS", "1"),
+    ]);
+    datagrams(&socket, "READY=1", Duration::from_secs(30));
+    // The pings between the first and the last message of the round.
+    let reader = std::thread::spawn(move || {
+        datagrams(&socket, "STATUS=running: 10 sent", Duration::from_secs(60))
+    });
+    app.smtp().wait_for(1, Duration::from_secs(30));
+    let seen = reader.join().unwrap();
+    let pings = seen.iter().filter(|m| *m == "WATCHDOG=1").count();
+    assert!(
+        pings >= 5,
+        "the watchdog keeps being fed while sends progress: {pings} pings in {seen:?}"
+    );
+}
+
+#[test]
 fn a_broken_campaign_file_keeps_the_last_good_version_running_and_a_fix_goes_live() {
     let app = TestApp::with_smtp(&[]);
     app.import_contacts("email,name,created_at\nfirst@example.com,Fay,2026-03-09\n");

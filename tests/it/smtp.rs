@@ -199,6 +199,19 @@ impl SmtpServer {
             .collect()
     }
 
+    /// Blocks until at least `count` messages were accepted; returns how many
+    /// were (cheap: nothing is parsed). Panics after `timeout` or if the server died.
+    pub fn wait_count(&self, count: usize, timeout: Duration) -> usize {
+        let state = self.shared.wait(timeout, |s| s.received >= count);
+        let (got, exited) = (state.received, state.exited);
+        drop(state);
+        assert!(
+            got >= count,
+            "expected {count} message(s) within {timeout:?} but got {got} (server exited: {exited})"
+        );
+        got
+    }
+
     /// Blocks until at least `count` messages were accepted, then returns all
     /// of them; panics after `timeout` or if the server died.
     pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Received> {

@@ -449,3 +449,47 @@ async fn history_is_what_was_sent_before_in_recording_order() {
     assert_eq!(messages.len(), 2, "all sent messages of a's contacts");
     assert_eq!(messages[0].opener, "Hello");
 }
+
+#[tokio::test]
+async fn a_purchase_after_queueing_ends_the_passage_in_the_claim_itself() {
+    let (_dir, store) = open().await;
+    queued(&store, 2).await;
+    // c0 buys something after entering, after the row was queued.
+    let purchase = tend::store::NewEvent {
+        email: EmailAddress::parse("c0@example.com").unwrap(),
+        kind: "purchase".parse().unwrap(),
+        at: now() + Duration::minutes(1),
+        detail: String::new(),
+        source: "import".into(),
+    };
+    store
+        .record_events(&[purchase], now() + Duration::minutes(1))
+        .await
+        .unwrap();
+    let request = ClaimRequest {
+        now: now() + Duration::minutes(2),
+        exits: vec![(
+            "c".to_string(),
+            tend::store::ExitRule {
+                event_kinds: vec!["activity".into()],
+                ..Default::default()
+            },
+        )],
+        ..claim_request("w", 10)
+    };
+    let claim = store.claim(&request).await.unwrap();
+    assert_eq!(claim.sends.len(), 1, "only the contact who did not buy");
+    assert_eq!(claim.sends[0].contact.email, "c1@example.com");
+    assert_eq!(claim.cancelled, 1);
+    let cancelled = store
+        .outbox_rows(&OutboxFilter {
+            states: vec![SendState::Cancelled],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        cancelled[0].last_error.as_deref(),
+        Some("passage ended before sending: event")
+    );
+}

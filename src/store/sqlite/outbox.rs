@@ -120,16 +120,30 @@ impl SqliteStore {
         .await
         .ctx("cancelling sends of ended enrollments")?
         .rows_affected();
-        // Rows for paused (deferring) domains stay queued until the pause ends.
+        // Rows for paused (deferring) domains wait until the pause ends, and
+        // say so; the wait does not eat their retry budget.
+        sqlx::query(&format!(
+            "UPDATE sends SET
+                 next_at = (SELECT h.paused_until FROM domain_health h JOIN contacts c ON c.domain = h.domain
+                            WHERE c.id = sends.contact_id),
+                 held_seconds = held_seconds + (SELECT h.paused_until FROM domain_health h JOIN contacts c ON c.domain = h.domain
+                            WHERE c.id = sends.contact_id) - ?1,
+                 hold_reason = 'domain_paused'
+             WHERE {DUE} ?1
+               AND contact_id IN (SELECT c.id FROM contacts c JOIN domain_health h ON h.domain = c.domain
+                                  WHERE h.paused_until > ?1)"
+        ))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .ctx("holding sends of paused domains")?;
         let claimed = sqlx::query(&format!(
             "UPDATE sends SET state = 'claimed', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
              WHERE id IN (
                  SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
                  WHERE sd.{DUE} ?3
-                   AND NOT EXISTS (SELECT 1 FROM domain_health h
-                                   WHERE h.domain = c.domain AND h.paused_until > ?3)
                  ORDER BY sd.next_at, sd.id LIMIT ?4)
-             RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at"
+             RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at, held_seconds"
         ))
         .bind(&request.worker)
         .bind(ts(request.lease_until))
@@ -206,6 +220,7 @@ impl SqliteStore {
                     attempts: row.try_get::<i64, _>("attempts").ctx(ctx)? as u32,
                     refusals: row.try_get::<i64, _>("refusals").ctx(ctx)? as u32,
                     due_at: from_ts(row.try_get("due_at").ctx(ctx)?),
+                    held_for: chrono::Duration::seconds(row.try_get("held_seconds").ctx(ctx)?),
                     recent: recent.get(&contact_id).cloned().unwrap_or_default(),
                     contact,
                 });
@@ -343,7 +358,10 @@ impl SqliteStore {
                 "UPDATE sends SET state = 'cancelled', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
                     .to_string()
             }
-            SendOutcome::Held { .. } => format!("UPDATE sends SET {UNCLAIM}, next_at = ?, hold_reason = ?"),
+            SendOutcome::Held { .. } => format!(
+                "UPDATE sends SET {UNCLAIM}, next_at = ?, hold_reason = ?,
+                    held_seconds = held_seconds + max(? - ?, 0)"
+            ),
             SendOutcome::Released => format!("UPDATE sends SET {UNCLAIM}"),
         };
         let sql = format!("{sql} WHERE {MINE}");
@@ -369,7 +387,11 @@ impl SqliteStore {
                 query.bind(error).bind(now)
             }
             SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
-            SendOutcome::Held { until, reason } => query.bind(ts(*until)).bind(reason.as_str()),
+            SendOutcome::Held { until, reason } => query
+                .bind(ts(*until))
+                .bind(reason.as_str())
+                .bind(ts(*until))
+                .bind(now),
             SendOutcome::Released => query,
         };
         query
@@ -628,9 +650,15 @@ impl SqliteStore {
             Settle::Sent => {
                 "UPDATE sends SET state = 'sent', sent_at = coalesce(wire_at, next_at), finished_at = "
             }
-            Settle::Requeue => "UPDATE sends SET state = 'queued', claimed_by = NULL, next_at = ",
+            // Due again at once (its old due time), whatever the caller's clock.
+            Settle::Requeue => {
+                "UPDATE sends SET state = 'queued', claimed_by = NULL, next_at = min(next_at, "
+            }
         });
         qb.push_bind(ts(now));
+        if how == Settle::Requeue {
+            qb.push(")");
+        }
         if how == Settle::Sent {
             qb.push(
                 ", smtp_response = 'settled as sent by an operator',
