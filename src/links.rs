@@ -5,7 +5,8 @@
 
 use crate::config::Settings;
 use crate::domain::{ClickToken, TokenKey, UnsubToken};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use crate::store::prelude::*;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,10 @@
 //! segment then enters as treatment, and the pilot's groups stay as they were.
 
 use crate::catalog::{Pilot, Sample};
+use crate::domain::Group;
 use crate::segment::Selection;
-use crate::store::{Group, Store, StoreError};
+use crate::store::StoreError;
+use crate::store::prelude::*;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 

@@ -8,11 +8,12 @@
 use crate::catalog::{Campaign, CampaignZone, Catalog, ExitWhen, Reentry};
 use crate::config::Settings;
 use crate::domain::Rate;
+use crate::domain::{ExitReason, Group, HoldReason, SendState};
 use crate::schedule::{self, Hold, Hours, Zones};
 use crate::segment::Vocabulary;
+use crate::store::prelude::*;
 use crate::store::{
-    EnrollmentProgress, ExitCounts, ExitReason, ExitRule, Group, HistoryItem, HoldReason, NewSend,
-    SendState, Store, StoreError, TickRecord,
+    EnrollmentProgress, ExitCounts, ExitRule, HistoryItem, NewSend, StoreError, TickRecord,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

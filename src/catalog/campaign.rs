@@ -340,7 +340,7 @@ fn parse_timing(fields: &Fields<'_, '_>, vocab: &Vocabulary, out: &mut Vec<Diagn
             DeValue::Array(items) => items
                 .iter()
                 .filter_map(|item| match item.get_ref() {
-                    DeValue::String(kind) => match kind.parse::<crate::store::EventKind>() {
+                    DeValue::String(kind) => match kind.parse::<crate::domain::EventKind>() {
                         Ok(_) => Some(kind.to_lowercase()),
                         Err(e) => {
                             out.push(file.error(item.span().start + 1, e));
@@ -610,7 +610,7 @@ fn number(value: &DeValue<'_>) -> Option<f64> {
 /// A pilot response must be something both groups can do: naming a kind
 /// only the treatment can produce (a click) is allowed, but biased.
 fn treatment_only_warning(file: &SourceFile, kind: &str, at: usize, out: &mut Vec<Diagnostic>) {
-    if let Some(t) = crate::store::TREATMENT_ONLY_KINDS
+    if let Some(t) = crate::domain::TREATMENT_ONLY_KINDS
         .iter()
         .find(|t| t.kind == kind)
     {
@@ -694,7 +694,7 @@ fn parse_pilot(
                 .iter()
                 .filter_map(|item| match item.get_ref() {
                     DeValue::String(kind) => kind
-                        .parse::<crate::store::EventKind>()
+                        .parse::<crate::domain::EventKind>()
                         .map(|_| kind.to_lowercase())
                         .map_err(|e| out.push(file.error(item.span().start + 1, e)))
                         .inspect(|kind| {

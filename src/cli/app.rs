@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::segment::AttrType;
 use crate::send::Loaded;
 use crate::store::SqliteStore;
-use crate::store::Store;
+use crate::store::prelude::*;
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;

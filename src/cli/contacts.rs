@@ -2,7 +2,8 @@
 
 use super::app::{Context, UserError, print_json};
 use crate::import::{Rejected, parse_contacts};
-use crate::store::{Store, UpsertCounts};
+use crate::store::UpsertCounts;
+use crate::store::prelude::*;
 use anyhow::Context as _;
 use clap::Subcommand;
 use std::path::PathBuf;

@@ -2,7 +2,8 @@
 
 use super::app::{Context, UserError, print_json};
 use crate::import::{Rejected, parse_events};
-use crate::store::{EventCounts, Store};
+use crate::store::EventCounts;
+use crate::store::prelude::*;
 use anyhow::Context as _;
 use clap::Subcommand;
 use std::path::PathBuf;

@@ -4,7 +4,9 @@
 //! before recording the answer).
 
 use super::app::{Context, UserError, print_json};
-use crate::store::{OutboxFilter, OutboxRow, SendState, Settle, Store};
+use crate::domain::SendState;
+use crate::store::prelude::*;
+use crate::store::{OutboxFilter, OutboxRow, Settle};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;

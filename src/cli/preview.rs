@@ -4,9 +4,11 @@
 
 use super::app::{Context, UserError};
 use crate::catalog::Campaign;
+use crate::domain::Contact;
 use crate::domain::EmailAddress;
 use crate::send::{Composed, Identity, Loaded, compose};
-use crate::store::{Contact, SqliteStore, Store};
+use crate::store::SqliteStore;
+use crate::store::prelude::*;
 use crate::variation::PastSend;
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -113,7 +115,7 @@ impl Preview<'_> {
             .await?;
         let sent = row
             .as_ref()
-            .is_some_and(|r| r.state == crate::store::SendState::Sent);
+            .is_some_and(|r| r.state == crate::domain::SendState::Sent);
         let mut history = self
             .store
             .history(contact.id, row.as_ref().map(|r| r.id))

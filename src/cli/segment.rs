@@ -6,7 +6,7 @@ use super::app::find_campaign as campaign;
 use super::app::{Context, UserError, print_json};
 use crate::domain::EmailAddress;
 use crate::segment::{Cond, Vocabulary};
-use crate::store::Store;
+use crate::store::prelude::*;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde_json::json;

@@ -3,7 +3,8 @@
 //! reload.
 
 use super::app::{Context, print_json};
-use crate::store::{SendState, Store};
+use crate::domain::SendState;
+use crate::store::prelude::*;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 

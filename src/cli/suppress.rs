@@ -2,7 +2,8 @@
 
 use super::app::{Context, UserError, print_json};
 use crate::domain::EmailAddress;
-use crate::store::{NewSuppression, Store, SuppressionReason, SuppressionScope};
+use crate::domain::{NewSuppression, SuppressionReason, SuppressionScope};
+use crate::store::prelude::*;
 use clap::Subcommand;
 use std::process::ExitCode;
 

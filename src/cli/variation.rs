@@ -2,7 +2,7 @@
 //! (see [`crate::variation::metric`]); `--json` for machines.
 
 use super::app::{Context, UserError, print_json};
-use crate::store::Store;
+use crate::store::prelude::*;
 use crate::variation::metric::measure;
 use clap::Args;
 use std::process::ExitCode;

@@ -19,7 +19,7 @@ use crate::domain::redact_addresses;
 use crate::http::{self, HttpState};
 use crate::plan::{self, PlanError};
 use crate::send::{self, Loaded, SendError, SendStats, Sender};
-use crate::store::Store;
+use crate::store::prelude::*;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;

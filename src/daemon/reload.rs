@@ -15,7 +15,7 @@ use crate::metrics;
 use crate::render::Renderer;
 use crate::segment::AttrType;
 use crate::send::Loaded;
-use crate::store::Store;
+use crate::store::prelude::*;
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

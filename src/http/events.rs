@@ -6,7 +6,8 @@
 
 use super::HttpState;
 use crate::domain::EmailAddress;
-use crate::store::{EventKind, NewEvent, Store};
+use crate::domain::{EventKind, NewEvent};
+use crate::store::prelude::*;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -10,7 +10,7 @@ mod unsubscribe;
 use crate::clock::Clock;
 use crate::config::UnsubscribeScope;
 use crate::domain::TokenKey;
-use crate::store::Store;
+use crate::store::prelude::*;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -120,7 +120,7 @@ async fn metrics<S: Store>(State(state): State<Arc<HttpState<S>>>) -> (StatusCod
         Ok(counts) => {
             crate::metrics::OUTBOX.reset();
             let mut in_doubt = 0;
-            for state in crate::store::SendState::ALL {
+            for state in crate::domain::SendState::ALL {
                 crate::metrics::OUTBOX
                     .with_label_values(&[state.as_str()])
                     .set(0.0);
@@ -129,7 +129,7 @@ async fn metrics<S: Store>(State(state): State<Arc<HttpState<S>>>) -> (StatusCod
                 crate::metrics::OUTBOX
                     .with_label_values(&[c.state.as_str()])
                     .add(c.count as f64);
-                if c.state == crate::store::SendState::InDoubt {
+                if c.state == crate::domain::SendState::InDoubt {
                     in_doubt += c.count;
                 }
             }

@@ -5,7 +5,8 @@
 //! `GET /reports/{campaign}`: the HTML report, behind the events bearer token.
 
 use super::HttpState;
-use crate::store::{NewClick, Store};
+use crate::store::NewClick;
+use crate::store::prelude::*;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};

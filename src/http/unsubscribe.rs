@@ -6,7 +6,8 @@
 use super::HttpState;
 use crate::config::UnsubscribeScope;
 use crate::domain::UnsubToken;
-use crate::store::{Store, Unsubscribe, UnsubscribeResult};
+use crate::store::prelude::*;
+use crate::store::{Unsubscribe, UnsubscribeResult};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};

@@ -3,7 +3,7 @@
 
 use super::{ImportError, Parsed, cell, column, parse_rows, parse_time};
 use crate::domain::EmailAddress;
-use crate::store::{Attributes, NewContact};
+use crate::domain::{Attributes, NewContact};
 use std::io::Read;
 
 const KNOWN: [&str; 6] = [

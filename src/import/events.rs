@@ -3,7 +3,7 @@
 
 use super::{ImportError, Parsed, cell, column, parse_rows, parse_time};
 use crate::domain::EmailAddress;
-use crate::store::{EventKind, NewEvent};
+use crate::domain::{EventKind, NewEvent};
 use std::io::Read;
 
 pub fn parse_events(input: impl Read, source: &str) -> Result<Parsed<NewEvent>, ImportError> {

@@ -2,8 +2,8 @@
 
 use crate::catalog::Campaign;
 use crate::config::LifecycleSettings;
+use crate::domain::{Attributes, Contact};
 use crate::segment::stage_of;
-use crate::store::{Attributes, Contact};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

@@ -3,7 +3,7 @@
 //! history, the contact's zone, the clock) in a thread-local for the length
 //! of one synchronous `Tera::render` call, and reads back the choices made.
 
-use crate::store::Attributes;
+use crate::domain::Attributes;
 use crate::variation::{Choice, PastSend, Slot, choose};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

@@ -17,7 +17,7 @@ pub use message::{MessageMeta, build_message, message_id};
 
 use crate::catalog::{Campaign, Catalog, Diagnostic, SourceFile};
 use crate::config::LifecycleSettings;
-use crate::store::Contact;
+use crate::domain::Contact;
 use crate::variation::{self, Choice, PastSend};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

@@ -4,7 +4,7 @@
 //! cumulative response rate over time.
 
 use super::{Report, TimelinePoint};
-use crate::store::Group;
+use crate::domain::Group;
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -17,10 +17,9 @@ pub use html::render as html;
 pub use text::render as text;
 
 use crate::catalog::{Campaign, Sample};
-use crate::store::{
-    CLICK, ClickFigures, EndedCount, Group, GroupFigures, HeldCount, StepFigures, Store,
-    StoreError, TREATMENT_ONLY_KINDS, TreatmentOnly,
-};
+use crate::domain::{CLICK, Group, TREATMENT_ONLY_KINDS, TreatmentOnly};
+use crate::store::prelude::*;
+use crate::store::{ClickFigures, EndedCount, GroupFigures, HeldCount, StepFigures, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stats::{Difference, Rate, Z95, newcombe, wilson};

@@ -6,13 +6,12 @@ use super::reply::{self, Classified, Phase, Refusal, Verdict};
 use super::smtp::{Failure, FailureKind};
 use super::{Loaded, SendStats, Sender, backoff, compose};
 use crate::catalog::Campaign;
+use crate::domain::{HoldReason, NewSuppression, SuppressionReason, SuppressionScope};
 use crate::domain::{mask, redact_addresses as scrub};
 use crate::metrics;
 use crate::plan::{Rules, WaitReason};
-use crate::store::{
-    ClaimedSend, FailureRecord, HistoryItem, HoldReason, MarkResult, NewSuppression, SendOutcome,
-    Store, SuppressionReason, SuppressionScope,
-};
+use crate::store::prelude::*;
+use crate::store::{ClaimedSend, FailureRecord, HistoryItem, MarkResult, SendOutcome};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 use std::time::Instant;

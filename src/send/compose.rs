@@ -4,9 +4,9 @@
 use super::Loaded;
 use crate::catalog::Campaign;
 use crate::config::{DkimAlgorithm, DkimSettings, Settings};
+use crate::domain::{Contact, SentContent};
 use crate::links::Links;
 use crate::render::{MessageMeta, RenderError, Rendered, build_message, display_name, message_id};
-use crate::store::{Contact, SentContent};
 use crate::variation::PastSend;
 use chrono::{DateTime, Utc};
 use lettre::Message;

@@ -1,122 +1,15 @@
-//! Row types the store takes and gives: plain data in domain terms.
+//! What the store takes and gives beyond the domain vocabulary: requests,
+//! results and figures, in plain data.
 
-use crate::domain::EmailAddress;
-pub use crate::variation::{Choice, PastSend};
+use crate::domain::{Contact, Group, HoldReason, NewSuppression, SendState, SentContent};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::fmt;
-use std::str::FromStr;
-
-pub type Attributes = serde_json::Map<String, serde_json::Value>;
-
-/// A contact as imported. `None` means "not given": it never erases a stored value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewContact {
-    pub email: EmailAddress,
-    pub name: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub last_activity_at: Option<DateTime<Utc>>,
-    pub timezone: Option<chrono_tz::Tz>,
-    pub tags: Option<Vec<String>>,
-    pub attributes: Attributes,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Contact {
-    pub id: i64,
-    pub email: String,
-    pub name: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_activity_at: Option<DateTime<Utc>>,
-    pub timezone: Option<String>,
-    pub tags: Vec<String>,
-    pub attributes: Attributes,
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct UpsertCounts {
     pub inserted: u64,
     pub updated: u64,
 }
-
-/// What a contact did. Any kind other than the three below is an activity
-/// (`activity`, `purchase`, `login`, `reply`, `click`, …); see
-/// [`TREATMENT_ONLY_KINDS`] for the ones a pilot never counts by default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventKind {
-    Activity(String),
-    Unsubscribe,
-    Bounce,
-    Complaint,
-}
-
-impl EventKind {
-    pub fn as_str(&self) -> &str {
-        match self {
-            EventKind::Activity(kind) => kind,
-            EventKind::Unsubscribe => "unsubscribe",
-            EventKind::Bounce => "bounce",
-            EventKind::Complaint => "complaint",
-        }
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let kind = s.trim().to_lowercase();
-        let valid = !kind.is_empty()
-            && kind.len() <= 40
-            && kind
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !valid {
-            return Err(format!(
-                "invalid event kind `{s}` (use `activity`, `unsubscribe`, `bounce`, `complaint`, or a word such as `purchase`)"
-            ));
-        }
-        Ok(match kind.as_str() {
-            "unsubscribe" => EventKind::Unsubscribe,
-            "bounce" => EventKind::Bounce,
-            "complaint" => EventKind::Complaint,
-            _ => EventKind::Activity(kind),
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    pub email: EmailAddress,
-    pub kind: EventKind,
-    pub at: DateTime<Utc>,
-    pub detail: String,
-    pub source: String,
-}
-
-/// An event kind only the emailed group can produce, because tend derives
-/// it from its own messages (a click on a tracked link), recorded under its
-/// own `source`. A pilot's response must be something both groups can do, so
-/// these never count under `activity`, and an event from such a source
-/// counts only when `respond_on` names its kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TreatmentOnly {
-    pub kind: &'static str,
-    pub source: &'static str,
-    /// What these events are, and why only the treatment can produce them,
-    /// for warnings and reports.
-    pub what: &'static str,
-    pub why: &'static str,
-}
-
-pub const CLICK: TreatmentOnly = TreatmentOnly {
-    kind: "click",
-    source: "click",
-    what: "clicks on tend's links",
-    why: "only the treatment can click (only it gets tend's links)",
-};
-
-/// Every [`TreatmentOnly`] kind (a `reply` read from tend's own mailbox would join).
-pub const TREATMENT_ONLY_KINDS: &[TreatmentOnly] = &[CLICK];
 
 /// A click on a tracked link, as `GET`/`HEAD /c/TOKEN` saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,145 +33,6 @@ pub struct EventCounts {
     /// Emails with no contact: those events are not stored.
     pub unknown_contacts: Vec<String>,
     pub suppressions_added: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SuppressionScope {
-    Address,
-    Domain,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SuppressionReason {
-    Unsubscribe,
-    Bounce,
-    Complaint,
-    Manual,
-}
-
-impl SuppressionReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unsubscribe => "unsubscribe",
-            Self::Bounce => "bounce",
-            Self::Complaint => "complaint",
-            Self::Manual => "manual",
-        }
-    }
-}
-
-impl FromStr for SuppressionReason {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "unsubscribe" => Ok(Self::Unsubscribe),
-            "bounce" => Ok(Self::Bounce),
-            "complaint" => Ok(Self::Complaint),
-            "manual" => Ok(Self::Manual),
-            other => Err(format!(
-                "unknown suppression reason `{other}` (expected unsubscribe, bounce, complaint or manual)"
-            )),
-        }
-    }
-}
-
-/// An address or a whole domain we must not email.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSuppression {
-    pub value: String,
-    pub scope: SuppressionScope,
-    pub reason: SuppressionReason,
-    pub source: String,
-    pub detail: String,
-}
-
-impl NewSuppression {
-    pub fn address(
-        email: &EmailAddress,
-        reason: SuppressionReason,
-        source: &str,
-        detail: &str,
-    ) -> Self {
-        Self {
-            value: email.as_str().to_string(),
-            scope: SuppressionScope::Address,
-            reason,
-            source: source.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Suppression {
-    pub value: String,
-    pub scope: SuppressionScope,
-    pub reason: SuppressionReason,
-    pub source: String,
-    pub detail: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SendState {
-    Queued,
-    /// Owned by a sender, not yet on the wire: back to the queue if that sender dies.
-    Claimed,
-    /// Message data handed to the server, reply not yet recorded.
-    Sending,
-    Sent,
-    Retry,
-    Failed,
-    Suppressed,
-    Cancelled,
-    InDoubt,
-}
-
-impl SendState {
-    pub const ALL: [SendState; 9] = [
-        SendState::Queued,
-        SendState::Claimed,
-        SendState::Sending,
-        SendState::Sent,
-        SendState::Retry,
-        SendState::Failed,
-        SendState::Suppressed,
-        SendState::Cancelled,
-        SendState::InDoubt,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SendState::Queued => "queued",
-            SendState::Claimed => "claimed",
-            SendState::Sending => "sending",
-            SendState::Sent => "sent",
-            SendState::Retry => "retry",
-            SendState::Failed => "failed",
-            SendState::Suppressed => "suppressed",
-            SendState::Cancelled => "cancelled",
-            SendState::InDoubt => "in_doubt",
-        }
-    }
-}
-
-impl FromStr for SendState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SendState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown send state `{s}`"))
-    }
-}
-
-impl fmt::Display for SendState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The latest send of an enrollment, as the planner needs it.
@@ -309,86 +63,6 @@ pub struct NewSend {
     pub step: u32,
     pub template: String,
     pub due_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExitReason {
-    /// Every step was sent.
-    Completed,
-    /// A step could not be delivered (failed or bounced).
-    SendFailed,
-    /// The contact became suppressed.
-    Suppressed,
-    /// The contact unsubscribed from this campaign only.
-    Unsubscribed,
-}
-
-impl ExitReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::Completed => "completed",
-            ExitReason::SendFailed => "send_failed",
-            ExitReason::Suppressed => "suppressed",
-            ExitReason::Unsubscribed => "unsubscribed",
-        }
-    }
-}
-
-/// Why a due row waits in the outbox instead of leaving now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HoldReason {
-    /// Outside the campaign's send window at the moment it would leave.
-    Window,
-    /// Inside the recipient's quiet hours at the moment it would leave.
-    QuietHours,
-    /// The contact reached a frequency cap (another message went out meanwhile).
-    Cap,
-    /// The relay's circuit breaker is open.
-    RelayPaused,
-    /// The recipient's domain is deferring or refusing; its sends are paused.
-    DomainPaused,
-}
-
-impl HoldReason {
-    pub const ALL: [HoldReason; 5] = [
-        HoldReason::Window,
-        HoldReason::QuietHours,
-        HoldReason::Cap,
-        HoldReason::RelayPaused,
-        HoldReason::DomainPaused,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HoldReason::Window => "window",
-            HoldReason::QuietHours => "quiet_hours",
-            HoldReason::Cap => "cap",
-            HoldReason::RelayPaused => "relay_paused",
-            HoldReason::DomainPaused => "domain_paused",
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            HoldReason::Window => "outside the send window",
-            HoldReason::QuietHours => "in the recipient's quiet hours",
-            HoldReason::Cap => "held by the frequency cap",
-            HoldReason::RelayPaused => "relay paused (circuit breaker open)",
-            HoldReason::DomainPaused => "recipient domain paused",
-        }
-    }
-}
-
-impl FromStr for HoldReason {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        HoldReason::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown hold reason `{s}`"))
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -485,27 +159,6 @@ pub enum SendOutcome {
     },
     /// Claimed but never put on the wire (shutting down): back to the queue.
     Released,
-}
-
-/// What a sent message said, kept for de-repetition and the variation metric.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SentContent {
-    pub choices: Vec<Choice>,
-    pub opener: String,
-    pub text: String,
-}
-
-/// One sent message as the variation metric reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentMessage {
-    pub contact_id: i64,
-    pub campaign: String,
-    pub step: u32,
-    pub subject: String,
-    pub opener: String,
-    pub text: String,
-    pub choices: Vec<Choice>,
-    pub sent_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -691,23 +344,6 @@ pub struct HistoryItem {
     pub contact_id: i64,
     pub campaign: String,
     pub at: DateTime<Utc>,
-}
-
-/// A pilot enrollment's group: the treatment is emailed, the holdout is not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Group {
-    Treatment,
-    Holdout,
-}
-
-impl Group {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Group::Treatment => "treatment",
-            Group::Holdout => "holdout",
-        }
-    }
 }
 
 /// Raw pilot figures for one group, read by `report`.

@@ -10,8 +10,8 @@
 
 use super::similarity::{jaccard, shingles};
 use crate::catalog::{Catalog, Diagnostic, Severity};
+use crate::domain::{Attributes, Contact};
 use crate::render::{PickMode, Renderer};
-use crate::store::{Attributes, Contact};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@
 //!   campaign (word-shingle Jaccard, averaged per contact, then over contacts).
 
 use super::similarity::{jaccard, shingles};
-use crate::store::SentMessage;
+use crate::domain::SentMessage;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 

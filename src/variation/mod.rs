@@ -21,41 +21,8 @@ pub mod lint;
 pub mod metric;
 pub mod similarity;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use crate::domain::{Choice, PastSend};
 use sha2::{Digest, Sha256};
-
-/// One variant choice made while rendering a message, stored with the send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Choice {
-    pub slot: String,
-    /// 1-based number of the chosen option.
-    pub n: usize,
-    /// How many options the slot offered.
-    pub of: usize,
-    /// The chosen text (`#N` for `pick(slot=…, count=N)`).
-    pub text: String,
-    /// The part where the slot was first used: subject, preheader, text, html.
-    pub part: String,
-}
-
-impl Choice {
-    /// Whether the contact could have received something else here.
-    pub fn had_alternatives(&self) -> bool {
-        self.of > 1
-    }
-}
-
-/// A message the contact already received, as the choice rules need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PastSend {
-    pub send_id: i64,
-    pub campaign: String,
-    pub step: u32,
-    pub subject: String,
-    pub choices: Vec<Choice>,
-    pub sent_at: DateTime<Utc>,
-}
 
 /// What [`choose`] needs to know about one slot's options.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +103,7 @@ pub fn opener(choices: &[Choice], text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
 
     fn options(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("option {i}")).collect()

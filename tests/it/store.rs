@@ -7,10 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use tend::config::LifecycleSettings;
 use tend::domain::{EmailAddress, Stage};
+use tend::domain::{NewContact, NewSuppression, SendState, SuppressionReason};
 use tend::segment::{Segment, Vocabulary, stage_of};
+use tend::store::prelude::*;
 use tend::store::{
-    ClaimRequest, MarkResult, NewContact, NewSend, NewSuppression, OutboxFilter, SendOutcome,
-    SendState, Settle, SqliteStore, Store, SuppressionReason, WorkerInfo,
+    ClaimRequest, MarkResult, NewSend, OutboxFilter, SendOutcome, Settle, SqliteStore, WorkerInfo,
 };
 
 fn now() -> DateTime<Utc> {
@@ -364,7 +365,7 @@ async fn sql_stage_selection_agrees_with_the_rust_definition() {
 
 #[tokio::test]
 async fn history_is_what_was_sent_before_in_recording_order() {
-    use tend::store::{Choice, SentContent};
+    use tend::domain::{Choice, SentContent};
     let (_dir, store) = open().await;
     store
         .upsert_contacts(&[contact(0, 1, None)], now())
@@ -455,7 +456,7 @@ async fn a_purchase_after_queueing_ends_the_passage_in_the_claim_itself() {
     let (_dir, store) = open().await;
     queued(&store, 2).await;
     // c0 buys something after entering, after the row was queued.
-    let purchase = tend::store::NewEvent {
+    let purchase = tend::domain::NewEvent {
         email: EmailAddress::parse("c0@example.com").unwrap(),
         kind: "purchase".parse().unwrap(),
         at: now() + Duration::minutes(1),

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tend::clock::FixedClock;
 use tend::config::UnsubscribeScope;
+use tend::domain::NewContact;
 use tend::domain::{EmailAddress, Stage, TokenKey, UnsubToken};
 use tend::http::{HttpState, serve};
 use tend::segment::Segment;
-use tend::store::{NewContact, SqliteStore, Store};
+use tend::store::SqliteStore;
+use tend::store::prelude::*;
 
 fn now() -> DateTime<Utc> {
     NOW.parse().unwrap()

@@ -488,7 +488,8 @@ fn quotes_and_sql_in_values_are_parameters() {
 #[test]
 fn generated_expressions_run_as_valid_sql_on_sqlite() {
     use crate::segment::Selection;
-    use crate::store::{SqliteStore, Store};
+    use crate::store::SqliteStore;
+    use crate::store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let csv = "email,name,created_at,last_activity_at,tags,plan,orders,country,vip,renews_at\n\

@@ -12,7 +12,7 @@ const DUE: &str = "state IN ('queued', 'retry') AND next_at <= ";
 const UNCLAIM: &str = "state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END,
      attempts = max(attempts - 1, 0), claimed_by = NULL, lease_until = NULL";
 
-fn parse_state(text: &str, context: &'static str) -> StoreResult<SendState> {
+pub(super) fn parse_state(text: &str, context: &'static str) -> StoreResult<SendState> {
     text.parse()
         .map_err(|detail| StoreError::Corrupt { context, detail })
 }
@@ -70,8 +70,62 @@ async fn insert_failure(
     Ok(())
 }
 
-impl SqliteStore {
-    pub(super) async fn claim_rows(&self, request: &ClaimRequest) -> StoreResult<Claim> {
+impl OutboxStore for SqliteStore {
+    async fn create_sends(&self, sends: &[NewSend], now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut created = 0;
+        let _write = self.write_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("queueing sends")?;
+        for send in sends {
+            created += sqlx::query(
+                "INSERT INTO sends (enrollment_id, contact_id, campaign, step, template, state, due_at, next_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                 ON CONFLICT (enrollment_id, step) DO NOTHING",
+            )
+            .bind(send.enrollment_id)
+            .bind(send.contact_id)
+            .bind(&send.campaign)
+            .bind(send.step as i64)
+            .bind(&send.template)
+            .bind(ts(send.due_at))
+            .bind(ts(send.due_at))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .ctx("queueing a send")?
+            .rows_affected();
+        }
+        tx.commit().await.ctx("committing queued sends")?;
+        Ok(created)
+    }
+
+    async fn send_history(&self, since: DateTime<Utc>) -> StoreResult<Vec<HistoryItem>> {
+        // In-flight rows count at their due time: they are about to go out.
+        let rows = sqlx::query(
+            "SELECT contact_id, campaign, coalesce(sent_at, next_at) AS at FROM sends
+             WHERE state IN ('sent', 'queued', 'claimed', 'sending', 'retry', 'in_doubt')
+               AND coalesce(sent_at, next_at) > ?",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading send history")?;
+        rows.iter()
+            .map(|row| {
+                let ctx = "reading send history";
+                Ok(HistoryItem {
+                    contact_id: row.try_get("contact_id").ctx(ctx)?,
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    at: from_ts(row.try_get("at").ctx(ctx)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> StoreResult<Claim> {
         let now = ts(request.now);
         let _write = self.write_lock.lock().await;
         let mut tx = self
@@ -234,7 +288,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) async fn mark_row_sending(
+    async fn mark_sending(
         &self,
         send_id: i64,
         worker: &str,
@@ -316,7 +370,7 @@ impl SqliteStore {
         Ok(result)
     }
 
-    pub(super) async fn record_outcome(
+    async fn record(
         &self,
         send_id: i64,
         outcome: &SendOutcome,
@@ -429,7 +483,7 @@ impl SqliteStore {
         tx.commit().await.ctx("committing a send result")
     }
 
-    pub(super) async fn beat(&self, worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn heartbeat(&self, worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()> {
         let _write = self.write_lock.lock().await;
         sqlx::query(
             "INSERT INTO workers (id, host, boot_id, pid, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -447,7 +501,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn worker_rows(&self) -> StoreResult<Vec<WorkerInfo>> {
+    async fn workers(&self) -> StoreResult<Vec<WorkerInfo>> {
         let ctx = "reading senders";
         let rows = sqlx::query(
             "SELECT id, host, boot_id, pid, started_at, heartbeat_at FROM workers ORDER BY id",
@@ -469,11 +523,7 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(super) async fn recover_rows(
-        &self,
-        dead: &[String],
-        now: DateTime<Utc>,
-    ) -> StoreResult<Recovered> {
+    async fn recover(&self, dead: &[String], now: DateTime<Utc>) -> StoreResult<Recovered> {
         let ctx = "taking back the rows of stopped senders";
         let _write = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.ctx(ctx)?;
@@ -517,10 +567,7 @@ impl SqliteStore {
         Ok(Recovered { released, in_doubt })
     }
 
-    pub(super) async fn soft_bounce_times(
-        &self,
-        contact_id: i64,
-    ) -> StoreResult<Vec<DateTime<Utc>>> {
+    async fn soft_bounces(&self, contact_id: i64) -> StoreResult<Vec<DateTime<Utc>>> {
         let times: Vec<i64> = sqlx::query_scalar(
             "SELECT at FROM smtp_failures
              WHERE contact_id = ?1 AND verdict = 'soft_bounce'
@@ -534,57 +581,50 @@ impl SqliteStore {
         Ok(times.into_iter().map(from_ts).collect())
     }
 
-    pub(super) async fn relay_health_row(&self, relay: &str) -> StoreResult<Option<RelayHealth>> {
-        let ctx = "reading the relay's health";
+    async fn find_send(
+        &self,
+        campaign: &str,
+        contact_id: i64,
+        step: u32,
+    ) -> StoreResult<Option<SendRow>> {
         let row = sqlx::query(
-            "SELECT relay, state, failures, trips, paused_until, last_error FROM relay_health WHERE relay = ?",
+            "SELECT s.id, s.enrollment_id, s.state, s.sent_at FROM sends s
+             JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE e.campaign = ? AND e.contact_id = ? AND s.step = ?
+             ORDER BY e.id DESC LIMIT 1",
         )
-        .bind(relay)
+        .bind(campaign)
+        .bind(contact_id)
+        .bind(step as i64)
         .fetch_optional(&self.pool)
         .await
-        .ctx(ctx)?;
-        row.map(|row| {
-            Ok(RelayHealth {
-                relay: row.try_get("relay").ctx(ctx)?,
-                open: row.try_get::<String, _>("state").ctx(ctx)? == "open",
-                failures: row.try_get::<i64, _>("failures").ctx(ctx)? as u32,
-                trips: row.try_get::<i64, _>("trips").ctx(ctx)? as u32,
-                paused_until: row
-                    .try_get::<Option<i64>, _>("paused_until")
-                    .ctx(ctx)?
-                    .map(from_ts),
-                last_error: row.try_get("last_error").ctx(ctx)?,
-            })
-        })
-        .transpose()
+        .ctx("finding a send")?;
+        let Some(row) = row else { return Ok(None) };
+        let ctx = "reading a send";
+        let state: String = row.try_get("state").ctx(ctx)?;
+        Ok(Some(SendRow {
+            id: row.try_get("id").ctx(ctx)?,
+            enrollment_id: row.try_get("enrollment_id").ctx(ctx)?,
+            state: state.parse().map_err(|detail| StoreError::Corrupt {
+                context: ctx,
+                detail,
+            })?,
+            sent_at: row
+                .try_get::<Option<i64>, _>("sent_at")
+                .ctx(ctx)?
+                .map(from_ts),
+        }))
     }
 
-    pub(super) async fn save_relay_health_row(
+    async fn history(
         &self,
-        health: &RelayHealth,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let _write = self.write_lock.lock().await;
-        sqlx::query(
-            "INSERT INTO relay_health (relay, state, failures, trips, paused_until, last_error, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (relay) DO UPDATE SET state = ?2, failures = ?3, trips = ?4, paused_until = ?5,
-                 last_error = ?6, updated_at = ?7",
-        )
-        .bind(&health.relay)
-        .bind(if health.open { "open" } else { "closed" })
-        .bind(health.failures as i64)
-        .bind(health.trips as i64)
-        .bind(health.paused_until.map(ts))
-        .bind(&health.last_error)
-        .bind(ts(now))
-        .execute(&self.pool)
-        .await
-        .ctx("saving the relay's health")?;
-        Ok(())
+        contact_id: i64,
+        before_send: Option<i64>,
+    ) -> StoreResult<Vec<PastSend>> {
+        self.history_rows(contact_id, before_send).await
     }
 
-    pub(super) async fn list_outbox(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxRow>> {
+    async fn outbox_rows(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxRow>> {
         let ctx = "listing the outbox";
         let mut qb = QueryBuilder::new(
             "SELECT s.id, s.campaign, s.step, c.email, s.state, s.attempts, s.refusals, s.due_at, s.next_at,
@@ -636,7 +676,7 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(super) async fn settle_rows(
+    async fn settle(
         &self,
         filter: &OutboxFilter,
         how: Settle,
@@ -682,60 +722,20 @@ impl SqliteStore {
         Ok(n)
     }
 
-    pub(super) async fn held_rows(&self) -> StoreResult<Vec<HeldCount>> {
-        let ctx = "counting held sends";
-        let rows = sqlx::query(
-            "SELECT campaign, hold_reason, count(*) AS n, min(next_at) AS next_at FROM sends
-             WHERE state IN ('queued', 'retry') AND hold_reason IS NOT NULL
-             GROUP BY campaign, hold_reason ORDER BY campaign, hold_reason",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .ctx(ctx)?;
-        rows.iter()
-            .map(|row| {
-                let reason: String = row.try_get("hold_reason").ctx(ctx)?;
-                Ok(HeldCount {
-                    campaign: row.try_get("campaign").ctx(ctx)?,
-                    reason: reason.parse().map_err(|detail| StoreError::Corrupt {
-                        context: ctx,
-                        detail,
-                    })?,
-                    count: row.try_get::<i64, _>("n").ctx(ctx)? as u64,
-                    next_at: from_ts(row.try_get("next_at").ctx(ctx)?),
-                })
-            })
-            .collect()
+    async fn sent_since(&self, since: DateTime<Utc>) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sends WHERE sent_at >= ?")
+            .bind(ts(since))
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting recent sends")?;
+        Ok(n as u64)
     }
 
-    pub(super) async fn ended_rows(&self, campaign: Option<&str>) -> StoreResult<Vec<EndedCount>> {
-        let ctx = "counting ended sends";
-        // Failed rows are grouped by their last classified SMTP answer; the
-        // others by the reason recorded when they ended.
-        let mut qb = QueryBuilder::new(
-            "SELECT campaign, state, reason, count(*) AS n FROM (
-                SELECT s.campaign, s.state,
-                       coalesce(CASE WHEN s.state = 'failed' THEN
-                           (SELECT f.verdict || ': ' || f.reason FROM smtp_failures f WHERE f.send_id = s.id ORDER BY f.id DESC LIMIT 1)
-                       END, s.last_error, '') AS reason
-                FROM sends s WHERE s.state IN ('cancelled', 'suppressed', 'failed')",
-        );
-        if let Some(campaign) = campaign {
-            qb.push(" AND s.campaign = ");
-            qb.push_bind(campaign.to_string());
-        }
-        qb.push(") GROUP BY campaign, state, reason ORDER BY campaign, state, n DESC");
-        let rows = qb.build().fetch_all(&self.pool).await.ctx(ctx)?;
-        rows.iter()
-            .map(|row| {
-                let state: String = row.try_get("state").ctx(ctx)?;
-                Ok(EndedCount {
-                    campaign: row.try_get("campaign").ctx(ctx)?,
-                    state: parse_state(&state, ctx)?,
-                    reason: row.try_get("reason").ctx(ctx)?,
-                    count: row.try_get::<i64, _>("n").ctx(ctx)? as u64,
-                })
-            })
-            .collect()
+    async fn first_sent_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let first: Option<i64> = sqlx::query_scalar("SELECT min(sent_at) FROM sends")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("finding the first send")?;
+        Ok(first.map(from_ts))
     }
 }

@@ -1,11 +1,12 @@
 //! Who-is-in queries on SQLite: counting and listing a segment's members
 //! and evaluating conditions for one contact. One query each; the condition
-//! SQL comes from [`super::filter_sql`] with every value bound.
+//! SQL comes from [`crate::store::filter_sql`] with every value bound.
 
-use super::filter_sql::push_cond;
-use super::sqlite::{CONTACT_COLUMNS, NOT_SUPPRESSED, contact_from_row};
-use super::{Contact, NewContact, QueryContext, StoreResult};
+use super::{CONTACT_COLUMNS, NOT_SUPPRESSED, contact_from_row};
+use crate::domain::{Contact, NewContact};
 use crate::segment::{AttrType, Cond, Selection};
+use crate::store::filter_sql::push_cond;
+use crate::store::{QueryContext, StoreResult};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::collections::BTreeMap;
 

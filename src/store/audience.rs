@@ -1,0 +1,106 @@
+//! Who is in a campaign: segment counts and lists, enrollment (pilots
+//! included), exit rules, and each open passage's progress for the planner.
+
+use super::*;
+
+pub trait AudienceStore: Send + Sync {
+    /// How many contacts of the selection may enter the campaign now.
+    /// `reentry_after`: `None` means a contact enters at most once; a cutoff
+    /// lets in contacts whose last passage ended before it.
+    fn count_entrants(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Enrolls every selected, unsuppressed contact that may enter (see `count_entrants`).
+    fn enroll(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Contact ids of the selection that may enter the campaign now (see `count_entrants`).
+    fn entrant_ids(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        reentry_after: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
+
+    /// Enrolls these contacts in their groups (skipping any already open).
+    fn enroll_contacts(
+        &self,
+        campaign: &str,
+        contacts: &[(i64, Group)],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Enrollments the campaign ever had (a pilot's sample so far).
+    fn enrolled_count(&self, campaign: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// How many unsuppressed contacts match the selection now, and how many
+    /// of them never entered `campaign`, in one query.
+    fn count_matching(
+        &self,
+        selection: &Selection,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<(u64, u64)>> + Send;
+
+    /// Up to `limit` unsuppressed matching contacts by email, each with the
+    /// name of the first of `stages` it is in (precedence order).
+    fn list_matching(
+        &self,
+        selection: &Selection,
+        stages: &[(String, Cond)],
+        limit: u64,
+    ) -> impl Future<Output = StoreResult<Vec<(Contact, Option<String>)>>> + Send;
+
+    /// Evaluates each condition for one contact, in one query.
+    fn evaluate(
+        &self,
+        contact_id: i64,
+        conds: &[Cond],
+    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
+
+    /// Whether the contact is suppressed and whether it ever entered the campaign.
+    fn contact_status(
+        &self,
+        contact_id: i64,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<(bool, bool)>> + Send;
+
+    /// Up to `limit` unsuppressed contacts enrolled in the campaign or in its
+    /// selection now, by id (for `tend preview --sample`).
+    fn sample_contacts(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Contact>>> + Send;
+
+    /// Ends open passages by the campaign's exit rules; with `apply` false
+    /// only counts them.
+    fn exit_enrollments(
+        &self,
+        campaign: &str,
+        rule: &ExitRule,
+        now: DateTime<Utc>,
+        apply: bool,
+    ) -> impl Future<Output = StoreResult<ExitCounts>> + Send;
+
+    /// Open enrollments of a campaign with their latest send.
+    fn progress(
+        &self,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<Vec<EnrollmentProgress>>> + Send;
+
+    fn finish_enrollments(
+        &self,
+        finished: &[(i64, ExitReason)],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}

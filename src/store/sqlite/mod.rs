@@ -1,0 +1,323 @@
+//! The embedded default store: one SQLite file in WAL mode. SQLite has no
+//! `SKIP LOCKED`; a claim is a single `UPDATE … RETURNING` inside
+//! `BEGIN IMMEDIATE`, so two senders can never take the same row.
+
+use super::*;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::borrow::Cow;
+use std::str::FromStr;
+
+mod audience;
+mod contacts;
+mod outbox;
+mod reports;
+mod segments;
+mod state;
+mod variation;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// One writer at a time inside this process: SQLite would otherwise make
+    /// concurrent writers sleep in its busy handler (milliseconds each),
+    /// which dominated sending throughput.
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+fn migrator() -> Migrator {
+    let migration = |version, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(description),
+            MigrationType::Simple,
+            Cow::Borrowed(sql),
+            false,
+        )
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![
+            migration(
+                1,
+                "init",
+                include_str!("../../../migrations/sqlite/0001_init.sql"),
+            ),
+            migration(
+                2,
+                "segments",
+                include_str!("../../../migrations/sqlite/0002_segments.sql"),
+            ),
+            migration(
+                3,
+                "variation",
+                include_str!("../../../migrations/sqlite/0003_variation.sql"),
+            ),
+            migration(
+                4,
+                "operations",
+                include_str!("../../../migrations/sqlite/0004_operations.sql"),
+            ),
+            migration(
+                5,
+                "trust",
+                include_str!("../../../migrations/sqlite/0005_trust.sql"),
+            ),
+            migration(
+                6,
+                "clicks",
+                include_str!("../../../migrations/sqlite/0006_clicks.sql"),
+            ),
+        ]),
+        ..Migrator::DEFAULT
+    }
+}
+
+fn ts(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+fn from_ts(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+/// Appends the selection's condition over contacts aliased `c`, values bound.
+fn push_selection(qb: &mut QueryBuilder<'_, Sqlite>, selection: &Selection) {
+    qb.push("(");
+    super::filter_sql::push_cond(qb, &selection.cond);
+    if let Some(zones) = &selection.zones {
+        qb.push(" AND (0");
+        for zone in zones {
+            match zone {
+                Some(name) => {
+                    qb.push(" OR c.timezone = ");
+                    qb.push_bind(name.clone());
+                }
+                None => {
+                    qb.push(" OR c.timezone IS NULL");
+                }
+            }
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+/// `AND NOT EXISTS (an enrollment that blocks entry)`: any earlier passage
+/// (`reentry_after` None), or one still open or ended after the cutoff.
+fn push_not_enrolled(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    campaign: &str,
+    reentry_after: Option<DateTime<Utc>>,
+) {
+    qb.push(" AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ");
+    qb.push_bind(campaign.to_string());
+    qb.push(" AND e.contact_id = c.id");
+    if let Some(cutoff) = reentry_after {
+        qb.push(" AND (e.exited_at IS NULL OR e.exited_at > ");
+        qb.push_bind(ts(cutoff));
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+pub(super) const NOT_SUPPRESSED: &str =
+    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))";
+
+pub(super) fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        context: "reading a contact",
+        detail,
+    };
+    let tags: String = row.try_get("tags").ctx("reading a contact")?;
+    let attributes: String = row.try_get("attributes").ctx("reading a contact")?;
+    Ok(Contact {
+        id: row.try_get("id").ctx("reading a contact")?,
+        email: row.try_get("email").ctx("reading a contact")?,
+        name: row.try_get("name").ctx("reading a contact")?,
+        created_at: from_ts(row.try_get("created_at").ctx("reading a contact")?),
+        last_activity_at: row
+            .try_get::<Option<i64>, _>("last_activity_at")
+            .ctx("reading a contact")?
+            .map(from_ts),
+        timezone: row.try_get("timezone").ctx("reading a contact")?,
+        tags: serde_json::from_str(&tags).map_err(|e| corrupt(format!("tags: {e}")))?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| corrupt(format!("attributes: {e}")))?,
+    })
+}
+
+pub(super) const CONTACT_COLUMNS: &str =
+    "c.id, c.email, c.name, c.created_at, c.last_activity_at, c.timezone, c.tags, c.attributes";
+
+/// Open passages of a campaign that an exit rule ends: an `UPDATE` when
+/// applying, a `count(*)` when only planning. The caller appends the rule.
+fn exit_query<'a>(
+    campaign: &str,
+    reason: &'static str,
+    now: DateTime<Utc>,
+    apply: bool,
+    due_only: bool,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut qb = QueryBuilder::new("");
+    if apply {
+        qb.push(format_args!(
+            "UPDATE enrollments SET exit_reason = '{reason}', exited_at = "
+        ));
+        qb.push_bind(ts(now));
+        qb.push(" WHERE campaign = ");
+    } else {
+        qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
+    }
+    qb.push_bind(campaign.to_string());
+    qb.push(" AND exited_at IS NULL");
+    if due_only {
+        // At claim time only the passages about to get a message are judged.
+        qb.push(
+            " AND id IN (SELECT enrollment_id FROM sends WHERE state IN ('queued', 'retry') AND next_at <= ",
+        );
+        qb.push_bind(ts(now));
+        qb.push(")");
+    }
+    qb
+}
+
+/// Ends (or, with `apply` false, counts) open passages of `campaign` by its
+/// exit rules; with `due_only`, only passages that have a due row.
+pub(super) async fn apply_exits(
+    tx: &mut sqlx::SqliteConnection,
+    campaign: &str,
+    rule: &ExitRule,
+    now: DateTime<Utc>,
+    apply: bool,
+    due_only: bool,
+) -> StoreResult<ExitCounts> {
+    let mut counts = ExitCounts::default();
+    if !rule.event_kinds.is_empty() {
+        let mut qb = exit_query(campaign, "event", now, apply, due_only);
+        // A link scanner's click is nobody's activity: it never ends a passage.
+        qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND ev.automated IS NULL AND (0");
+        for kind in &rule.event_kinds {
+            if kind == "activity" {
+                qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
+            } else {
+                qb.push(" OR ev.kind = ");
+                qb.push_bind(kind.clone());
+            }
+        }
+        qb.push("))");
+        counts.event = run_exit(qb, &mut *tx, apply).await?;
+    }
+    for (selection, inside, reason) in [
+        (&rule.outside, false, "left_segment"),
+        (&rule.matching, true, "exit_when"),
+    ] {
+        let Some(selection) = selection else { continue };
+        let mut qb = exit_query(campaign, reason, now, apply, due_only);
+        qb.push(if inside {
+            " AND contact_id IN"
+        } else {
+            " AND contact_id NOT IN"
+        });
+        qb.push(" (SELECT c.id FROM contacts c WHERE ");
+        push_selection(&mut qb, selection);
+        qb.push(")");
+        let n = run_exit(qb, &mut *tx, apply).await?;
+        if inside {
+            counts.exit_when = n;
+        } else {
+            counts.left_segment = n;
+        }
+    }
+    Ok(counts)
+}
+
+async fn run_exit(
+    mut qb: QueryBuilder<'_, Sqlite>,
+    tx: &mut sqlx::SqliteConnection,
+    apply: bool,
+) -> StoreResult<u64> {
+    if apply {
+        Ok(qb
+            .build()
+            .execute(tx)
+            .await
+            .ctx("ending passages by exit rules")?
+            .rows_affected())
+    } else {
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(tx)
+            .await
+            .ctx("counting exits")?;
+        Ok(n as u64)
+    }
+}
+
+impl SqliteStore {
+    /// Closes every connection; later calls fail (used to test health checks).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Opens (creating if needed) the database and applies migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let open_err = |source| StoreError::Open {
+            url: url.to_string(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        migrator().run(&pool).await?;
+        Ok(Self {
+            pool,
+            write_lock: Default::default(),
+        })
+    }
+
+    async fn contact_id(tx: &mut sqlx::SqliteConnection, email: &str) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar("SELECT id FROM contacts WHERE email = ?")
+            .bind(email)
+            .fetch_optional(tx)
+            .await
+            .ctx("looking up a contact")
+    }
+
+    async fn insert_suppression(
+        tx: &mut sqlx::SqliteConnection,
+        s: &NewSuppression,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let scope = match s.scope {
+            SuppressionScope::Address => "address",
+            SuppressionScope::Domain => "domain",
+        };
+        let done = sqlx::query(
+            "INSERT INTO suppressions (value, scope, reason, source, detail, created_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (value) DO NOTHING",
+        )
+        .bind(&s.value)
+        .bind(scope)
+        .bind(s.reason.as_str())
+        .bind(&s.source)
+        .bind(&s.detail)
+        .bind(ts(now))
+        .execute(tx)
+        .await
+        .ctx("adding a suppression")?;
+        Ok(done.rows_affected() > 0)
+    }
+}
