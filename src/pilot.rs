@@ -60,34 +60,22 @@ pub fn choose(pilot: &Pilot, entrants: &[i64], already: u64) -> Vec<(i64, Group)
         .collect()
 }
 
-fn promoted_key(campaign: &str) -> String {
-    format!("pilot:{campaign}:promoted")
-}
-
 /// When the pilot was promoted to a full rollout, if it was.
 pub async fn promoted_at<S: Store>(
     store: &S,
     campaign: &str,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    Ok(store
-        .daemon_state(&promoted_key(campaign))
-        .await?
-        .and_then(|(v, _)| v["at"].as_str().and_then(|t| t.parse().ok())))
+    store.pilot_promoted_at(campaign).await
 }
 
-/// Ends sampling: from now on the whole segment enters as treatment.
+/// Ends sampling: from now on the whole segment enters as treatment. The
+/// first promotion stands; promoting again changes nothing.
 pub async fn promote<S: Store>(
     store: &S,
     campaign: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    store
-        .put_daemon_state(
-            &promoted_key(campaign),
-            &serde_json::json!({ "at": now.to_rfc3339() }),
-            now,
-        )
-        .await
+    store.promote_pilot(campaign, now).await.map(|_| ())
 }
 
 /// Draws and (when `apply`) enrolls this tick's pilot entrants; returns how

@@ -377,24 +377,13 @@ async fn entry_gate<S: Store>(
             zones: None,
         });
     };
-    let key = format!("schedule:{}", campaign.id);
-    let last = store.daemon_state(&key).await?.and_then(|(v, _)| {
-        v["checked_until"]
-            .as_str()
-            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-    });
+    let last = store.schedule_checkpoint(&campaign.id).await?;
     // First tick (or time moved backwards): look back one day for a missed opening.
     let after = last
         .filter(|l| *l < now)
         .unwrap_or(now - chrono::Duration::days(1));
     if apply {
-        store
-            .put_daemon_state(
-                &key,
-                &serde_json::json!({ "checked_until": now.to_rfc3339() }),
-                now,
-            )
-            .await?;
+        store.set_schedule_checkpoint(&campaign.id, now).await?;
     }
     let zones: Vec<Option<String>> = match campaign.timezone {
         CampaignZone::Fixed(_) => vec![None],

@@ -13,8 +13,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let counts = store.outbox_counts().await?;
     let last_tick = store.last_tick().await?;
     let domains = store.domain_health().await?;
-    let daemon = store.daemon_state("loop").await?;
-    let reload = store.daemon_state("reload").await?;
+    let daemons = store.daemons().await?;
+    let reload = store.last_reload().await?;
     let held = store.held_counts().await?;
     let relay = store
         .relay_health(&crate::send::relay_name(&ctx.settings.smtp))
@@ -31,14 +31,15 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             "outbox": counts,
             "in_doubt": in_doubt,
             "last_tick": last_tick,
-            "next_tick_at": daemon.as_ref().map(|(v, _)| v["next_tick_at"].clone()),
+            "next_tick_at": daemons.first().map(|d| d.next_tick_at),
+            "daemons": daemons,
             "domains": domains,
             "held": held,
             "relay": relay,
             "senders": senders.iter().map(|w| serde_json::json!({
                 "id": w.id, "heartbeat_at": w.heartbeat_at,
             })).collect::<Vec<_>>(),
-            "reload": reload.as_ref().map(|(v, at)| serde_json::json!({ "at": at, "status": v })),
+            "reload": reload,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -102,10 +103,13 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         )?,
         None => outln!("last tick: never")?,
     }
-    if let Some((state, _)) = &daemon {
-        if let Some(next) = state["next_tick_at"].as_str() {
-            outln!("next tick: {next} (if the daemon is running)")?;
-        }
+    for d in &daemons {
+        outln!(
+            "next tick: {} (daemon {}, pid {}, if it is running)",
+            d.next_tick_at.to_rfc3339(),
+            d.daemon,
+            d.pid
+        )?;
     }
     if !domains.is_empty() {
         outln!("deferring domains:")?;
@@ -122,20 +126,20 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    if let Some((status, at)) = &reload {
-        if status["ok"].as_bool() == Some(true) {
+    if let Some(reload) = &reload {
+        if reload.ok {
             outln!(
                 "last reload: ok at {} ({} campaigns)",
-                at.to_rfc3339(),
-                status["campaigns"]
+                reload.at.to_rfc3339(),
+                reload.campaigns
             )?;
         } else {
             outln!(
                 "last reload: FAILED at {}; running the last good catalog:",
-                at.to_rfc3339()
+                reload.at.to_rfc3339()
             )?;
-            for e in status["errors"].as_array().into_iter().flatten() {
-                outln!("  {}", e.as_str().unwrap_or_default())?;
+            for e in &reload.errors {
+                outln!("  {e}")?;
             }
         }
     }

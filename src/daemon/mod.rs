@@ -77,6 +77,7 @@ pub async fn run<S: Store>(
             }
         })
     });
+    let daemon_id = crate::send::worker::current(clock.now()).id;
     let reload_task = tokio::spawn(reload::run(
         settings.clone(),
         config_path.to_path_buf(),
@@ -84,6 +85,7 @@ pub async fn run<S: Store>(
         Arc::clone(&clock),
         catalog_tx,
         tasks_stopped.clone(),
+        daemon_id.clone(),
     ));
 
     notifier.ready();
@@ -149,12 +151,14 @@ async fn run_loop<S: Store>(
             }
             next_tick = Instant::now() + tick_every;
             let next_at = clock.now() + chrono::Duration::from_std(tick_every).unwrap_or_default();
-            let state = serde_json::json!({
-                "pid": std::process::id(),
-                "next_tick_at": next_at.to_rfc3339(),
-                "tick_every_seconds": tick_every.as_secs(),
-            });
-            if let Err(e) = store.put_daemon_state("loop", &state, clock.now()).await {
+            let report = crate::store::DaemonReport {
+                daemon: sender.worker_id().to_string(),
+                pid: std::process::id(),
+                next_tick_at: next_at,
+                tick_every_seconds: tick_every.as_secs(),
+                updated_at: clock.now(),
+            };
+            if let Err(e) = store.report_daemon(&report).await {
                 tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot record the daemon state");
             }
         }

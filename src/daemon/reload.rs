@@ -15,6 +15,7 @@ use crate::metrics;
 use crate::render::Renderer;
 use crate::segment::AttrType;
 use crate::send::Loaded;
+use crate::store::ReloadStatus;
 use crate::store::prelude::*;
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
@@ -59,6 +60,7 @@ pub async fn run<S: Store>(
     clock: Arc<dyn Clock>,
     current: watch::Sender<Arc<Loaded>>,
     mut stop: watch::Receiver<bool>,
+    daemon: String,
 ) {
     let (trigger, mut triggers) = mpsc::unbounded_channel::<&'static str>();
     let file_trigger = trigger.clone();
@@ -109,6 +111,7 @@ pub async fn run<S: Store>(
             clock.as_ref(),
             &current,
             reason,
+            &daemon,
         )
         .await;
     }
@@ -121,6 +124,7 @@ async fn reload<S: Store>(
     clock: &dyn Clock,
     current: &watch::Sender<Arc<Loaded>>,
     reason: &str,
+    daemon: &str,
 ) {
     let inferred = store.attribute_types().await.unwrap_or_else(|e| {
         tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot read inferred attribute types");
@@ -138,7 +142,14 @@ async fn reload<S: Store>(
             current.send_replace(Arc::new(loaded));
             metrics::RELOADS.with_label_values(&["ok"]).inc();
             tracing::info!(reason, campaigns, "reloaded campaigns and templates");
-            serde_json::json!({ "ok": true, "reason": reason, "campaigns": campaigns, "errors": [] })
+            ReloadStatus {
+                daemon: daemon.to_string(),
+                ok: true,
+                reason: reason.to_string(),
+                campaigns: campaigns as u64,
+                errors: Vec::new(),
+                at: clock.now(),
+            }
         }
         None => {
             metrics::RELOADS.with_label_values(&["failed"]).inc();
@@ -150,10 +161,17 @@ async fn reload<S: Store>(
                 errors = errors.len(),
                 "reload failed; still running the last good campaigns and templates"
             );
-            serde_json::json!({ "ok": false, "reason": reason, "errors": errors })
+            ReloadStatus {
+                daemon: daemon.to_string(),
+                ok: false,
+                reason: reason.to_string(),
+                campaigns: 0,
+                errors,
+                at: clock.now(),
+            }
         }
     };
-    if let Err(e) = store.put_daemon_state("reload", &status, clock.now()).await {
+    if let Err(e) = store.record_reload(&status).await {
         tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot record the reload status");
     }
 }

@@ -37,16 +37,42 @@ pub trait StateStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 
-    /// What a running daemon reports about itself (reload status, next tick).
-    fn put_daemon_state(
+    /// Until when a campaign's entry schedule has been checked.
+    fn schedule_checkpoint(
         &self,
-        key: &str,
-        value: &serde_json::Value,
-        now: DateTime<Utc>,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+
+    fn set_schedule_checkpoint(
+        &self,
+        campaign: &str,
+        until: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
-    fn daemon_state(
+    /// What a running daemon says about itself (next tick), one row per daemon.
+    fn report_daemon(&self, report: &DaemonReport) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn daemons(&self) -> impl Future<Output = StoreResult<Vec<DaemonReport>>> + Send;
+
+    fn record_reload(&self, status: &ReloadStatus) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn last_reload(&self) -> impl Future<Output = StoreResult<Option<ReloadStatus>>> + Send;
+
+    /// Ends a pilot's sampling; the first promotion wins. Returns false when
+    /// it was already promoted.
+    fn promote_pilot(
         &self,
-        key: &str,
-    ) -> impl Future<Output = StoreResult<Option<(serde_json::Value, DateTime<Utc>)>>> + Send;
+        campaign: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    fn pilot_promoted_at(
+        &self,
+        campaign: &str,
+    ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+
+    /// The right to run the planner now: `None` while another daemon holds
+    /// it (it is released when the returned guard is dropped). On SQLite,
+    /// one machine, it is always granted: racing inserts are no-ops anyway.
+    fn planner_lock(&self) -> impl Future<Output = StoreResult<Option<PlannerLock>>> + Send;
 }

@@ -386,3 +386,41 @@ pub struct StepFigures {
 
 /// Everything a pilot report reads: figures per group, and per step.
 pub type PilotFigures = (Vec<(Group, GroupFigures)>, Vec<StepFigures>);
+
+/// What a running daemon says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DaemonReport {
+    pub daemon: String,
+    pub pid: u32,
+    pub next_tick_at: DateTime<Utc>,
+    pub tick_every_seconds: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How a daemon's last reload of campaigns and templates went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadStatus {
+    pub daemon: String,
+    pub ok: bool,
+    pub reason: String,
+    pub campaigns: u64,
+    /// Each problem as `path:line:col: message`.
+    pub errors: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Held while one daemon plans; dropping it lets another plan.
+#[derive(Debug, Default)]
+pub struct PlannerLock {
+    /// The PostgreSQL session holding the advisory lock (closed on drop).
+    pub(crate) session: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl Drop for PlannerLock {
+    fn drop(&mut self) {
+        // Closing the session releases its advisory lock on the server.
+        if let Some(session) = self.session.take() {
+            drop(session.detach());
+        }
+    }
+}

@@ -71,6 +71,11 @@ fn migrator() -> Migrator {
                 "clicks",
                 include_str!("../../../migrations/sqlite/0006_clicks.sql"),
             ),
+            migration(
+                7,
+                "state",
+                include_str!("../../../migrations/sqlite/0007_state.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

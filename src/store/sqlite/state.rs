@@ -148,41 +148,137 @@ impl StateStore for SqliteStore {
             .ctx("reading a secret")
     }
 
-    async fn put_daemon_state(
+    async fn schedule_checkpoint(&self, campaign: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT checked_until FROM schedule_checkpoints WHERE campaign = ?")
+                .bind(campaign)
+                .fetch_optional(&self.pool)
+                .await
+                .ctx("reading a schedule checkpoint")?;
+        Ok(at.map(from_ts))
+    }
+
+    async fn set_schedule_checkpoint(
         &self,
-        key: &str,
-        value: &serde_json::Value,
-        now: DateTime<Utc>,
+        campaign: &str,
+        until: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
         sqlx::query(
-            "INSERT INTO daemon_state (key, value, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET value = ?2, updated_at = ?3",
+            "INSERT INTO schedule_checkpoints (campaign, checked_until) VALUES (?1, ?2)
+             ON CONFLICT (campaign) DO UPDATE SET checked_until = ?2",
         )
-        .bind(key)
-        .bind(value.to_string())
-        .bind(ts(now))
+        .bind(campaign)
+        .bind(ts(until))
         .execute(&self.pool)
         .await
-        .ctx("saving daemon state")?;
+        .ctx("saving a schedule checkpoint")?;
         Ok(())
     }
 
-    async fn daemon_state(
-        &self,
-        key: &str,
-    ) -> StoreResult<Option<(serde_json::Value, DateTime<Utc>)>> {
-        let row = sqlx::query("SELECT value, updated_at FROM daemon_state WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading daemon state")?;
+    async fn report_daemon(&self, report: &DaemonReport) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO daemons (id, pid, next_tick_at, tick_every_seconds, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET pid = ?2, next_tick_at = ?3, tick_every_seconds = ?4, updated_at = ?5",
+        )
+        .bind(&report.daemon)
+        .bind(report.pid as i64)
+        .bind(ts(report.next_tick_at))
+        .bind(report.tick_every_seconds as i64)
+        .bind(ts(report.updated_at))
+        .execute(&self.pool)
+        .await
+        .ctx("saving a daemon's report")?;
+        Ok(())
+    }
+
+    async fn daemons(&self) -> StoreResult<Vec<DaemonReport>> {
+        let ctx = "reading daemons' reports";
+        let rows = sqlx::query(
+            "SELECT id, pid, next_tick_at, tick_every_seconds, updated_at FROM daemons ORDER BY updated_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        rows.iter()
+            .map(|row| {
+                Ok(DaemonReport {
+                    daemon: row.try_get("id").ctx(ctx)?,
+                    pid: row.try_get::<i64, _>("pid").ctx(ctx)? as u32,
+                    next_tick_at: from_ts(row.try_get("next_tick_at").ctx(ctx)?),
+                    tick_every_seconds: row.try_get::<i64, _>("tick_every_seconds").ctx(ctx)?
+                        as u64,
+                    updated_at: from_ts(row.try_get("updated_at").ctx(ctx)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn record_reload(&self, status: &ReloadStatus) -> StoreResult<()> {
+        let _write = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO reloads (daemon, ok, reason, campaigns, errors, at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&status.daemon)
+        .bind(status.ok)
+        .bind(&status.reason)
+        .bind(status.campaigns as i64)
+        .bind(serde_json::to_string(&status.errors).unwrap_or_else(|_| "[]".into()))
+        .bind(ts(status.at))
+        .execute(&self.pool)
+        .await
+        .ctx("recording a reload")?;
+        Ok(())
+    }
+
+    async fn last_reload(&self) -> StoreResult<Option<ReloadStatus>> {
+        let ctx = "reading the last reload";
+        let row = sqlx::query(
+            "SELECT daemon, ok, reason, campaigns, errors, at FROM reloads ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .ctx(ctx)?;
         let Some(row) = row else { return Ok(None) };
-        let ctx = "reading daemon state";
-        let text: String = row.try_get("value").ctx(ctx)?;
-        let value = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-            context: ctx,
-            detail: e.to_string(),
-        })?;
-        Ok(Some((value, from_ts(row.try_get("updated_at").ctx(ctx)?))))
+        let errors: String = row.try_get("errors").ctx(ctx)?;
+        Ok(Some(ReloadStatus {
+            daemon: row.try_get("daemon").ctx(ctx)?,
+            ok: row.try_get("ok").ctx(ctx)?,
+            reason: row.try_get("reason").ctx(ctx)?,
+            campaigns: row.try_get::<i64, _>("campaigns").ctx(ctx)? as u64,
+            errors: serde_json::from_str(&errors).map_err(|e| StoreError::Corrupt {
+                context: ctx,
+                detail: e.to_string(),
+            })?,
+            at: from_ts(row.try_get("at").ctx(ctx)?),
+        }))
+    }
+
+    async fn promote_pilot(&self, campaign: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let _write = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "INSERT INTO pilot_promotions (campaign, promoted_at) VALUES (?, ?) ON CONFLICT (campaign) DO NOTHING",
+        )
+        .bind(campaign)
+        .bind(ts(at))
+        .execute(&self.pool)
+        .await
+        .ctx("promoting a pilot")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn pilot_promoted_at(&self, campaign: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT promoted_at FROM pilot_promotions WHERE campaign = ?")
+                .bind(campaign)
+                .fetch_optional(&self.pool)
+                .await
+                .ctx("reading a pilot's promotion")?;
+        Ok(at.map(from_ts))
+    }
+
+    async fn planner_lock(&self) -> StoreResult<Option<PlannerLock>> {
+        Ok(Some(PlannerLock::default()))
     }
 }
