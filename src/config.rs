@@ -551,10 +551,10 @@ impl Settings {
                 "key `http.public_url`: `{public}` must start with https:// (or http:// for local testing)"
             ));
         }
-        if !self.database.url.starts_with("sqlite:") {
+        if crate::store::Kind::of(&self.database.url).is_none() {
             return Err(format!(
-                "key `database.url`: `{}` is not supported yet; use `sqlite://PATH`",
-                self.database.url
+                "key `database.url`: `{}` is not supported: use `sqlite://PATH` (embedded) or `postgres://USER@HOST/DATABASE` (shared by several daemons)",
+                crate::store::redact_url(&self.database.url)
             ));
         }
         Ok(())

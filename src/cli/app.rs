@@ -6,7 +6,7 @@ use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::Settings;
 use crate::segment::AttrType;
 use crate::send::Loaded;
-use crate::store::SqliteStore;
+use crate::store::Backend;
 use crate::store::prelude::*;
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -51,8 +51,9 @@ impl Context {
         }
     }
 
-    pub async fn store(&self) -> anyhow::Result<SqliteStore> {
-        SqliteStore::open(&self.settings.database.url)
+    /// The store the database URL names (SQLite or PostgreSQL), chosen here once.
+    pub async fn store(&self) -> anyhow::Result<Backend> {
+        crate::store::open(&self.settings.database.url)
             .await
             .with_context(|| format!("opening the database `{}`", self.settings.database.url))
     }

@@ -7,7 +7,7 @@ use crate::catalog::Campaign;
 use crate::domain::Contact;
 use crate::domain::EmailAddress;
 use crate::send::{Composed, Identity, Loaded, compose};
-use crate::store::SqliteStore;
+use crate::store::Backend;
 use crate::store::prelude::*;
 use crate::variation::PastSend;
 use chrono::{DateTime, Utc};
@@ -95,7 +95,7 @@ struct Preview<'a> {
     loaded: &'a Loaded,
     identity: &'a Identity,
     campaign: &'a Campaign,
-    store: &'a SqliteStore,
+    store: &'a Backend,
     now: DateTime<Utc>,
 }
 

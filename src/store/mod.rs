@@ -12,17 +12,21 @@
 //! `sending` right before its data leaves.
 
 mod audience;
+mod backend;
 mod contacts;
 mod filter_sql;
 mod outbox;
+mod postgres;
 mod reports;
 mod sqlite;
 mod state;
 mod types;
 
 pub use audience::AudienceStore;
+pub use backend::{Backend, Kind, open};
 pub use contacts::ContactStore;
 pub use outbox::OutboxStore;
+pub use postgres::{PostgresStore, redact_url};
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 pub use state::StateStore;
@@ -49,6 +53,10 @@ pub enum StoreError {
         context: &'static str,
         source: sqlx::Error,
     },
+    #[error(
+        "database URL `{url}` is not supported: use sqlite://PATH (embedded) or postgres://USER@HOST/DB (shared by several daemons)"
+    )]
+    Unsupported { url: String },
     #[error("corrupt row while {context}: {detail}")]
     Corrupt {
         context: &'static str,

@@ -12,6 +12,7 @@ mod faults;
 mod helpers;
 mod import;
 mod operations;
+mod pg;
 mod pilot;
 mod relay;
 mod robust;

@@ -3,6 +3,7 @@
 //! back to the queue while only its row on the wire is in doubt, and SQL
 //! stage selection agrees with the Rust definition.
 
+use crate::pg::PgDb;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use tend::config::LifecycleSettings;
@@ -10,19 +11,61 @@ use tend::domain::{EmailAddress, Stage};
 use tend::domain::{NewContact, NewSuppression, SendState, SuppressionReason};
 use tend::segment::{Segment, Vocabulary, stage_of};
 use tend::store::prelude::*;
+use tend::store::{Backend, Kind};
 use tend::store::{
-    ClaimRequest, MarkResult, NewSend, OutboxFilter, SendOutcome, Settle, SqliteStore, WorkerInfo,
+    ClaimRequest, MarkResult, NewSend, OutboxFilter, SendOutcome, Settle, WorkerInfo,
 };
 
 fn now() -> DateTime<Utc> {
     crate::helpers::NOW.parse().unwrap()
 }
 
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tend.db").display());
-    let store = SqliteStore::open(&url).await.unwrap();
-    (dir, store)
+/// What keeps a throwaway database alive.
+pub enum Holder {
+    Dir(tempfile::TempDir),
+    Pg(PgDb),
+}
+
+/// A fresh store of the given backend, or `None` where no PostgreSQL answers.
+pub async fn open(kind: Kind) -> Option<(Holder, Backend)> {
+    let (holder, url) = match kind {
+        Kind::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("tend.db").display());
+            (Holder::Dir(dir), url)
+        }
+        Kind::Postgres => {
+            let db = PgDb::create()?;
+            let url = db.url.clone();
+            (Holder::Pg(db), url)
+        }
+    };
+    let store = tend::store::open(&url).await.unwrap();
+    Some((holder, store))
+}
+
+/// Each behaviour of the store below, run unchanged on SQLite and on
+/// PostgreSQL: `store::NAME::sqlite` and `store::NAME::postgres`.
+macro_rules! stories {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let (_db, store) = open(Kind::Sqlite).await.unwrap();
+                super::$name(store).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some((_db, store)) = open(Kind::Postgres).await else {
+                    return;
+                };
+                super::$name(store).await
+            }
+        }
+    )*};
 }
 
 fn contact(i: usize, created_days_ago: i64, seen_days_ago: Option<i64>) -> NewContact {
@@ -38,7 +81,7 @@ fn contact(i: usize, created_days_ago: i64, seen_days_ago: Option<i64>) -> NewCo
 }
 
 /// `n` new contacts enrolled in campaign `c`, one queued send each.
-async fn queued(store: &SqliteStore, n: usize) -> Vec<NewSend> {
+async fn queued(store: &Backend, n: usize) -> Vec<NewSend> {
     let contacts: Vec<_> = (0..n).map(|i| contact(i, 1, None)).collect();
     store.upsert_contacts(&contacts, now()).await.unwrap();
     let selection = Segment {
@@ -79,9 +122,7 @@ fn claim_request(worker: &str, limit: u32) -> ClaimRequest {
     }
 }
 
-#[tokio::test]
-async fn queueing_the_same_step_twice_creates_nothing_twice() {
-    let (_dir, store) = open().await;
+async fn queueing_the_same_step_twice_creates_nothing_twice(store: Backend) {
     let sends = queued(&store, 5).await;
     assert_eq!(store.create_sends(&sends, now()).await.unwrap(), 0);
     let selection = Segment {
@@ -96,9 +137,7 @@ async fn queueing_the_same_step_twice_creates_nothing_twice() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_claims_never_hand_out_the_same_row() {
-    let (_dir, store) = open().await;
+async fn concurrent_claims_never_hand_out_the_same_row(store: Backend) {
     queued(&store, 200).await;
     let mut workers = Vec::new();
     for w in 0..4 {
@@ -137,9 +176,9 @@ fn worker(id: &str) -> WorkerInfo {
     }
 }
 
-#[tokio::test]
-async fn a_dead_senders_claimed_rows_go_back_and_only_its_row_on_the_wire_is_in_doubt() {
-    let (_dir, store) = open().await;
+async fn a_dead_senders_claimed_rows_go_back_and_only_its_row_on_the_wire_is_in_doubt(
+    store: Backend,
+) {
     queued(&store, 3).await;
     store.heartbeat(&worker("w"), now()).await.unwrap();
     let claim = store.claim(&claim_request("w", 10)).await.unwrap();
@@ -193,9 +232,7 @@ async fn a_dead_senders_claimed_rows_go_back_and_only_its_row_on_the_wire_is_in_
     assert!(rows[0].wire_at.is_some());
 }
 
-#[tokio::test]
-async fn rows_of_an_unknown_owner_return_only_after_their_lease() {
-    let (_dir, store) = open().await;
+async fn rows_of_an_unknown_owner_return_only_after_their_lease(store: Backend) {
     queued(&store, 1).await;
     store.claim(&claim_request("ghost", 10)).await.unwrap();
     let early = store
@@ -210,9 +247,7 @@ async fn rows_of_an_unknown_owner_return_only_after_their_lease() {
     assert_eq!(late.released, 1);
 }
 
-#[tokio::test]
-async fn settling_in_doubt_rows_by_id_or_time_keeps_a_note() {
-    let (_dir, store) = open().await;
+async fn settling_in_doubt_rows_by_id_or_time_keeps_a_note(store: Backend) {
     queued(&store, 2).await;
     store.heartbeat(&worker("w"), now()).await.unwrap();
     let claim = store.claim(&claim_request("w", 10)).await.unwrap();
@@ -259,9 +294,7 @@ async fn settling_in_doubt_rows_by_id_or_time_keeps_a_note() {
     assert!(requeued.note.as_deref().unwrap().contains("requeued"));
 }
 
-#[tokio::test]
-async fn a_suppression_between_claim_and_wire_stops_the_message() {
-    let (_dir, store) = open().await;
+async fn a_suppression_between_claim_and_wire_stops_the_message(store: Backend) {
     queued(&store, 1).await;
     let claim = store.claim(&claim_request("w", 10)).await.unwrap();
     let send = &claim.sends[0];
@@ -287,9 +320,7 @@ async fn a_suppression_between_claim_and_wire_stops_the_message() {
     );
 }
 
-#[tokio::test]
-async fn a_released_row_goes_back_to_the_queue_unchanged() {
-    let (_dir, store) = open().await;
+async fn a_released_row_goes_back_to_the_queue_unchanged(store: Backend) {
     queued(&store, 1).await;
     let send = store
         .claim(&claim_request("w", 10))
@@ -311,9 +342,7 @@ async fn a_released_row_goes_back_to_the_queue_unchanged() {
     );
 }
 
-#[tokio::test]
-async fn sql_stage_selection_agrees_with_the_rust_definition() {
-    let (_dir, store) = open().await;
+async fn sql_stage_selection_agrees_with_the_rust_definition(store: Backend) {
     let lifecycle = LifecycleSettings::default();
     let mut contacts = Vec::new();
     let mut i = 0;
@@ -363,10 +392,8 @@ async fn sql_stage_selection_agrees_with_the_rust_definition() {
     }
 }
 
-#[tokio::test]
-async fn history_is_what_was_sent_before_in_recording_order() {
+async fn history_is_what_was_sent_before_in_recording_order(store: Backend) {
     use tend::domain::{Choice, SentContent};
-    let (_dir, store) = open().await;
     store
         .upsert_contacts(&[contact(0, 1, None)], now())
         .await
@@ -451,9 +478,7 @@ async fn history_is_what_was_sent_before_in_recording_order() {
     assert_eq!(messages[0].opener, "Hello");
 }
 
-#[tokio::test]
-async fn a_purchase_after_queueing_ends_the_passage_in_the_claim_itself() {
-    let (_dir, store) = open().await;
+async fn a_purchase_after_queueing_ends_the_passage_in_the_claim_itself(store: Backend) {
     queued(&store, 2).await;
     // c0 buys something after entering, after the row was queued.
     let purchase = tend::domain::NewEvent {
@@ -494,3 +519,16 @@ async fn a_purchase_after_queueing_ends_the_passage_in_the_claim_itself() {
         Some("passage ended before sending: event")
     );
 }
+
+stories!(
+    queueing_the_same_step_twice_creates_nothing_twice,
+    concurrent_claims_never_hand_out_the_same_row,
+    a_dead_senders_claimed_rows_go_back_and_only_its_row_on_the_wire_is_in_doubt,
+    rows_of_an_unknown_owner_return_only_after_their_lease,
+    settling_in_doubt_rows_by_id_or_time_keeps_a_note,
+    a_suppression_between_claim_and_wire_stops_the_message,
+    a_released_row_goes_back_to_the_queue_unchanged,
+    sql_stage_selection_agrees_with_the_rust_definition,
+    a_purchase_after_queueing_ends_the_passage_in_the_claim_itself,
+    history_is_what_was_sent_before_in_recording_order,
+);

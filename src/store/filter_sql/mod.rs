@@ -1,14 +1,39 @@
-//! Segment conditions to SQL over `contacts c`. The SQL text is built only
-//! from fixed fragments in this file; every value — text, numbers, times,
-//! tag and event names, attribute JSON paths — is a bound parameter. Every
-//! condition yields 0 or 1, never NULL, so `not` is plain negation: a
-//! contact without `orders` matches `not attributes.orders >= 2`.
+//! Segment conditions to SQL over `contacts c`, in either dialect (SQLite:
+//! JSON text columns and epoch seconds; PostgreSQL: jsonb and timestamptz).
+//! The SQL text is built only from fixed fragments in this file; every
+//! value — text, numbers, times, tag and event names, attribute names and
+//! JSON paths — is a bound parameter. Every condition yields true or false
+//! (SQLite: 1 or 0), never NULL, so `not` is plain negation: a contact
+//! without `orders` matches `not attributes.orders >= 2`.
 
 use crate::segment::StageBounds;
 use crate::segment::cond::{AttrType, CmpOp, Column, Cond, Test, Value};
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Postgres, QueryBuilder, Sqlite};
 use std::fmt::Display;
+
+/// Which SQL the condition is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    fn yes(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "1",
+            Dialect::Postgres => "TRUE",
+        }
+    }
+
+    fn no(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "0",
+            Dialect::Postgres => "FALSE",
+        }
+    }
+}
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +41,8 @@ pub enum Param {
     Text(String),
     Int(i64),
     Real(f64),
+    Bool(bool),
+    Time(DateTime<Utc>),
 }
 
 impl From<String> for Param {
@@ -38,10 +65,21 @@ impl From<f64> for Param {
 
 /// SQL text made of this file's fixed fragments, with `?` where each
 /// parameter goes, and the parameters in order.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sql {
     pub text: String,
     pub params: Vec<Param>,
+    dialect: Dialect,
+}
+
+impl Default for Sql {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            params: Vec::new(),
+            dialect: Dialect::Sqlite,
+        }
+    }
 }
 
 impl Sql {
@@ -56,7 +94,15 @@ impl Sql {
         self
     }
 
-    /// Appends this SQL to a query, binding every parameter.
+    /// An instant: epoch seconds on SQLite, a timestamptz on PostgreSQL.
+    fn push_time(&mut self, at: DateTime<Utc>) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.push_bind(at.timestamp()),
+            Dialect::Postgres => self.push_bind(Param::Time(at)),
+        }
+    }
+
+    /// Appends this SQL to a SQLite query, binding every parameter.
     pub fn apply(&self, qb: &mut QueryBuilder<'_, Sqlite>) {
         let mut params = self.params.iter();
         for (i, piece) in self.text.split('?').enumerate() {
@@ -65,6 +111,26 @@ impl Sql {
                     Some(Param::Text(s)) => qb.push_bind(s.clone()),
                     Some(Param::Int(n)) => qb.push_bind(*n),
                     Some(Param::Real(n)) => qb.push_bind(*n),
+                    Some(Param::Bool(b)) => qb.push_bind(i64::from(*b)),
+                    Some(Param::Time(t)) => qb.push_bind(t.timestamp()),
+                    None => qb.push("NULL"),
+                };
+            }
+            qb.push(piece);
+        }
+    }
+
+    /// Appends this SQL to a PostgreSQL query, binding every parameter.
+    pub fn apply_pg(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        let mut params = self.params.iter();
+        for (i, piece) in self.text.split('?').enumerate() {
+            if i > 0 {
+                match params.next() {
+                    Some(Param::Text(s)) => qb.push_bind(s.clone()),
+                    Some(Param::Int(n)) => qb.push_bind(*n),
+                    Some(Param::Real(n)) => qb.push_bind(*n),
+                    Some(Param::Bool(b)) => qb.push_bind(*b),
+                    Some(Param::Time(t)) => qb.push_bind(*t),
                     None => qb.push("NULL"),
                 };
             }
@@ -73,20 +139,29 @@ impl Sql {
     }
 }
 
-/// The condition compiled.
+/// The condition compiled for SQLite.
 pub fn compile(cond: &Cond) -> Sql {
-    let mut sql = Sql::default();
+    compile_for(cond, Dialect::Sqlite)
+}
+
+/// The condition compiled for a dialect.
+pub fn compile_for(cond: &Cond, dialect: Dialect) -> Sql {
+    let mut sql = Sql {
+        dialect,
+        ..Sql::default()
+    };
     write_cond(&mut sql, cond);
     sql
 }
 
-/// Appends the condition as a 0/1 SQL expression to a query.
+/// Appends the condition as a 0/1 SQL expression to a SQLite query.
 pub fn push_cond(qb: &mut QueryBuilder<'_, Sqlite>, cond: &Cond) {
     compile(cond).apply(qb);
 }
 
-fn ts(at: DateTime<Utc>) -> i64 {
-    at.timestamp()
+/// Appends the condition as a boolean expression to a PostgreSQL query.
+pub fn push_cond_pg(qb: &mut QueryBuilder<'_, Postgres>, cond: &Cond) {
+    compile_for(cond, Dialect::Postgres).apply_pg(qb);
 }
 
 const LAST_SEEN: &str = "coalesce(c.last_activity_at, c.created_at)";
@@ -94,12 +169,14 @@ const LAST_SEEN: &str = "coalesce(c.last_activity_at, c.created_at)";
 fn write_cond(qb: &mut Sql, cond: &Cond) {
     match cond {
         Cond::Const(b) => {
-            qb.push(if *b { "1" } else { "0" });
+            let d = qb.dialect;
+            qb.push(if *b { d.yes() } else { d.no() });
         }
         Cond::All(items) | Cond::Any(items) => {
+            let d = qb.dialect;
             let (joiner, empty) = match cond {
-                Cond::All(_) => (" AND ", "1"),
-                _ => (" OR ", "0"),
+                Cond::All(_) => (" AND ", d.yes()),
+                _ => (" OR ", d.no()),
             };
             if items.is_empty() {
                 qb.push(empty);
@@ -138,11 +215,17 @@ fn write_cond(qb: &mut Sql, cond: &Cond) {
                 },
                 test,
             );
-            qb.push(", 0)");
+            let no = qb.dialect.no();
+            qb.push(format_args!(", {no})"));
         }
         Cond::Attr { name, ty, test } => push_attr(qb, name, *ty, test),
         Cond::Tags(tags) => {
-            qb.push("EXISTS (SELECT 1 FROM json_each(c.tags) t WHERE t.value IN (");
+            qb.push(match qb.dialect {
+                Dialect::Sqlite => "EXISTS (SELECT 1 FROM json_each(c.tags) t WHERE t.value IN (",
+                Dialect::Postgres => {
+                    "EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.tags) t(value) WHERE t.value IN ("
+                }
+            });
             push_list(qb, tags.iter().map(|t| Value::Text(t.clone())));
             qb.push("))");
         }
@@ -157,7 +240,8 @@ fn write_cond(qb: &mut Sql, cond: &Cond) {
 
 /// Appends `(bounds)` for one built-in stage, values bound.
 fn push_bounds(qb: &mut Sql, b: &StageBounds) {
-    qb.push("(1");
+    let yes = qb.dialect.yes();
+    qb.push(format_args!("({yes}"));
     let clauses = [
         ("c.created_at", ">", b.created_after),
         ("c.created_at", "<=", b.created_not_after),
@@ -167,7 +251,7 @@ fn push_bounds(qb: &mut Sql, b: &StageBounds) {
     for (column, op, bound) in clauses {
         if let Some(at) = bound {
             qb.push(format_args!(" AND {column} {op} "));
-            qb.push_bind(ts(at));
+            qb.push_time(at);
         }
     }
     qb.push(")");
@@ -177,8 +261,11 @@ fn push_value(qb: &mut Sql, value: &Value) {
     match value {
         Value::Text(s) => qb.push_bind(s.clone()),
         Value::Number(n) => qb.push_bind(*n),
-        Value::Bool(b) => qb.push_bind(i64::from(*b)),
-        Value::Time(t) => qb.push_bind(ts(*t)),
+        Value::Bool(b) => match qb.dialect {
+            Dialect::Sqlite => qb.push_bind(i64::from(*b)),
+            Dialect::Postgres => qb.push_bind(Param::Bool(*b)),
+        },
+        Value::Time(t) => qb.push_time(*t),
     };
 }
 
@@ -212,7 +299,8 @@ fn push_test(qb: &mut Sql, operand: &Operand<'_>, test: &Test) {
         }
         Test::In(values) => {
             if values.is_empty() {
-                qb.push(" IS NULL AND 0");
+                let no = qb.dialect.no();
+                qb.push(format_args!(" IS NULL AND {no}"));
             } else {
                 qb.push(" IN (");
                 push_list(qb, values.iter().cloned());
@@ -233,6 +321,9 @@ fn json_path(name: &str) -> String {
 }
 
 fn push_attr(qb: &mut Sql, name: &str, ty: AttrType, test: &Test) {
+    if qb.dialect == Dialect::Postgres {
+        return push_attr_pg(qb, name, ty, test);
+    }
     let path = json_path(name);
     qb.push("coalesce((json_type(c.attributes, ");
     qb.push_bind(path.clone());
@@ -259,6 +350,34 @@ fn push_attr(qb: &mut Sql, name: &str, ty: AttrType, test: &Test) {
     qb.push("), 0)");
 }
 
+/// PostgreSQL: `CASE` guarantees the cast is only tried on a value of the
+/// right JSON type (a plain `AND` may be evaluated in any order).
+fn push_attr_pg(qb: &mut Sql, name: &str, ty: AttrType, test: &Test) {
+    qb.push("coalesce((CASE WHEN jsonb_typeof(c.attributes -> ");
+    qb.push_bind(name.to_string());
+    qb.push(match (ty, test) {
+        (_, Test::Present) => ") NOT IN ('null')",
+        (AttrType::Number, _) => ") = 'number'",
+        (AttrType::Boolean, _) => ") = 'boolean'",
+        (AttrType::Text | AttrType::Date, _) => ") = 'string'",
+    });
+    qb.push(" THEN ");
+    let name = name.to_string();
+    let operand = move |qb: &mut Sql| {
+        let (before, after) = match ty {
+            AttrType::Number => ("(c.attributes ->> ", ")::float8"),
+            AttrType::Boolean => ("(c.attributes ->> ", ")::boolean"),
+            AttrType::Text => ("(c.attributes ->> ", ")"),
+            AttrType::Date => ("tend_try_timestamptz(c.attributes ->> ", ")"),
+        };
+        qb.push(before);
+        qb.push_bind(name.clone());
+        qb.push(after);
+    };
+    push_test(qb, &operand, test);
+    qb.push(" END), FALSE)");
+}
+
 fn push_events(qb: &mut Sql, kind: &str, since: Option<DateTime<Utc>>, op: CmpOp, count: i64) {
     let exists = match (op, count) {
         (CmpOp::Ge, 1) | (CmpOp::Gt, 0) | (CmpOp::Ne, 0) => Some("EXISTS"),
@@ -277,7 +396,7 @@ fn push_events(qb: &mut Sql, kind: &str, since: Option<DateTime<Utc>>, op: CmpOp
     qb.push_bind(kind.to_string());
     if let Some(since) = since {
         qb.push(" AND e.at > ");
-        qb.push_bind(ts(since));
+        qb.push_time(since);
     }
     qb.push(")");
     if exists.is_none() {

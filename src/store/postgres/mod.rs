@@ -1,0 +1,335 @@
+//! The shared store: one PostgreSQL database that several `tend run`
+//! daemons, on different hosts, send from together. Every coordination goes
+//! through the database: claims take rows with `FOR UPDATE SKIP LOCKED`,
+//! one daemon plans at a time (an advisory lock), racing inserts are no-ops
+//! under unique keys, numbers come from sequences, and the rate limits, the
+//! domains' pauses and the relay's breaker are rows every daemon reads.
+//!
+//! Sessions run in UTC. Instants are `timestamptz`; tags and attributes
+//! `jsonb`. The pool reconnects by itself when the server comes back.
+
+use super::*;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row};
+use std::borrow::Cow;
+use std::str::FromStr;
+
+mod audience;
+mod contacts;
+mod outbox;
+mod reports;
+mod segments;
+mod state;
+mod variation;
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn migrator() -> Migrator {
+    let migration = |version, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(description),
+            MigrationType::Simple,
+            Cow::Borrowed(sql),
+            false,
+        )
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![migration(
+            1,
+            "init",
+            include_str!("../../../migrations/postgres/0001_init.sql"),
+        )]),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Key of the advisory lock held by the daemon that plans.
+pub(super) const PLANNER_LOCK: i64 = 0x7465_6e64_706c_616e; // "tendplan"
+
+/// Appends the selection's condition over contacts aliased `c`, values bound.
+pub(super) fn push_selection(qb: &mut QueryBuilder<'_, Postgres>, selection: &Selection) {
+    qb.push("(");
+    super::filter_sql::push_cond_pg(qb, &selection.cond);
+    if let Some(zones) = &selection.zones {
+        qb.push(" AND (FALSE");
+        for zone in zones {
+            match zone {
+                Some(name) => {
+                    qb.push(" OR c.timezone = ");
+                    qb.push_bind(name.clone());
+                }
+                None => {
+                    qb.push(" OR c.timezone IS NULL");
+                }
+            }
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+/// `AND NOT EXISTS (an enrollment that blocks entry)`: any earlier passage
+/// (`reentry_after` None), or one still open or ended after the cutoff.
+pub(super) fn push_not_enrolled(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    campaign: &str,
+    reentry_after: Option<DateTime<Utc>>,
+) {
+    qb.push(" AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign = ");
+    qb.push_bind(campaign.to_string());
+    qb.push(" AND e.contact_id = c.id");
+    if let Some(cutoff) = reentry_after {
+        qb.push(" AND (e.exited_at IS NULL OR e.exited_at > ");
+        qb.push_bind(cutoff);
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+pub(super) const NOT_SUPPRESSED: &str =
+    "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))";
+
+pub(super) const CONTACT_COLUMNS: &str =
+    "c.id, c.email, c.name, c.created_at, c.last_activity_at, c.timezone, c.tags, c.attributes";
+
+pub(super) fn contact_from_row(row: &PgRow) -> StoreResult<Contact> {
+    let ctx = "reading a contact";
+    let corrupt = |detail: String| StoreError::Corrupt {
+        context: ctx,
+        detail,
+    };
+    let tags: serde_json::Value = row.try_get("tags").ctx(ctx)?;
+    let attributes: serde_json::Value = row.try_get("attributes").ctx(ctx)?;
+    Ok(Contact {
+        id: row.try_get("id").ctx(ctx)?,
+        email: row.try_get("email").ctx(ctx)?,
+        name: row.try_get("name").ctx(ctx)?,
+        created_at: row.try_get("created_at").ctx(ctx)?,
+        last_activity_at: row.try_get("last_activity_at").ctx(ctx)?,
+        timezone: row.try_get("timezone").ctx(ctx)?,
+        tags: serde_json::from_value(tags).map_err(|e| corrupt(format!("tags: {e}")))?,
+        attributes: match attributes {
+            serde_json::Value::Object(map) => map,
+            other => return Err(corrupt(format!("attributes: not an object: {other}"))),
+        },
+    })
+}
+
+pub(super) fn parse_state(text: &str, context: &'static str) -> StoreResult<SendState> {
+    text.parse()
+        .map_err(|detail| StoreError::Corrupt { context, detail })
+}
+
+/// Open passages of a campaign that an exit rule ends: an `UPDATE` when
+/// applying, a `count(*)` when only planning. The caller appends the rule.
+/// With `due_only` (at claim time) only passages with a due row are judged,
+/// and rows another daemon is working on are skipped, never waited for.
+fn exit_query<'a>(
+    campaign: &str,
+    reason: &'static str,
+    now: DateTime<Utc>,
+    apply: bool,
+    due_only: bool,
+) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::new("");
+    if apply {
+        qb.push(format_args!(
+            "UPDATE enrollments SET exit_reason = '{reason}', exited_at = "
+        ));
+        qb.push_bind(now);
+        qb.push(" WHERE id IN (SELECT id FROM enrollments WHERE campaign = ");
+    } else {
+        qb.push("SELECT count(*) FROM enrollments WHERE campaign = ");
+    }
+    qb.push_bind(campaign.to_string());
+    qb.push(" AND exited_at IS NULL");
+    if due_only {
+        qb.push(
+            " AND id IN (SELECT enrollment_id FROM sends WHERE state IN ('queued', 'retry') AND next_at <= ",
+        );
+        qb.push_bind(now);
+        qb.push(")");
+    }
+    qb
+}
+
+/// Closes what [`exit_query`] opened, after the caller's rule.
+fn close_exit_query(qb: &mut QueryBuilder<'_, Postgres>, apply: bool) {
+    if apply {
+        qb.push(" FOR UPDATE SKIP LOCKED)");
+    }
+}
+
+async fn run_exit(
+    mut qb: QueryBuilder<'_, Postgres>,
+    tx: &mut sqlx::PgConnection,
+    apply: bool,
+) -> StoreResult<u64> {
+    close_exit_query(&mut qb, apply);
+    if apply {
+        Ok(qb
+            .build()
+            .execute(tx)
+            .await
+            .ctx("ending passages by exit rules")?
+            .rows_affected())
+    } else {
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(tx)
+            .await
+            .ctx("counting exits")?;
+        Ok(n as u64)
+    }
+}
+
+/// Ends (or, with `apply` false, counts) open passages of `campaign` by its
+/// exit rules; with `due_only`, only passages that have a due row.
+pub(super) async fn apply_exits(
+    tx: &mut sqlx::PgConnection,
+    campaign: &str,
+    rule: &ExitRule,
+    now: DateTime<Utc>,
+    apply: bool,
+    due_only: bool,
+) -> StoreResult<ExitCounts> {
+    let mut counts = ExitCounts::default();
+    if !rule.event_kinds.is_empty() {
+        let mut qb = exit_query(campaign, "event", now, apply, due_only);
+        // A link scanner's click is nobody's activity: it never ends a passage.
+        qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND ev.automated IS NULL AND (FALSE");
+        for kind in &rule.event_kinds {
+            if kind == "activity" {
+                qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
+            } else {
+                qb.push(" OR ev.kind = ");
+                qb.push_bind(kind.clone());
+            }
+        }
+        qb.push("))");
+        counts.event = run_exit(qb, &mut *tx, apply).await?;
+    }
+    for (selection, inside, reason) in [
+        (&rule.outside, false, "left_segment"),
+        (&rule.matching, true, "exit_when"),
+    ] {
+        let Some(selection) = selection else { continue };
+        let mut qb = exit_query(campaign, reason, now, apply, due_only);
+        qb.push(if inside {
+            " AND contact_id IN"
+        } else {
+            " AND contact_id NOT IN"
+        });
+        qb.push(" (SELECT c.id FROM contacts c WHERE ");
+        push_selection(&mut qb, selection);
+        qb.push(")");
+        let n = run_exit(qb, &mut *tx, apply).await?;
+        if inside {
+            counts.exit_when = n;
+        } else {
+            counts.left_segment = n;
+        }
+    }
+    Ok(counts)
+}
+
+impl PostgresStore {
+    /// Closes every connection; later calls fail (used to test health checks).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Connects and applies migrations (several daemons starting at once
+    /// take turns: the migrator holds an advisory lock).
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let open_err = |source| StoreError::Open {
+            url: redact_url(url),
+            source,
+        };
+        let options = PgConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .application_name("tend")
+            .options([("timezone", "UTC")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(0)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub(super) async fn contact_id(
+        tx: &mut sqlx::PgConnection,
+        email: &str,
+    ) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1")
+            .bind(email)
+            .fetch_optional(tx)
+            .await
+            .ctx("looking up a contact")
+    }
+
+    pub(super) async fn insert_suppression(
+        tx: &mut sqlx::PgConnection,
+        s: &NewSuppression,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let scope = match s.scope {
+            SuppressionScope::Address => "address",
+            SuppressionScope::Domain => "domain",
+        };
+        let done = sqlx::query(
+            "INSERT INTO suppressions (value, scope, reason, source, detail, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (value) DO NOTHING",
+        )
+        .bind(&s.value)
+        .bind(scope)
+        .bind(s.reason.as_str())
+        .bind(&s.source)
+        .bind(&s.detail)
+        .bind(now)
+        .execute(tx)
+        .await
+        .ctx("adding a suppression")?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        assert_eq!(
+            redact_url("postgres://tend:s3cret@db:5432/tend"),
+            "postgres://tend:***@db:5432/tend"
+        );
+        assert_eq!(
+            redact_url("postgres://tend@db/tend"),
+            "postgres://tend@db/tend"
+        );
+    }
+}

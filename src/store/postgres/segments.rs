@@ -1,0 +1,1 @@
+//! Who-is-in queries on PostgreSQL (count, list, explain).

@@ -1,0 +1,1 @@
+//! Variation history queries on PostgreSQL.
