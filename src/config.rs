@@ -124,7 +124,9 @@ fn default_dkim_algorithm() -> DkimAlgorithm {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
-    /// `sqlite://tend.db` (relative to the working directory) or `sqlite:///abs/path.db`.
+    /// `sqlite://tend.db` (relative to the working directory), `sqlite:///abs/path.db`,
+    /// or `postgres://USER@HOST/DATABASE` for several daemons sharing one store
+    /// (password from PGPASSWORD, ~/.pgpass or a URL in `TEND__DATABASE__URL`).
     pub url: String,
 }
 
@@ -425,6 +427,13 @@ impl Settings {
             return Err(invalid(
                 "`http.secret` must not be written in the config file; set TEND__HTTP__SECRET or `http.secret_file`".into(),
             ));
+        }
+        if let Ok(url) = file_only.get_string("database.url") {
+            if crate::store::redact_url(&url) != url {
+                return Err(invalid(
+                    "`database.url` must not carry a password in the config file; set PGPASSWORD (or ~/.pgpass), or the whole URL in TEND__DATABASE__URL".into(),
+                ));
+            }
         }
         if file_only.get_string("smtp.password").is_ok() {
             return Err(invalid(
@@ -804,6 +813,17 @@ key_file = "/etc/tend/dkim.key"
     fn unknown_keys_are_errors() {
         let err = load_str("[smtp]\nhots = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("hots"), "{err}");
+    }
+
+    #[test]
+    fn a_database_password_in_the_file_is_refused_but_postgres_urls_are_welcome() {
+        let err = load_str("[database]\nurl = \"postgres://tend:hunter2@db/tend\"\n").unwrap_err();
+        assert!(err.to_string().contains("PGPASSWORD"), "{err}");
+        assert!(!err.to_string().contains("hunter2"));
+        let ok = load_str("[database]\nurl = \"postgres://tend@db.internal/tend\"\n").unwrap();
+        assert_eq!(ok.database.url, "postgres://tend@db.internal/tend");
+        let bad = load_str("[database]\nurl = \"mysql://x/y\"\n").unwrap_err();
+        assert!(bad.to_string().contains("postgres://"), "{bad}");
     }
 
     #[test]

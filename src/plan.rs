@@ -297,6 +297,9 @@ pub struct TickReport {
     pub now: DateTime<Utc>,
     pub campaigns: Vec<CampaignReport>,
     pub queued: u64,
+    /// Another daemon on the same database was planning: this one only sends.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -506,6 +509,16 @@ pub async fn tick<S: Store>(
     let mut report = TickReport {
         now,
         ..Default::default()
+    };
+    // One planner at a time on a shared database; the others only send.
+    let Some(_planning) = store.planner_lock().await.map_err(|source| PlanError {
+        campaign: "-".into(),
+        source,
+    })?
+    else {
+        tracing::debug!("another daemon is planning; this one only sends");
+        report.skipped = true;
+        return Ok(report);
     };
     let mut enrolled_total = 0;
     for campaign in catalog.campaigns.values() {

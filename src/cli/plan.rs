@@ -20,6 +20,10 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
 /// send is explained with its reason and when the first of them comes due.
 pub fn render(report: &TickReport) -> String {
     let mut out = format!("at {}\n", report.now.to_rfc3339());
+    if report.skipped {
+        out += "another daemon on this database is planning right now: nothing was planned here (what was due was sent)\n";
+        return out;
+    }
     for c in &report.campaigns {
         out += &format!("campaign {}: {} entering", c.campaign, c.entering);
         if c.holdout_entering > 0 {

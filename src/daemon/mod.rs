@@ -26,6 +26,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
+/// Stops a background task when the loop that owns it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
@@ -127,6 +136,19 @@ async fn run_loop<S: Store>(
         poll_every = poll_every.min(watchdog);
     }
     let grace = settings.daemon.shutdown_grace.to_std();
+    // Heartbeats on their own, so a long round never looks like a dead sender.
+    let beating = sender.clone();
+    let beat_every = (settings.sending.lease.to_std() / 4).max(std::time::Duration::from_secs(1));
+    let heartbeats = tokio::spawn(async move {
+        let mut every = tokio::time::interval(beat_every);
+        loop {
+            every.tick().await;
+            if let Err(e) = beating.heartbeat().await {
+                tracing::warn!(error = %e, "cannot record this sender's heartbeat");
+            }
+        }
+    });
+    let _stop_heartbeats = AbortOnDrop(heartbeats);
     let mut total = SendStats::default();
     let mut next_tick = Instant::now();
     tokio::pin!(shutdown);

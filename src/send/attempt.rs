@@ -203,14 +203,28 @@ impl<S: Store> Sender<S> {
             }
             SendOutcome::Released => tracing::debug!(send = send.id, "released back to the queue"),
         }
-        if let Err(e) = s.store.record(send.id, &outcome, s.clock.now()).await {
-            tracing::error!(send = send.id, error = %e, "could not record a send result; the row is taken back when this sender is gone");
-            return SendStats {
-                unrecorded: 1,
-                ..Default::default()
-            };
+        // The database may be restarting or out of reach: keep the result and
+        // try again (nothing is lost, and the row cannot go out twice while it
+        // is ours) for as long as our claim on it holds.
+        let give_up = Instant::now() + s.settings.sending.lease.to_std() / 2;
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            match s.store.record(send.id, &outcome, s.clock.now()).await {
+                Ok(()) => return stats,
+                Err(e) if Instant::now() + pause < give_up => {
+                    tracing::error!(send = send.id, error = %e, retry_in = ?pause, "cannot record a send result; trying again until the database answers");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(send = send.id, error = %e, "could not record a send result; the row is taken back when this sender is gone (in doubt if it was on the wire)");
+                    return SendStats {
+                        unrecorded: 1,
+                        ..Default::default()
+                    };
+                }
+            }
         }
-        stats
     }
 
     /// Whether the rules let the row leave at `now`; if not, until when it waits.
@@ -296,16 +310,10 @@ impl<S: Store> Sender<S> {
             });
         }
         let _permit = s.connections.acquire().await;
-        let waited = Instant::now();
-        s.limiter.until_ready().await;
-        metrics::RATE_LIMIT_WAIT_SECONDS
-            .with_label_values(&["global"])
-            .inc_by(waited.elapsed().as_millis() as u64);
-        let waited = Instant::now();
-        s.domains.until_ready(&domain).await;
-        metrics::RATE_LIMIT_WAIT_SECONDS
-            .with_label_values(&["domain"])
-            .inc_by(waited.elapsed().as_millis() as u64);
+        if let Err(e) = self.wait_for_rates(&domain).await {
+            tracing::error!(send = send.id, error = %e, "cannot reserve a slot under the shared rate; the row goes back to the queue");
+            return Attempt::Record(SendOutcome::Released);
+        }
         if s.stopping.load(Ordering::SeqCst) {
             return Attempt::Record(SendOutcome::Released);
         }
@@ -387,6 +395,43 @@ impl<S: Store> Sender<S> {
             },
             Err(failure) => Attempt::Record(self.failed(send, &domain, &failure, now).await),
         }
+    }
+
+    /// Waits for the global and the domain's rate. Where the store shares
+    /// rates between daemons (PostgreSQL) each send reserves its slot there,
+    /// so several daemons together keep the configured rate; otherwise the
+    /// sender's own limiters pace it.
+    async fn wait_for_rates(&self, domain: &str) -> Result<(), crate::store::StoreError> {
+        let s = &self.shared;
+        let waited = Instant::now();
+        match s
+            .store
+            .reserve_rate("global", s.settings.sending.rate.interval())
+            .await?
+        {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => s.limiter.until_ready().await,
+        }
+        metrics::RATE_LIMIT_WAIT_SECONDS
+            .with_label_values(&["global"])
+            .inc_by(waited.elapsed().as_millis() as u64);
+        let waited = Instant::now();
+        let shared = match s.domains.rate_for(domain) {
+            Some(rate) => {
+                s.store
+                    .reserve_rate(&format!("domain:{domain}"), rate.interval())
+                    .await?
+            }
+            None => Some(std::time::Duration::ZERO),
+        };
+        match shared {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => s.domains.until_ready(domain).await,
+        }
+        metrics::RATE_LIMIT_WAIT_SECONDS
+            .with_label_values(&["domain"])
+            .inc_by(waited.elapsed().as_millis() as u64);
+        Ok(())
     }
 
     /// Records the relay's answer in its circuit breaker (stored on change).

@@ -26,20 +26,37 @@ fn quota(rate: Rate) -> Quota {
 pub struct DomainLimits {
     named: HashMap<String, DefaultDirectRateLimiter>,
     default: Option<DefaultKeyedRateLimiter<String>>,
+    /// The configured rate per named domain, and the default's.
+    rates: HashMap<String, Rate>,
+    default_rate: Option<Rate>,
 }
 
 impl DomainLimits {
     pub fn new(settings: &SendingSettings) -> Self {
         let mut named = HashMap::new();
         let mut default = None;
+        let mut rates = HashMap::new();
+        let mut default_rate = None;
         for (domain, rate) in &settings.per_domain {
             if domain == "default" {
                 default = Some(RateLimiter::keyed(quota(*rate)));
+                default_rate = Some(*rate);
             } else {
                 named.insert(domain.to_lowercase(), RateLimiter::direct(quota(*rate)));
+                rates.insert(domain.to_lowercase(), *rate);
             }
         }
-        Self { named, default }
+        Self {
+            named,
+            default,
+            rates,
+            default_rate,
+        }
+    }
+
+    /// The rate that applies to `domain`, if any.
+    pub fn rate_for(&self, domain: &str) -> Option<Rate> {
+        self.rates.get(domain).copied().or(self.default_rate)
     }
 
     /// Waits until `domain` may receive another message.
@@ -71,12 +88,18 @@ impl DomainBook {
         }
     }
 
-    /// Starts from stored state (a restart must not forget a paused domain,
-    /// nor fail to clear one that recovered).
-    pub fn seed(&self, stored: Vec<DomainHealth>) {
+    /// Takes in what is stored when it is stricter: a restart must not
+    /// forget a paused domain, and a pause another daemon decided on holds
+    /// here too.
+    pub fn adopt(&self, stored: Vec<DomainHealth>) {
         let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
         for health in stored {
-            states.entry(health.domain.clone()).or_insert(health);
+            match states.get(&health.domain) {
+                Some(mine) if mine.paused_until >= health.paused_until => {}
+                _ => {
+                    states.insert(health.domain.clone(), health);
+                }
+            }
         }
     }
 

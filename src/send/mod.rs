@@ -26,7 +26,7 @@ use crate::config::Settings;
 use crate::metrics;
 use crate::render::Renderer;
 use crate::store::prelude::*;
-use crate::store::{ClaimRequest, ClaimedSend, StoreError, WorkerInfo};
+use crate::store::{ClaimRequest, ClaimedSend, DailyCap, StoreError, WorkerInfo};
 use breaker::{Breaker, Gate};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -134,7 +134,6 @@ struct Shared<S> {
     settings: Settings,
     worker: WorkerInfo,
     stopping: AtomicBool,
-    seeded: AtomicBool,
     /// Sends seen to an end (any outcome): the watchdog's sign of life.
     progress: AtomicU64,
     /// Orders the saves of relay and domain health (newest state last).
@@ -181,7 +180,6 @@ impl<S: Store> Sender<S> {
                 identity,
                 settings: settings.clone(),
                 stopping: AtomicBool::new(false),
-                seeded: AtomicBool::new(false),
                 progress: AtomicU64::new(0),
                 health_writes: tokio::sync::Mutex::new(()),
             }),
@@ -217,6 +215,13 @@ impl<S: Store> Sender<S> {
         }
     }
 
+    /// Tells the store this sender is alive (between rounds too: a long
+    /// round must not look like a dead sender to the others).
+    pub async fn heartbeat(&self) -> Result<(), SendError> {
+        let s = &self.shared;
+        Ok(s.store.heartbeat(&s.worker, s.clock.now()).await?)
+    }
+
     /// Announces this sender and takes back the rows of senders that died.
     async fn keep_alive(&self, now: DateTime<Utc>) -> Result<crate::store::Recovered, SendError> {
         let s = &self.shared;
@@ -245,9 +250,8 @@ impl<S: Store> Sender<S> {
     pub async fn round(&self, loaded: &Arc<Loaded>) -> Result<SendStats, SendError> {
         let s = &self.shared;
         let now = s.clock.now();
-        if !s.seeded.swap(true, Ordering::SeqCst) {
-            s.book.seed(s.store.domain_health().await?);
-        }
+        // What other senders learned about domains and the relay counts here too.
+        s.book.adopt(s.store.domain_health().await?);
         s.breaker
             .adopt(s.store.relay_health(&s.breaker.relay()).await?);
         let recovered = self.keep_alive(now).await?;
@@ -256,10 +260,8 @@ impl<S: Store> Sender<S> {
             in_doubt: recovered.in_doubt,
             ..Default::default()
         };
-        let mut limit = self
-            .warmup_allowance(now)
-            .await?
-            .min(s.settings.sending.batch);
+        let mut limit = s.settings.sending.batch;
+        let daily_cap = self.warmup_cap(now).await?;
         let probing = match s.breaker.gate(now) {
             Gate::Closed => false,
             Gate::Open { until } => {
@@ -299,6 +301,7 @@ impl<S: Store> Sender<S> {
                     })
                     .collect(),
                 history_since: longest_cap.map(|period| now - period),
+                daily_cap,
             })
             .await;
         let claim = match claim {
@@ -312,6 +315,13 @@ impl<S: Store> Sender<S> {
         };
         if probing && claim.sends.is_empty() {
             s.breaker.cancel_probe();
+        }
+        if claim.capped {
+            metrics::CAP_WAITS.with_label_values(&["warmup"]).inc();
+            tracing::info!(
+                cap = daily_cap.map(|c| c.cap),
+                "warm-up: today's cap is reached; the rest waits for tomorrow"
+            );
         }
         stats.claimed = claim.sends.len() as u64;
         stats.suppressed = claim.suppressed;
@@ -353,30 +363,23 @@ impl<S: Store> Sender<S> {
         Ok(stats)
     }
 
-    /// How many more messages today's warm-up step allows (unbounded without warm-up).
-    async fn warmup_allowance(&self, now: DateTime<Utc>) -> Result<u32, SendError> {
+    /// Today's warm-up cap, if the ramp is still on: judged in the claim,
+    /// so every sender on the database shares it.
+    async fn warmup_cap(&self, now: DateTime<Utc>) -> Result<Option<DailyCap>, SendError> {
         let s = &self.shared;
         let ramp = &s.settings.sending.warmup;
         if ramp.is_empty() {
-            return Ok(u32::MAX);
+            return Ok(None);
         }
         let first = s.store.first_sent_at().await?;
         let day = first.map_or(0, |f| (now - f).num_days().max(0)) as usize;
         let Some(cap) = ramp.get(day) else {
-            return Ok(u32::MAX);
+            return Ok(None);
         };
-        let day_start = first.unwrap_or(now) + chrono::Duration::days(day as i64);
-        let sent = s.store.sent_since(day_start).await?;
-        let left = u64::from(*cap).saturating_sub(sent);
-        if left == 0 {
-            metrics::CAP_WAITS.with_label_values(&["warmup"]).inc();
-            tracing::info!(
-                day = day + 1,
-                cap,
-                "warm-up: today's cap is reached; the rest waits for tomorrow"
-            );
-        }
-        Ok(left.min(u64::from(u32::MAX)) as u32)
+        Ok(Some(DailyCap {
+            since: first.unwrap_or(now) + chrono::Duration::days(day as i64),
+            cap: u64::from(*cap),
+        }))
     }
 
     /// Rounds until nothing is due.

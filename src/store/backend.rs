@@ -141,6 +141,7 @@ impl StateStore for Backend {
         last_reload() -> StoreResult<Option<ReloadStatus>>;
         promote_pilot(campaign: &str, at: DateTime<Utc>) -> StoreResult<bool>;
         pilot_promoted_at(campaign: &str) -> StoreResult<Option<DateTime<Utc>>>;
+        reserve_rate(key: &str, interval: std::time::Duration) -> StoreResult<Option<std::time::Duration>>;
         planner_lock() -> StoreResult<Option<PlannerLock>>;
     }
 }

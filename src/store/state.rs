@@ -71,6 +71,16 @@ pub trait StateStore: Send + Sync {
         campaign: &str,
     ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
 
+    /// Reserves one send under the shared rate `key` (one every
+    /// `interval`); returns how long to wait before it may go. `None`: this
+    /// store does not coordinate rates between machines (SQLite, one
+    /// machine), the sender's own limiter applies.
+    fn reserve_rate(
+        &self,
+        key: &str,
+        interval: std::time::Duration,
+    ) -> impl Future<Output = StoreResult<Option<std::time::Duration>>> + Send;
+
     /// The right to run the planner now: `None` while another daemon holds
     /// it (it is released when the returned guard is dropped). On SQLite,
     /// one machine, it is always granted: racing inserts are no-ops anyway.

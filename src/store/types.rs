@@ -76,6 +76,16 @@ pub struct ClaimRequest {
     pub exits: Vec<(String, ExitRule)>,
     /// Load each claimed contact's messages since this instant (for caps).
     pub history_since: Option<DateTime<Utc>>,
+    /// A warm-up day's cap: at most `cap` messages sent since `since`,
+    /// counting rows other senders are sending right now.
+    pub daily_cap: Option<DailyCap>,
+}
+
+/// Today's warm-up cap, judged in the claim so several senders share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyCap {
+    pub since: DateTime<Utc>,
+    pub cap: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -83,6 +93,8 @@ pub struct Claim {
     pub sends: Vec<ClaimedSend>,
     pub suppressed: u64,
     pub cancelled: u64,
+    /// The warm-up day's cap is used up: nothing more goes out today.
+    pub capped: bool,
 }
 
 /// A row now owned by one sender, with what it takes to judge and render it.
@@ -268,6 +280,8 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub note: Option<String>,
+    /// The sender that has it (or, once sent, that sent it).
+    pub claimed_by: Option<String>,
 }
 
 /// Which rows `tend outbox` lists or settles.

@@ -5,6 +5,7 @@
 //! resolve` settles them so that every contact gets their message once.
 
 use crate::helpers::{NOW, TestApp};
+use crate::pg::PgDb;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -55,8 +56,17 @@ fn message_id(data: &str) -> String {
 }
 
 #[test]
-fn kill_9_during_a_drain_loses_nothing_duplicates_nothing_and_strands_nothing() {
-    let app = TestApp::with_smtp(&[]);
+fn kill_9_during_a_drain_on_sqlite_loses_nothing_duplicates_nothing_and_strands_nothing() {
+    crash_story(TestApp::with_smtp(&[]), "sqlite");
+}
+
+#[test]
+fn kill_9_during_a_drain_on_postgres_loses_nothing_duplicates_nothing_and_strands_nothing() {
+    let Some(db) = PgDb::create() else { return };
+    crash_story(TestApp::with_smtp(&[]).on_database(&db.url), "postgres");
+}
+
+fn crash_story(app: TestApp, backend: &str) {
     for entry in std::fs::read_dir(app.path("campaigns")).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
@@ -186,7 +196,7 @@ fn kill_9_during_a_drain_loses_nothing_duplicates_nothing_and_strands_nothing() 
         "{states:?}"
     );
     println!(
-        "crash test: {} kills over {CONTACTS} sends, {CONNECTIONS} connections; in doubt per crash {:?} (max {}), {} in doubt in all ({} had arrived, {} had not), 0 duplicates, 0 stranded, {} delivered exactly once after resolve",
+        "crash test ({backend}): {} kills over {CONTACTS} sends, {CONNECTIONS} connections; in doubt per crash {:?} (max {}), {} in doubt in all ({} had arrived, {} had not), 0 duplicates, 0 stranded, {} delivered exactly once after resolve",
         in_doubt_per_crash.len(),
         in_doubt_per_crash,
         in_doubt_per_crash.iter().max().unwrap(),

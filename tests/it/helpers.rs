@@ -13,6 +13,8 @@ pub const NOW: &str = "2026-03-10T10:00:00Z";
 pub struct TestApp {
     pub dir: TempDir,
     pub smtp: Option<SmtpServer>,
+    /// `TEND__DATABASE__URL` for every command (default: the config's SQLite file).
+    pub database: Option<String>,
 }
 
 #[derive(Debug)]
@@ -88,7 +90,11 @@ impl TestApp {
         copy_dir(&repo().join("templates"), &dir.path().join("templates"));
         std::fs::create_dir_all(dir.path().join("config")).unwrap();
         std::fs::write(dir.path().join("config/tend.toml"), CONFIG).unwrap();
-        Self { dir, smtp: None }
+        Self {
+            dir,
+            smtp: None,
+            database: None,
+        }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -120,7 +126,18 @@ impl TestApp {
         // A fixed link-signing key makes messages identical across databases;
         // daemons started by `spawn_daemon` exercise the generated key instead.
         command.env("TEND__HTTP__SECRET", "a-fixed-secret-for-tend-tests");
+        if let Some(url) = &self.database {
+            command.env("TEND__DATABASE__URL", url);
+        }
         command
+    }
+
+    /// This app on another database (e.g. a throwaway PostgreSQL one).
+    pub fn on_database(self, url: &str) -> Self {
+        Self {
+            database: Some(url.to_string()),
+            ..self
+        }
     }
 
     /// Runs `tend` with extra environment variables.
@@ -303,6 +320,7 @@ impl TestApp {
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env("TEND__HTTP__LISTEN", "127.0.0.1:0")
+            .envs(self.database.iter().map(|url| ("TEND__DATABASE__URL", url.as_str())))
             .env("TEND__DAEMON__POLL", "1s")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());

@@ -18,6 +18,7 @@ mod relay;
 mod robust;
 mod segments;
 mod sequences;
+mod shared;
 mod smtp;
 mod store;
 mod transport;

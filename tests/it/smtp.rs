@@ -49,13 +49,15 @@ pub struct SmtpServer {
 }
 
 /// One accepted message, as the server recorded it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Received {
     pub mail_from: String,
     /// Accepted recipients only: ones refused by a `--rule` are absent.
     pub rcpt_tos: Vec<String>,
     /// The message exactly as received (CRLF line ends, dot-stuffing undone).
     pub data: String,
+    /// When the server accepted it, in seconds since the epoch.
+    pub at: f64,
 }
 
 /// What the server has announced on stdout, fed by a reader thread.
@@ -288,6 +290,7 @@ impl Received {
                 .map(text)
                 .collect(),
             data: text(&value["data"]),
+            at: value["at"].as_f64().unwrap_or_default(),
         }
     }
 
@@ -580,6 +583,7 @@ fn received_header_and_body_handle_lf_only_and_missing_body() {
         mail_from: String::new(),
         rcpt_tos: vec![],
         data: data.into(),
+        at: 0.0,
     };
 
     let lf = msg("Subject: a\n\tb\nSubject: second\n\nbody\n");

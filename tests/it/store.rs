@@ -119,6 +119,7 @@ fn claim_request(worker: &str, limit: u32) -> ClaimRequest {
         worker: worker.into(),
         exits: Vec::new(),
         history_since: None,
+        daily_cap: None,
     }
 }
 
@@ -427,6 +428,7 @@ async fn history_is_what_was_sent_before_in_recording_order(store: Backend) {
             worker: "w".into(),
             exits: Vec::new(),
             history_since: None,
+            daily_cap: None,
         })
         .await
         .unwrap();

@@ -68,6 +68,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 
 try:
     from aiosmtpd.smtp import SMTP
@@ -331,6 +332,8 @@ class Recorder:
             "mail_from": text(envelope.mail_from),
             "rcpt_tos": [text(r) for r in envelope.rcpt_tos],
             "data": text(envelope.original_content),
+            # When the message was accepted (seconds since the epoch): rate tests.
+            "at": time.time(),
         })
         self.count += 1
         if self.announce:

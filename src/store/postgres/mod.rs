@@ -50,6 +50,8 @@ fn migrator() -> Migrator {
 
 /// Key of the advisory lock held by the daemon that plans.
 pub(super) const PLANNER_LOCK: i64 = 0x7465_6e64_706c_616e; // "tendplan"
+/// Key of the lock under which a claim counts the warm-up day's sends.
+pub(super) const DAILY_CAP_LOCK: i64 = 0x7465_6e64_6361_7073; // "tendcaps"
 
 /// Appends the selection's condition over contacts aliased `c`, values bound.
 pub(super) fn push_selection(qb: &mut QueryBuilder<'_, Postgres>, selection: &Selection) {

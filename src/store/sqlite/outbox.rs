@@ -191,18 +191,37 @@ impl OutboxStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .ctx("holding sends of paused domains")?;
+        let mut limit = request.limit as i64;
+        let mut capped = false;
+        if let Some(cap) = request.daily_cap {
+            // Sent today, or on their way by any sender.
+            let used: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM sends WHERE sent_at >= ? OR state IN ('claimed', 'sending')",
+            )
+            .bind(ts(cap.since))
+            .fetch_one(&mut *tx)
+            .await
+            .ctx("counting today's sends")?;
+            let left = (cap.cap as i64 - used).max(0);
+            capped = left == 0;
+            limit = limit.min(left);
+        }
+        // A contact is worked on by one sender at a time, so caps and variant
+        // history see every message that already went to them.
         let claimed = sqlx::query(&format!(
             "UPDATE sends SET state = 'claimed', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
              WHERE id IN (
-                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
+                 SELECT sd.id FROM sends sd
                  WHERE sd.{DUE} ?3
+                   AND NOT EXISTS (SELECT 1 FROM sends o WHERE o.contact_id = sd.contact_id
+                                   AND o.state IN ('claimed', 'sending'))
                  ORDER BY sd.next_at, sd.id LIMIT ?4)
              RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at, held_seconds"
         ))
         .bind(&request.worker)
         .bind(ts(request.lease_until))
         .bind(now)
-        .bind(request.limit as i64)
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await
         .ctx("claiming due sends")?;
@@ -285,6 +304,7 @@ impl OutboxStore for SqliteStore {
             sends,
             suppressed: suppressed.len() as u64,
             cancelled,
+            capped,
         })
     }
 
@@ -628,7 +648,7 @@ impl OutboxStore for SqliteStore {
         let ctx = "listing the outbox";
         let mut qb = QueryBuilder::new(
             "SELECT s.id, s.campaign, s.step, c.email, s.state, s.attempts, s.refusals, s.due_at, s.next_at,
-                    s.hold_reason, s.message_id, s.wire_at, s.sent_at, s.last_error, s.note
+                    s.hold_reason, s.message_id, s.wire_at, s.sent_at, s.last_error, s.note, s.claimed_by
              FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE 1",
         );
         push_filter(&mut qb, filter);
@@ -671,6 +691,7 @@ impl OutboxStore for SqliteStore {
                         .map(from_ts),
                     last_error: row.try_get("last_error").ctx(ctx)?,
                     note: row.try_get("note").ctx(ctx)?,
+                    claimed_by: row.try_get("claimed_by").ctx(ctx)?,
                 })
             })
             .collect()

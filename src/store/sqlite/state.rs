@@ -278,6 +278,14 @@ impl StateStore for SqliteStore {
         Ok(at.map(from_ts))
     }
 
+    async fn reserve_rate(
+        &self,
+        _key: &str,
+        _interval: std::time::Duration,
+    ) -> StoreResult<Option<std::time::Duration>> {
+        Ok(None)
+    }
+
     async fn planner_lock(&self) -> StoreResult<Option<PlannerLock>> {
         Ok(Some(PlannerLock::default()))
     }
