@@ -1,6 +1,7 @@
 //! A `spawn_app`-style harness: each test gets its own directory with a
-//! config, the shipped campaigns and templates, a fresh SQLite file, and
-//! (optionally) its own SMTP server on a free port.
+//! config, the shipped campaigns and templates, a fresh SQLite file (or a
+//! throwaway PostgreSQL database), and (optionally) its own SMTP server on a
+//! free port.
 
 use crate::smtp::SmtpServer;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,9 @@ pub const NOW: &str = "2026-03-10T10:00:00Z";
 pub struct TestApp {
     pub dir: TempDir,
     pub smtp: Option<SmtpServer>,
+    /// A throwaway PostgreSQL database used instead of the SQLite file
+    /// (`TEND__DATABASE__URL` in every command and daemon).
+    pub pg: Option<crate::pg::PgDb>,
 }
 
 #[derive(Debug)]
@@ -88,7 +92,28 @@ impl TestApp {
         copy_dir(&repo().join("templates"), &dir.path().join("templates"));
         std::fs::create_dir_all(dir.path().join("config")).unwrap();
         std::fs::write(dir.path().join("config/tend.toml"), CONFIG).unwrap();
-        Self { dir, smtp: None }
+        Self {
+            dir,
+            smtp: None,
+            pg: None,
+        }
+    }
+
+    /// As [`TestApp::without_smtp`], on a PostgreSQL database of its own;
+    /// `None` (with a message) where no server answers.
+    pub fn on_postgres() -> Option<Self> {
+        let pg = crate::pg::PgDb::create()?;
+        Some(Self {
+            pg: Some(pg),
+            ..Self::without_smtp()
+        })
+    }
+
+    /// The database every command of this app uses, when not its SQLite file.
+    fn database_env(&self, command: &mut Command) {
+        if let Some(pg) = &self.pg {
+            command.env("TEND__DATABASE__URL", &pg.url);
+        }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -120,6 +145,7 @@ impl TestApp {
         // A fixed link-signing key makes messages identical across databases;
         // daemons started by `spawn_daemon` exercise the generated key instead.
         command.env("TEND__HTTP__SECRET", "a-fixed-secret-for-tend-tests");
+        self.database_env(&mut command);
         command
     }
 
@@ -309,6 +335,7 @@ impl TestApp {
         if let Some(smtp) = &self.smtp {
             command.env("TEND__SMTP__PORT", smtp.port.to_string());
         }
+        self.database_env(&mut command);
         command.envs(env.iter().copied());
         let mut child = command.spawn().expect("start tend run");
         let logs = LogLines::follow(child.stderr.take().unwrap());

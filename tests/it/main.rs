@@ -20,6 +20,7 @@ mod segments;
 mod sequences;
 mod smtp;
 mod store;
+mod store_reads;
 mod transport;
 mod unsubscribe;
 mod variation;

@@ -54,8 +54,22 @@ impl PgDb {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let sql = format!("CREATE DATABASE {name}");
-        match blocking(move || Box::pin(admin(sql))) {
+        // A language collation where the server has ICU (PostgreSQL 15+):
+        // the byte order tend promises must come from its queries, not from
+        // a database that happens to sort in C.
+        let icu = format!(
+            "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        );
+        let plain = format!("CREATE DATABASE {name}");
+        let created = blocking(move || {
+            Box::pin(async move {
+                match admin(icu).await {
+                    Ok(()) => Ok(()),
+                    Err(_) => admin(plain).await,
+                }
+            })
+        });
+        match created {
             Ok(()) => {}
             Err(e) => {
                 if std::env::var("TEND_REQUIRE_TOOLS").is_ok() {

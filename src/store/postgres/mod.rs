@@ -51,6 +51,14 @@ fn migrator() -> Migrator {
 /// Key of the advisory lock held by the daemon that plans.
 pub(super) const PLANNER_LOCK: i64 = 0x7465_6e64_706c_616e; // "tendplan"
 
+/// The instant in whole seconds, as SQLite keeps it: "the same second" (an
+/// event's unique key, a repeated click) and day arithmetic then mean the
+/// same on both backends.
+pub(super) fn whole_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    at.with_nanosecond(0).unwrap_or(at)
+}
+
 /// Appends the selection's condition over contacts aliased `c`, values bound.
 pub(super) fn push_selection(qb: &mut QueryBuilder<'_, Postgres>, selection: &Selection) {
     qb.push("(");
