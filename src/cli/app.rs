@@ -62,12 +62,16 @@ impl Context {
     /// (`check` must not create one); none when it cannot be read.
     async fn inferred_attributes(&self) -> Vec<(String, Option<AttrType>)> {
         let url = &self.settings.database.url;
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .map(|p| p.split('?').next().unwrap_or(p));
-        if !path.is_some_and(|p| std::path::Path::new(p).is_file()) {
-            return Vec::new();
+        // A SQLite file that does not exist yet is not created just to be
+        // asked; a PostgreSQL database is always asked.
+        if crate::store::Kind::of(url) == Some(crate::store::Kind::Sqlite) {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .map(|p| p.split('?').next().unwrap_or(p));
+            if !path.is_some_and(|p| std::path::Path::new(p).is_file()) {
+                return Vec::new();
+            }
         }
         match self.store().await {
             Ok(store) => store.attribute_types().await.unwrap_or_else(|e| {

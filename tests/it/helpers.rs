@@ -1,6 +1,7 @@
 //! A `spawn_app`-style harness: each test gets its own directory with a
-//! config, the shipped campaigns and templates, a fresh SQLite file, and
-//! (optionally) its own SMTP server on a free port.
+//! config, the shipped campaigns and templates, a fresh SQLite file (or a
+//! throwaway PostgreSQL database), and (optionally) its own SMTP server on a
+//! free port.
 
 use crate::smtp::SmtpServer;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,12 @@ pub const NOW: &str = "2026-03-10T10:00:00Z";
 pub struct TestApp {
     pub dir: TempDir,
     pub smtp: Option<SmtpServer>,
-    /// `TEND__DATABASE__URL` for every command (default: the config's SQLite file).
+    /// `TEND__DATABASE__URL` for every command and daemon (default: the
+    /// config's SQLite file).
     pub database: Option<String>,
+    /// A throwaway PostgreSQL database this app owns (dropped with it).
+    #[allow(dead_code)] // held for its Drop
+    pub pg: Option<crate::pg::PgDb>,
 }
 
 #[derive(Debug)]
@@ -94,6 +99,25 @@ impl TestApp {
             dir,
             smtp: None,
             database: None,
+            pg: None,
+        }
+    }
+
+    /// As [`TestApp::without_smtp`], on a PostgreSQL database of its own;
+    /// `None` (with a message) where no server answers.
+    pub fn on_postgres() -> Option<Self> {
+        let pg = crate::pg::PgDb::create()?;
+        Some(Self {
+            database: Some(pg.url.clone()),
+            pg: Some(pg),
+            ..Self::without_smtp()
+        })
+    }
+
+    /// The database every command of this app uses, when not its SQLite file.
+    fn database_env(&self, command: &mut Command) {
+        if let Some(url) = &self.database {
+            command.env("TEND__DATABASE__URL", url);
         }
     }
 
@@ -126,9 +150,7 @@ impl TestApp {
         // A fixed link-signing key makes messages identical across databases;
         // daemons started by `spawn_daemon` exercise the generated key instead.
         command.env("TEND__HTTP__SECRET", "a-fixed-secret-for-tend-tests");
-        if let Some(url) = &self.database {
-            command.env("TEND__DATABASE__URL", url);
-        }
+        self.database_env(&mut command);
         command
     }
 
@@ -320,13 +342,13 @@ impl TestApp {
             .current_dir(self.dir.path())
             .env_remove("TEND_CONFIG")
             .env("TEND__HTTP__LISTEN", "127.0.0.1:0")
-            .envs(self.database.iter().map(|url| ("TEND__DATABASE__URL", url.as_str())))
             .env("TEND__DAEMON__POLL", "1s")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         if let Some(smtp) = &self.smtp {
             command.env("TEND__SMTP__PORT", smtp.port.to_string());
         }
+        self.database_env(&mut command);
         command.envs(env.iter().copied());
         let mut child = command.spawn().expect("start tend run");
         let logs = LogLines::follow(child.stderr.take().unwrap());

@@ -21,6 +21,7 @@ mod sequences;
 mod shared;
 mod smtp;
 mod store;
+mod store_reads;
 mod transport;
 mod unsubscribe;
 mod variation;

@@ -54,8 +54,22 @@ impl PgDb {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let sql = format!("CREATE DATABASE {name}");
-        match blocking(move || Box::pin(admin(sql))) {
+        // A language collation where the server has ICU (PostgreSQL 15+):
+        // the byte order tend promises must come from its queries, not from
+        // a database that happens to sort in C.
+        let icu = format!(
+            "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        );
+        let plain = format!("CREATE DATABASE {name}");
+        let created = blocking(move || {
+            Box::pin(async move {
+                match admin(icu).await {
+                    Ok(()) => Ok(()),
+                    Err(_) => admin(plain).await,
+                }
+            })
+        });
+        match created {
             Ok(()) => {}
             Err(e) => {
                 if std::env::var("TEND_REQUIRE_TOOLS").is_ok() {
@@ -131,7 +145,9 @@ impl PgCluster {
     pub fn start() -> Option<PgCluster> {
         let Some(bin) = pg_bin() else {
             if std::env::var("TEND_REQUIRE_TOOLS").is_ok() {
-                panic!("PostgreSQL's initdb/pg_ctl are required (TEND_REQUIRE_TOOLS) but not installed");
+                panic!(
+                    "PostgreSQL's initdb/pg_ctl are required (TEND_REQUIRE_TOOLS) but not installed"
+                );
             }
             eprintln!("skipping: PostgreSQL's server programs (initdb, pg_ctl) are not installed");
             return None;
@@ -154,11 +170,22 @@ impl PgCluster {
             std::fs::set_permissions(cluster.dir.path(), std::fs::Permissions::from_mode(0o777))
                 .unwrap();
         }
-        cluster.run("initdb", &["-D", "data", "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+        cluster.run(
+            "initdb",
+            &["-D", "data", "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        );
         cluster.ctl(&["start"]);
         cluster.run(
             "createdb",
-            &["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "tend"],
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "tend",
+            ],
         );
         Some(cluster)
     }

@@ -1,7 +1,8 @@
 //! Segments end to end: `segment list` over a fixture agrees with the
 //! expected contacts for every form of the filter language; `check` points
 //! inside expressions; `explain` names the clause that keeps a contact out;
-//! the planner enrolls exactly the filtered contacts.
+//! the planner enrolls exactly the filtered contacts. On PostgreSQL, the
+//! same commands give the same answers, byte for byte.
 
 use crate::helpers::{NOW, TestApp};
 
@@ -85,7 +86,11 @@ pub const CASES: &[(&str, &str)] = &[
 ];
 
 fn fixture() -> TestApp {
-    let app = TestApp::without_smtp();
+    fixture_in(TestApp::without_smtp())
+}
+
+/// The vocabulary, contacts and events in `app`, whatever its database.
+fn fixture_in(app: TestApp) -> TestApp {
     let config = std::fs::read_to_string(app.path("config/tend.toml")).unwrap();
     app.write("config/tend.toml", &(config + VOCABULARY));
     app.import_contacts(CONTACTS);
@@ -143,6 +148,89 @@ fn segment_list_selects_the_expected_contacts_for_every_form_of_the_language() {
         );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every answer `segment list`, `count` and `explain` give over the fixture.
+fn segment_answers(app: &TestApp) -> Vec<String> {
+    let mut answers = Vec::new();
+    let mut ask = |args: &[&str]| {
+        let out = app.tend(args).ok();
+        answers.push(format!("{}\n{}", args.join(" "), out.stdout));
+    };
+    for i in 0..CASES.len() {
+        let id = format!("probe-{i:02}");
+        ask(&["segment", "list", &id, "--json", "--now", NOW]);
+        ask(&["segment", "count", &id, "--now", NOW]);
+    }
+    ask(&["segment", "list", "staged", "--now", NOW]);
+    ask(&["segment", "list", "staged", "--limit", "2", "--now", NOW]);
+    for name in [
+        "ana", "ben", "cai", "dan", "eve", "fay", "gus", "hal", "jon",
+    ] {
+        let contact = format!("{name}@example.com");
+        ask(&[
+            "segment",
+            "explain",
+            "staged",
+            "--contact",
+            &contact,
+            "--now",
+            NOW,
+        ]);
+        ask(&[
+            "segment",
+            "explain",
+            "staged",
+            "--contact",
+            &contact,
+            "--now",
+            NOW,
+            "--json",
+        ]);
+    }
+    answers
+}
+
+#[test]
+fn segment_commands_answer_the_same_on_postgres_as_on_sqlite() {
+    let Some(pg) = TestApp::on_postgres() else {
+        return;
+    };
+    let apps = [fixture(), fixture_in(pg)];
+    for app in &apps {
+        for (i, (expr, _)) in CASES.iter().enumerate() {
+            app.write(
+                &format!("campaigns/probe-{i:02}.toml"),
+                &campaign(&format!("{{ where = \"{expr}\" }}")),
+            );
+        }
+        app.write(
+            "campaigns/staged.toml",
+            &campaign(
+                "{ stage = [\"sleeping\", \"lost\", \"active\"], where = \"tags has 'customer' and attributes.orders >= 2\" }",
+            ),
+        );
+        app.tend(&["check"]).ok();
+    }
+    let mut failures = Vec::new();
+    for (i, (expr, expected)) in CASES.iter().enumerate() {
+        let got = listed(&apps[1], &format!("probe-{i:02}")).join(" ");
+        if got != *expected {
+            failures.push(format!("{expr}: expected [{expected}], got [{got}]"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let (sqlite, postgres) = (segment_answers(&apps[0]), segment_answers(&apps[1]));
+    assert_eq!(sqlite.len(), postgres.len());
+    for (lite, pg) in sqlite.iter().zip(&postgres) {
+        assert_eq!(pg, lite, "PostgreSQL answered differently");
+    }
+    assert!(
+        sqlite
+            .iter()
+            .any(|a| a.contains("<- excludes this contact")),
+        "the explanations exclude someone"
+    );
 }
 
 #[test]
@@ -322,7 +410,17 @@ fn hostile_expressions_are_rejected_by_check_not_run() {
 
 #[test]
 fn attribute_types_are_inferred_at_import_when_not_declared() {
-    let app = TestApp::without_smtp();
+    types_are_inferred_at_import(TestApp::without_smtp());
+}
+
+#[test]
+fn attribute_types_are_inferred_at_import_on_postgres_too() {
+    if let Some(app) = TestApp::on_postgres() {
+        types_are_inferred_at_import(app);
+    }
+}
+
+fn types_are_inferred_at_import(app: TestApp) {
     app.import_contacts(CONTACTS);
     app.write(
         "campaigns/probe.toml",

@@ -90,7 +90,11 @@ fn daemons_share_one_outbox(daemons: usize) {
             .entry(row["claimed_by"].as_str().unwrap_or("?").to_string())
             .or_default() += 1;
     }
-    assert_eq!(per_daemon.len(), daemons, "every daemon sent: {per_daemon:?}");
+    assert_eq!(
+        per_daemon.len(),
+        daemons,
+        "every daemon sent: {per_daemon:?}"
+    );
     // The rate holds for all of them together.
     let times: Vec<f64> = received.iter().map(|r| r.at).collect();
     let first = times.iter().copied().fold(f64::INFINITY, f64::min);
@@ -134,7 +138,10 @@ fn a_postgres_restart_mid_drain_loses_nothing_and_sends_nothing_twice() {
     };
     const CONTACTS: usize = 1500;
     let app = blast_app(&cluster.url, CONTACTS);
-    let env = [("TEND__SMTP__CONNECTIONS", "4"), ("TEND__DAEMON__TICK", "1s")];
+    let env = [
+        ("TEND__SMTP__CONNECTIONS", "4"),
+        ("TEND__DAEMON__TICK", "1s"),
+    ];
     let daemon = app.spawn_daemon(&env);
     let mut restarts = 0;
     for at in [200, 600, 1000] {
@@ -157,7 +164,11 @@ fn a_postgres_restart_mid_drain_loses_nothing_and_sends_nothing_twice() {
             .entry(c["state"].as_str().unwrap().to_string())
             .or_default() += c["count"].as_u64().unwrap();
     }
-    assert_eq!(states.get("sent").copied(), Some(CONTACTS as u64), "{states:?}");
+    assert_eq!(
+        states.get("sent").copied(),
+        Some(CONTACTS as u64),
+        "{states:?}"
+    );
     println!(
         "PostgreSQL restarted {restarts} times during a drain of {CONTACTS}: {} delivered, 0 duplicates, states {states:?}",
         received.len()

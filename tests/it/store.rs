@@ -4,6 +4,7 @@
 //! stage selection agrees with the Rust definition.
 
 use crate::pg::PgDb;
+use crate::store_reads::*;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use tend::config::LifecycleSettings;
@@ -16,11 +17,12 @@ use tend::store::{
     ClaimRequest, MarkResult, NewSend, OutboxFilter, SendOutcome, Settle, WorkerInfo,
 };
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     crate::helpers::NOW.parse().unwrap()
 }
 
-/// What keeps a throwaway database alive.
+/// What keeps a throwaway database alive (until it is dropped).
+#[allow(dead_code)]
 pub enum Holder {
     Dir(tempfile::TempDir),
     Pg(PgDb),
@@ -68,7 +70,7 @@ macro_rules! stories {
     )*};
 }
 
-fn contact(i: usize, created_days_ago: i64, seen_days_ago: Option<i64>) -> NewContact {
+pub(crate) fn contact(i: usize, created_days_ago: i64, seen_days_ago: Option<i64>) -> NewContact {
     NewContact {
         email: EmailAddress::parse(&format!("c{i}@example.com")).unwrap(),
         name: Some(format!("Contact {i}")),
@@ -81,7 +83,7 @@ fn contact(i: usize, created_days_ago: i64, seen_days_ago: Option<i64>) -> NewCo
 }
 
 /// `n` new contacts enrolled in campaign `c`, one queued send each.
-async fn queued(store: &Backend, n: usize) -> Vec<NewSend> {
+pub(crate) async fn queued(store: &Backend, n: usize) -> Vec<NewSend> {
     let contacts: Vec<_> = (0..n).map(|i| contact(i, 1, None)).collect();
     store.upsert_contacts(&contacts, now()).await.unwrap();
     let selection = Segment {
@@ -111,7 +113,7 @@ async fn queued(store: &Backend, n: usize) -> Vec<NewSend> {
     sends
 }
 
-fn claim_request(worker: &str, limit: u32) -> ClaimRequest {
+pub(crate) fn claim_request(worker: &str, limit: u32) -> ClaimRequest {
     ClaimRequest {
         now: now(),
         limit,
@@ -533,4 +535,12 @@ stories!(
     sql_stage_selection_agrees_with_the_rust_definition,
     a_purchase_after_queueing_ends_the_passage_in_the_claim_itself,
     history_is_what_was_sent_before_in_recording_order,
+    importing_merges_contacts_and_blank_fields_never_erase,
+    events_are_stored_once_move_activity_forward_and_suppress,
+    a_long_event_detail_is_stored_once,
+    unsubscribing_from_everything_or_one_campaign_is_idempotent,
+    segments_count_list_explain_and_enroll_alike,
+    racing_imports_and_enrollments_neither_fail_nor_duplicate,
+    pilot_figures_count_responses_and_clicks_by_group,
+    outbox_held_and_ended_counts_say_what_happened,
 );

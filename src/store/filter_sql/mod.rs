@@ -94,11 +94,15 @@ impl Sql {
         self
     }
 
-    /// An instant: epoch seconds on SQLite, a timestamptz on PostgreSQL.
+    /// An instant: epoch seconds on SQLite, a timestamptz on PostgreSQL,
+    /// in whole seconds on both (stored instants are whole seconds).
     fn push_time(&mut self, at: DateTime<Utc>) -> &mut Self {
         match self.dialect {
             Dialect::Sqlite => self.push_bind(at.timestamp()),
-            Dialect::Postgres => self.push_bind(Param::Time(at)),
+            Dialect::Postgres => {
+                let whole = DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at);
+                self.push_bind(Param::Time(whole))
+            }
         }
     }
 
@@ -286,6 +290,12 @@ fn push_test(qb: &mut Sql, operand: &Operand<'_>, test: &Test) {
     operand(qb);
     match test {
         Test::Cmp(op, value) => {
+            // Text is ordered by bytes, as SQLite does, whatever the
+            // database's collation (`en_US` would put `a-b` after `ab`).
+            let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+            if qb.dialect == Dialect::Postgres && ordering && matches!(value, Value::Text(_)) {
+                qb.push(" COLLATE \"C\"");
+            }
             let op = match op {
                 CmpOp::Eq => " = ",
                 CmpOp::Ne => " <> ",
@@ -350,8 +360,17 @@ fn push_attr(qb: &mut Sql, name: &str, ty: AttrType, test: &Test) {
     qb.push("), 0)");
 }
 
+/// The date texts SQLite's `unixepoch` reads (date, optional time with
+/// optional fraction and zone). PostgreSQL reads many more (`today`,
+/// `March 1 2026`, `2026-3-1`); those must be no date here either. Still
+/// SQLite's alone: a bare time (`10:00`), a Julian day number, an impossible
+/// day it rolls over (`2026-02-30`), the year 0.
+const DATE_TEXT: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}((T|[ ]+)[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?[ ]*([Zz]|[+-][0-9]{2}:[0-9]{2})?)?[ ]*$";
+
 /// PostgreSQL: `CASE` guarantees the cast is only tried on a value of the
-/// right JSON type (a plain `AND` may be evaluated in any order).
+/// right JSON type (a plain `AND` may be evaluated in any order). Presence
+/// casts nothing (any non-null value is present), except for a date, which
+/// is present when it reads as one, as on SQLite.
 fn push_attr_pg(qb: &mut Sql, name: &str, ty: AttrType, test: &Test) {
     qb.push("coalesce((CASE WHEN jsonb_typeof(c.attributes -> ");
     qb.push_bind(name.to_string());
@@ -363,14 +382,25 @@ fn push_attr_pg(qb: &mut Sql, name: &str, ty: AttrType, test: &Test) {
     });
     qb.push(" THEN ");
     let name = name.to_string();
+    let present = matches!(test, Test::Present);
     let operand = move |qb: &mut Sql| {
-        let (before, after) = match ty {
-            AttrType::Number => ("(c.attributes ->> ", ")::float8"),
-            AttrType::Boolean => ("(c.attributes ->> ", ")::boolean"),
-            AttrType::Text => ("(c.attributes ->> ", ")"),
-            AttrType::Date => ("tend_try_timestamptz(c.attributes ->> ", ")"),
+        if ty == AttrType::Date {
+            qb.push("tend_try_timestamptz(CASE WHEN (c.attributes ->> ");
+            qb.push_bind(name.clone());
+            qb.push(") ~ ");
+            qb.push_bind(DATE_TEXT.to_string());
+            qb.push(" THEN c.attributes ->> ");
+            qb.push_bind(name.clone());
+            qb.push(" END)");
+            return;
+        }
+        let after = match ty {
+            _ if present => ")",
+            AttrType::Number => ")::float8",
+            AttrType::Boolean => ")::boolean",
+            AttrType::Text | AttrType::Date => ")",
         };
-        qb.push(before);
+        qb.push("(c.attributes ->> ");
         qb.push_bind(name.clone());
         qb.push(after);
     };

@@ -53,6 +53,14 @@ pub(super) const PLANNER_LOCK: i64 = 0x7465_6e64_706c_616e; // "tendplan"
 /// Key of the lock under which a claim counts the warm-up day's sends.
 pub(super) const DAILY_CAP_LOCK: i64 = 0x7465_6e64_6361_7073; // "tendcaps"
 
+/// The instant in whole seconds, as SQLite keeps it: "the same second" (an
+/// event's unique key, a repeated click) and day arithmetic then mean the
+/// same on both backends.
+pub(super) fn whole_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    at.with_nanosecond(0).unwrap_or(at)
+}
+
 /// Appends the selection's condition over contacts aliased `c`, values bound.
 pub(super) fn push_selection(qb: &mut QueryBuilder<'_, Postgres>, selection: &Selection) {
     qb.push("(");

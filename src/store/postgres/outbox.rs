@@ -68,8 +68,7 @@ async fn insert_failure(
 }
 
 /// The columns a claimed row is read with.
-const CLAIMED: &str =
-    "id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at, held_seconds";
+const CLAIMED: &str = "id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at, held_seconds";
 
 impl OutboxStore for PostgresStore {
     async fn create_sends(&self, sends: &[NewSend], now: DateTime<Utc>) -> StoreResult<u64> {
@@ -90,8 +89,8 @@ impl OutboxStore for PostgresStore {
         .bind(sends.iter().map(|s| s.campaign.clone()).collect::<Vec<_>>())
         .bind(sends.iter().map(|s| s.step as i32).collect::<Vec<_>>())
         .bind(sends.iter().map(|s| s.template.clone()).collect::<Vec<_>>())
-        .bind(sends.iter().map(|s| s.due_at).collect::<Vec<_>>())
-        .bind(now)
+        .bind(sends.iter().map(|s| whole_second(s.due_at)).collect::<Vec<_>>())
+        .bind(whole_second(now))
         .execute(&self.pool)
         .await
         .ctx("queueing sends")?
@@ -123,7 +122,7 @@ impl OutboxStore for PostgresStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Claim> {
-        let now = request.now;
+        let now = whole_second(request.now);
         let mut tx = self.pool.begin().await.ctx("claiming sends")?;
         // An unsubscribe between plan and send must win: check at claim time.
         let suppressed: Vec<i64> = sqlx::query_scalar(&format!(
@@ -218,7 +217,7 @@ impl OutboxStore for PostgresStore {
              RETURNING {CLAIMED}"
         ))
         .bind(&request.worker)
-        .bind(request.lease_until)
+        .bind(whole_second(request.lease_until))
         .bind(now)
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -305,6 +304,7 @@ impl OutboxStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<MarkResult> {
         let ctx = "marking a send as on the wire";
+        let now = whole_second(now);
         let mut tx = self.pool.begin().await.ctx(ctx)?;
         let row = sqlx::query(
             "SELECT s.state, s.claimed_by,
@@ -378,7 +378,13 @@ impl OutboxStore for PostgresStore {
         Ok(result)
     }
 
-    async fn record(&self, send_id: i64, outcome: &SendOutcome, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn record(
+        &self,
+        send_id: i64,
+        outcome: &SendOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let now = whole_second(now);
         let mut tx = self.pool.begin().await.ctx("recording a send")?;
         // `in_doubt` is accepted too: a late answer settles the doubt.
         const MINE: &str = "state IN ('claimed', 'sending', 'in_doubt')";
@@ -429,17 +435,24 @@ impl OutboxStore for PostgresStore {
                 .bind(subject)
                 .bind(response)
                 .bind(now)
-                .bind(serde_json::to_value(&content.choices).unwrap_or_else(|_| serde_json::json!([])))
+                .bind(
+                    serde_json::to_value(&content.choices)
+                        .unwrap_or_else(|_| serde_json::json!([])),
+                )
                 .bind(&content.opener)
                 .bind(&content.text),
-            SendOutcome::Retry { next_at, error, .. } | SendOutcome::Parked { next_at, error, .. } => {
-                query.bind(next_at).bind(error)
+            SendOutcome::Retry { next_at, error, .. }
+            | SendOutcome::Parked { next_at, error, .. } => {
+                query.bind(whole_second(*next_at)).bind(error)
             }
             SendOutcome::Failed { error, .. } | SendOutcome::Bounced { error, .. } => {
                 query.bind(error).bind(now)
             }
             SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
-            SendOutcome::Held { until, reason } => query.bind(until).bind(reason.as_str()).bind(now),
+            SendOutcome::Held { until, reason } => query
+                .bind(whole_second(*until))
+                .bind(reason.as_str())
+                .bind(now),
             SendOutcome::Released => query,
         };
         query.execute(&mut *tx).await.ctx("recording a send")?;
@@ -474,6 +487,7 @@ impl OutboxStore for PostgresStore {
     }
 
     async fn heartbeat(&self, worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()> {
+        let now = whole_second(now);
         sqlx::query(
             "INSERT INTO workers (id, host, boot_id, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = $6",
@@ -513,6 +527,7 @@ impl OutboxStore for PostgresStore {
     }
 
     async fn recover(&self, dead: &[String], now: DateTime<Utc>) -> StoreResult<Recovered> {
+        let now = whole_second(now);
         let ctx = "taking back the rows of stopped senders";
         let mut tx = self.pool.begin().await.ctx(ctx)?;
         // Whose rows: a dead sender's, or an unknown owner's once its lease ran out.
@@ -564,7 +579,12 @@ impl OutboxStore for PostgresStore {
         .ctx("reading soft bounces")
     }
 
-    async fn find_send(&self, campaign: &str, contact_id: i64, step: u32) -> StoreResult<Option<SendRow>> {
+    async fn find_send(
+        &self,
+        campaign: &str,
+        contact_id: i64,
+        step: u32,
+    ) -> StoreResult<Option<SendRow>> {
         let row = sqlx::query(
             "SELECT s.id, s.enrollment_id, s.state, s.sent_at FROM sends s
              JOIN enrollments e ON e.id = s.enrollment_id
@@ -588,7 +608,11 @@ impl OutboxStore for PostgresStore {
         }))
     }
 
-    async fn history(&self, contact_id: i64, before_send: Option<i64>) -> StoreResult<Vec<PastSend>> {
+    async fn history(
+        &self,
+        contact_id: i64,
+        before_send: Option<i64>,
+    ) -> StoreResult<Vec<PastSend>> {
         self.history_rows(contact_id, before_send).await
     }
 
@@ -622,8 +646,10 @@ impl OutboxStore for PostgresStore {
                     next_at: row.try_get("next_at").ctx(ctx)?,
                     hold_reason: hold
                         .map(|h| {
-                            h.parse()
-                                .map_err(|detail| StoreError::Corrupt { context: ctx, detail })
+                            h.parse().map_err(|detail| StoreError::Corrupt {
+                                context: ctx,
+                                detail,
+                            })
                         })
                         .transpose()?,
                     message_id: row.try_get("message_id").ctx(ctx)?,
@@ -645,6 +671,7 @@ impl OutboxStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let ctx = "settling in-doubt sends";
+        let now = whole_second(now);
         let mut qb = QueryBuilder::new(match how {
             Settle::Sent => {
                 "UPDATE sends SET state = 'sent', sent_at = coalesce(wire_at, next_at),
@@ -670,7 +697,12 @@ impl OutboxStore for PostgresStore {
         qb.push(" WHERE id IN (SELECT s.id FROM sends s WHERE s.state = 'in_doubt'");
         push_filter(&mut qb, filter);
         qb.push(" FOR UPDATE)");
-        Ok(qb.build().execute(&self.pool).await.ctx(ctx)?.rows_affected())
+        Ok(qb
+            .build()
+            .execute(&self.pool)
+            .await
+            .ctx(ctx)?
+            .rows_affected())
     }
 
     async fn sent_since(&self, since: DateTime<Utc>) -> StoreResult<u64> {

@@ -49,7 +49,11 @@ impl StateStore for PostgresStore {
         Ok(())
     }
 
-    async fn save_domain_health(&self, health: &DomainHealth, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn save_domain_health(
+        &self,
+        health: &DomainHealth,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO domain_health (domain, deferrals, paused_until, last_error, updated_at)
              VALUES ($1, $2, $3, $4, $5)
@@ -120,7 +124,12 @@ impl StateStore for PostgresStore {
         }))
     }
 
-    async fn secret(&self, name: &str, candidate: &[u8], now: DateTime<Utc>) -> StoreResult<Vec<u8>> {
+    async fn secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<u8>> {
         // The first caller's candidate wins; every later caller reads it back.
         sqlx::query(
             "INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
@@ -146,7 +155,11 @@ impl StateStore for PostgresStore {
             .ctx("reading a schedule checkpoint")
     }
 
-    async fn set_schedule_checkpoint(&self, campaign: &str, until: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_schedule_checkpoint(
+        &self,
+        campaign: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO schedule_checkpoints (campaign, checked_until) VALUES ($1, $2)
              ON CONFLICT (campaign) DO UPDATE SET checked_until = $2",
@@ -189,7 +202,8 @@ impl StateStore for PostgresStore {
                     daemon: row.try_get("id").ctx(ctx)?,
                     pid: row.try_get::<i64, _>("pid").ctx(ctx)? as u32,
                     next_tick_at: row.try_get("next_tick_at").ctx(ctx)?,
-                    tick_every_seconds: row.try_get::<i64, _>("tick_every_seconds").ctx(ctx)? as u64,
+                    tick_every_seconds: row.try_get::<i64, _>("tick_every_seconds").ctx(ctx)?
+                        as u64,
                     updated_at: row.try_get("updated_at").ctx(ctx)?,
                 })
             })
@@ -277,11 +291,7 @@ impl StateStore for PostgresStore {
     }
 
     async fn planner_lock(&self) -> StoreResult<Option<PlannerLock>> {
-        let mut session = self
-            .pool
-            .acquire()
-            .await
-            .ctx("taking the planner's lock")?;
+        let mut session = self.pool.acquire().await.ctx("taking the planner's lock")?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(PLANNER_LOCK)
             .fetch_one(&mut *session)

@@ -1,13 +1,111 @@
-//! Variation history queries on PostgreSQL. TEMPORARY stub (pg-read branch).
+//! PostgreSQL queries for variation: a contact's history, the sends the
+//! variation metric reads, and sample contacts for previews. Recording order
+//! is `sent_seq`, taken from a sequence when a row is recorded sent.
 
 use super::*;
 
+fn choices(row: &PgRow, ctx: &'static str) -> StoreResult<Vec<Choice>> {
+    let json: Option<serde_json::Value> = row.try_get("variants").ctx(ctx)?;
+    match json {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_value(json).map_err(|e| StoreError::Corrupt {
+            context: ctx,
+            detail: format!("variants: {e}"),
+        }),
+    }
+}
+
 impl PostgresStore {
+    /// The contact's sent messages in recording order; with `before_send`,
+    /// only those recorded before that one (all of them while it is unsent).
     pub(super) async fn history_rows(
         &self,
-        _contact_id: i64,
-        _before_send: Option<i64>,
+        contact_id: i64,
+        before_send: Option<i64>,
     ) -> StoreResult<Vec<PastSend>> {
-        unimplemented!("postgres history_rows")
+        let rows = sqlx::query(
+            "SELECT id, campaign, step, subject, variants, sent_at FROM sends
+             WHERE contact_id = $1 AND state = 'sent' AND id IS DISTINCT FROM $2
+               AND coalesce(sent_seq, 0) < coalesce((SELECT sent_seq FROM sends WHERE id = $2 AND state = 'sent'), 9223372036854775807)
+             ORDER BY coalesce(sent_seq, 0), sent_at, id",
+        )
+        .bind(contact_id)
+        .bind(before_send)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading a contact's history")?;
+        let ctx = "reading a past send";
+        rows.iter()
+            .map(|row| {
+                Ok(PastSend {
+                    send_id: row.try_get("id").ctx(ctx)?,
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    step: row.try_get::<i32, _>("step").ctx(ctx)? as u32,
+                    subject: row
+                        .try_get::<Option<String>, _>("subject")
+                        .ctx(ctx)?
+                        .unwrap_or_default(),
+                    choices: choices(row, ctx)?,
+                    sent_at: row.try_get("sent_at").ctx(ctx)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn sent_message_rows(&self, campaign: &str) -> StoreResult<Vec<SentMessage>> {
+        let rows = sqlx::query(
+            "SELECT contact_id, campaign, step, subject, opener, body_text, variants, sent_at
+             FROM sends
+             WHERE state = 'sent'
+               AND contact_id IN (SELECT contact_id FROM sends WHERE campaign = $1 AND state = 'sent')
+             ORDER BY contact_id, coalesce(sent_seq, 0), sent_at, id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading sent messages")?;
+        let ctx = "reading a sent message";
+        let text = |row: &PgRow, column: &str| -> StoreResult<String> {
+            Ok(row
+                .try_get::<Option<String>, _>(column)
+                .ctx(ctx)?
+                .unwrap_or_default())
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(SentMessage {
+                    contact_id: row.try_get("contact_id").ctx(ctx)?,
+                    campaign: row.try_get("campaign").ctx(ctx)?,
+                    step: row.try_get::<i32, _>("step").ctx(ctx)? as u32,
+                    subject: text(row, "subject")?,
+                    opener: text(row, "opener")?,
+                    text: text(row, "body_text")?,
+                    choices: choices(row, ctx)?,
+                    sent_at: row.try_get("sent_at").ctx(ctx)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn sample_contact_rows(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>> {
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE {NOT_SUPPRESSED} AND (c.id IN (SELECT contact_id FROM enrollments WHERE campaign = "
+        ));
+        qb.push_bind(campaign.to_string());
+        qb.push(") OR ");
+        push_selection(&mut qb, selection);
+        qb.push(") ORDER BY c.id LIMIT ");
+        qb.push_bind(i64::from(limit));
+        let rows = qb
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .ctx("sampling contacts")?;
+        rows.iter().map(contact_from_row).collect()
     }
 }
