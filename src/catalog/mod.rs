@@ -4,6 +4,7 @@
 
 mod campaign;
 mod diag;
+mod entry;
 mod fields;
 mod locale;
 mod template;
@@ -11,6 +12,7 @@ pub mod vocabulary;
 
 pub use campaign::{Campaign, CampaignZone, ExitWhen, Pilot, Reentry, Sample, Step};
 pub use diag::{Diagnostic, Severity, SourceFile, did_you_mean};
+pub use entry::Entry;
 pub use locale::Locale;
 pub use template::{HTML_SEPARATOR, TemplateSource};
 

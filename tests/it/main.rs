@@ -11,6 +11,7 @@ mod delivery;
 mod faults;
 mod helpers;
 mod import;
+mod journeys;
 mod operations;
 mod pg;
 mod pilot;
