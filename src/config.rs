@@ -271,6 +271,15 @@ pub struct SendingSettings {
     pub lease: Duration,
     /// Address for the `List-Unsubscribe` mailto link; defaults to the from address.
     pub unsubscribe_mailto: Option<String>,
+    /// The sender id ending every `Feedback-ID` (`CAMPAIGN:STEP:SENDER`);
+    /// defaults to each message's From domain.
+    pub feedback_id: Option<String>,
+    /// The envelope sender (bounce address, `MAIL FROM`), e.g.
+    /// `bounces@acme.example`; `tend check --production` wants one.
+    pub return_path: Option<String>,
+    /// The sender's postal address, printed under the unsubscribe line of
+    /// every message (CAN-SPAM and most national laws want one).
+    pub postal_address: Option<String>,
     /// Per-recipient-domain rates, e.g. `{ default = "600/min", "gmail.com" = "300/min" }`.
     pub per_domain: std::collections::BTreeMap<String, Rate>,
     /// After this many consecutive deferrals (4xx) a domain is paused…
@@ -322,6 +331,9 @@ impl Default for SendingSettings {
             retry_for: Duration::from_days(2),
             lease: Duration::from_secs(600),
             unsubscribe_mailto: None,
+            feedback_id: None,
+            return_path: None,
+            postal_address: None,
             per_domain: Default::default(),
             backoff_after: 3,
             backoff_pause: Duration::from_secs(300),
@@ -512,6 +524,22 @@ impl Settings {
                 format!("key `sending.reply_to`: invalid mailbox `{reply_to}`: {e}")
             })?;
         }
+        if let Some(id) = &self.sending.feedback_id {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            {
+                return Err(format!(
+                    "key `sending.feedback_id`: `{id}` must be letters, digits, `.`, `-` or `_` (it is the last field of `Feedback-ID`, e.g. acme.example)"
+                ));
+            }
+        }
+        if let Some(path) = &self.sending.return_path {
+            crate::domain::EmailAddress::parse(path).map_err(|e| {
+                format!("key `sending.return_path`: `{path}` is not an address: {e}")
+            })?;
+        }
         if let Some(quiet) = &self.sending.quiet_hours {
             crate::schedule::Hours::parse(quiet)
                 .map_err(|e| format!("key `sending.quiet_hours`: {e}"))?;
@@ -670,6 +698,9 @@ ca_file = "/etc/tend/ca.pem"
 from = "Ana <ana@acme.example>"
 reply_to = "Help <help@acme.example>"
 unsubscribe_mailto = "unsubscribe@acme.example"
+feedback_id = "acme"
+return_path = "bounces@acme.example"
+postal_address = "Acme Ltd, 1 Main Street, Springfield"
 quiet_hours = "21:00-08:00"
 max_per_contact = "2/7d"
 [http]
@@ -693,6 +724,9 @@ key_file = "/etc/tend/dkim.key"
                 ("TEND__SENDING__FROM", ""),
                 ("TEND__SENDING__REPLY_TO", ""),
                 ("TEND__SENDING__UNSUBSCRIBE_MAILTO", ""),
+                ("TEND__SENDING__FEEDBACK_ID", ""),
+                ("TEND__SENDING__RETURN_PATH", ""),
+                ("TEND__SENDING__POSTAL_ADDRESS", ""),
                 ("TEND__SENDING__QUIET_HOURS", ""),
                 ("TEND__SENDING__MAX_PER_CONTACT", ""),
                 ("TEND__HTTP__SECRET_FILE", ""),
@@ -709,6 +743,9 @@ key_file = "/etc/tend/dkim.key"
         assert_eq!(s.sending.from, None);
         assert_eq!(s.sending.reply_to, None);
         assert_eq!(s.sending.unsubscribe_mailto, None);
+        assert_eq!(s.sending.feedback_id, None);
+        assert_eq!(s.sending.return_path, None);
+        assert_eq!(s.sending.postal_address, None);
         assert_eq!(s.sending.quiet_hours, None);
         assert!(s.quiet_hours().is_none());
         assert!(s.sending.max_per_contact.is_none());

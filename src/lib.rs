@@ -26,6 +26,7 @@
 //! - [`clicks`]: tracked-link clicks: a reader's, or a link scanner's.
 //! - [`report`]: campaign and pilot statistics (Wilson, Newcombe), text/JSON/HTML.
 //! - [`daemon`]: the long-running loop, signal handling and graceful shutdown.
+//! - [`production`]: `tend check --production`: what must be right before real mail goes out.
 //! - [`variation`]: variant choice, de-repetition, the similarity lint and the variation metric.
 //! - [`cli`]: the command-line edge (clap), one file per subcommand.
 #![forbid(unsafe_code)]
@@ -45,6 +46,7 @@ pub mod links;
 pub mod metrics;
 pub mod pilot;
 pub mod plan;
+pub mod production;
 pub mod render;
 pub mod report;
 pub mod schedule;

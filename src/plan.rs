@@ -531,7 +531,11 @@ pub async fn tick<S: Store>(
             .await
             .map_err(fail)?;
         campaign_report.exiting = exiting;
-        if gate.entry.open {
+        if campaign.entry != crate::catalog::Entry::Segment {
+            campaign_report.entering = trigger::enter(store, catalog, campaign, &rules, now, true)
+                .await
+                .map_err(fail)?;
+        } else if gate.entry.open {
             let mut selection = campaign.segment.select(&catalog.vocabulary, now);
             selection.zones = gate.zones.clone();
             let reentry = reentry_cutoff(campaign, now);
@@ -630,7 +634,26 @@ pub async fn dry_run<S: Store>(
             .map_err(fail)?;
         campaign_report.exiting = exiting;
         let history = history(store, campaign, &rules, now).await.map_err(fail)?;
-        if gate.entry.open && !campaign.steps.is_empty() {
+        if campaign.entry != crate::catalog::Entry::Segment {
+            let entering = trigger::enter(store, catalog, campaign, &rules, now, false)
+                .await
+                .map_err(fail)?;
+            campaign_report.entering = entering;
+            if entering > 0 && !campaign.steps.is_empty() {
+                let entrant = EnrollmentProgress {
+                    enrollment_id: 0,
+                    contact_id: 0,
+                    entered_at: now,
+                    timezone: None,
+                    last_send: None,
+                };
+                tally(
+                    &mut campaign_report,
+                    &decide(campaign, &entrant, now, &rules, &[]),
+                    entering,
+                );
+            }
+        } else if gate.entry.open && !campaign.steps.is_empty() {
             // Entrants enter now; their first step depends on their zone, so count zone by zone.
             let zones = match (&gate.zones, campaign.timezone) {
                 (Some(zones), _) => zones.clone(),
@@ -723,6 +746,8 @@ pub async fn dry_run<S: Store>(
     }
     Ok(report)
 }
+
+mod trigger;
 
 #[cfg(test)]
 mod tests;

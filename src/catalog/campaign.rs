@@ -1,5 +1,6 @@
-//! One campaign file, `campaigns/ID.toml`: who enters (segment), what they
-//! get (steps). Every problem is collected with its position.
+//! One campaign file, `campaigns/ID.toml`: who enters (segment, or an event
+//! or anniversary: [`super::entry`]), what they get (steps). Every problem
+//! is collected with its position.
 
 use super::diag::{Diagnostic, Severity, SourceFile};
 use super::fields::{Fields, as_table};
@@ -17,7 +18,11 @@ pub struct Campaign {
     pub id: String,
     pub path: std::path::PathBuf,
     pub description: String,
+    /// Who may enter (for an event or anniversary entry: everyone, narrowed
+    /// by the segment and `entry.where` when given).
     pub segment: Segment,
+    /// What makes a contact enter.
+    pub entry: super::Entry,
     pub from: Option<Mailbox>,
     pub steps: Vec<Step>,
     /// When new contacts may enter; `None`: at every tick.
@@ -101,6 +106,7 @@ pub struct Step {
 const CAMPAIGN_KEYS: &[&str] = &[
     "description",
     "segment",
+    "entry",
     "from",
     "steps",
     "schedule",
@@ -193,9 +199,50 @@ fn parse_inner(
             })
             .ok()
     });
-    let segment = parse_segment(&fields, vocab, out);
+    let (entry, entry_filter) = super::entry::parse(&fields, vocab, out);
+    let segment = if entry == super::Entry::Segment || fields.get("segment").is_some() {
+        parse_segment(&fields, vocab, out)
+    } else {
+        Some(Segment {
+            stages: Vec::new(),
+            filter: None,
+        })
+    };
+    // `entry.where` narrows who may enter, on top of the segment.
+    let segment = segment.map(|segment| match entry_filter {
+        None => segment,
+        Some(extra) => Segment {
+            filter: Some(match segment.filter {
+                None => extra,
+                Some(own) => crate::segment::Filter::both(own, extra),
+            }),
+            ..segment
+        },
+    });
     let steps = parse_steps(&fields, out, refs);
     let timing = parse_timing(&fields, vocab, out);
+    if entry != super::Entry::Segment {
+        for (key, why) in [
+            (
+                "schedule",
+                "an event or anniversary decides when a contact enters",
+            ),
+            (
+                "pilot",
+                "a pilot samples a segment; event-started campaigns are not sampled",
+            ),
+        ] {
+            if let Some(value) = fields.get(key) {
+                out.push(
+                    file.error(
+                        value.span().start,
+                        format!("`{key}` cannot go with `entry`"),
+                    )
+                    .with_hint(format!("{why}: remove `{key}` or `entry`")),
+                );
+            }
+        }
+    }
     let errors_after = out.iter().filter(|d| d.is_error()).count();
     if errors_after > errors_before {
         return None;
@@ -205,6 +252,7 @@ fn parse_inner(
         path: file.path.clone(),
         description,
         segment: segment?,
+        entry,
         from,
         steps,
         schedule: timing.schedule,
@@ -254,7 +302,7 @@ fn parsed<T>(
 
 /// A filter parsed and checked against the vocabulary; errors point inside
 /// the TOML string at `span`.
-fn checked_filter(
+pub(super) fn checked_filter(
     file: &SourceFile,
     vocab: &Vocabulary,
     text: &str,

@@ -4,12 +4,16 @@
 
 mod campaign;
 mod diag;
+mod entry;
 mod fields;
+mod locale;
 mod template;
 pub mod vocabulary;
 
 pub use campaign::{Campaign, CampaignZone, ExitWhen, Pilot, Reentry, Sample, Step};
 pub use diag::{Diagnostic, Severity, SourceFile, did_you_mean};
+pub use entry::Entry;
+pub use locale::Locale;
 pub use template::{HTML_SEPARATOR, TemplateSource};
 
 use crate::segment::Vocabulary;
@@ -101,10 +105,30 @@ pub fn load(
     // Unused-template warnings only make sense when every campaign loaded.
     let any_error = out.iter().any(Diagnostic::is_error);
     for (name, template) in catalog.templates.iter().filter(|_| !any_error) {
-        let used = catalog
-            .campaigns
-            .values()
-            .any(|c| c.steps.iter().any(|s| &s.template == name));
+        if template.localized && !catalog.templates.contains_key(&template.base) {
+            out.push(
+                Diagnostic::file(
+                    &template.file.path,
+                    Severity::Warning,
+                    format!(
+                        "`{name}` is the {} version of `{}`, which does not exist",
+                        template.locale, template.base
+                    ),
+                )
+                .with_hint(format!(
+                    "create {} (the default every other contact gets), or rename this file",
+                    templates_dir
+                        .join(format!("{}.tera", template.base))
+                        .display()
+                )),
+            );
+            continue;
+        }
+        let used = catalog.campaigns.values().any(|c| {
+            c.steps
+                .iter()
+                .any(|s| s.template == template.base || &s.template == name)
+        });
         if !used {
             out.push(Diagnostic::file(
                 &template.file.path,

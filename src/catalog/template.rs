@@ -1,6 +1,10 @@
 //! Template files, `templates/NAME.tera`: TOML front matter between `+++`
-//! lines (subject, optional preheader), then the plain-text body, then
-//! optionally a line `--- html ---` and the HTML body.
+//! lines (subject, optional preheader and `lang`), then the plain-text body,
+//! then optionally a line `--- html ---` and the HTML body.
+//!
+//! `templates/NAME.de.tera` (a supported locale code before `.tera`) is the
+//! German version of `NAME`: a contact whose `locale` attribute asks for
+//! German gets it, everyone else the default `NAME.tera`.
 //!
 //! ```text
 //! +++
@@ -13,6 +17,7 @@
 
 use super::diag::{Diagnostic, SourceFile};
 use super::fields::Fields;
+use super::locale::Locale;
 use toml::de::DeTable;
 
 pub const HTML_SEPARATOR: &str = "--- html ---";
@@ -32,9 +37,17 @@ pub struct TemplateSource {
     pub text_line: usize,
     pub html: Option<String>,
     pub html_line: usize,
+    /// The template this one translates (`welcome/hello` for
+    /// `welcome/hello.de`); its own name when it is a default template.
+    pub base: String,
+    /// Whether the file name carries a locale (`NAME.de.tera`).
+    pub localized: bool,
+    /// The language it is written in: the file name's locale, else the
+    /// front matter's `lang`, else English. Helpers and the footer follow it.
+    pub locale: Locale,
 }
 
-const FRONT_MATTER_KEYS: &[&str] = &["subject", "preheader"];
+const FRONT_MATTER_KEYS: &[&str] = &["subject", "preheader", "lang"];
 
 /// Splits and checks one template file. Returns `None` on any error.
 pub fn parse(name: &str, file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<TemplateSource> {
@@ -101,6 +114,39 @@ pub fn parse(name: &str, file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<
     fields.reject_unknown(&known, &[], out);
     let subject = fields.required_string("subject", "\"Welcome, {{ contact.first_name }}\"", out);
     let preheader = fields.string("preheader", out);
+    let (base, suffix) = Locale::split_name(name);
+    let lang = fields.string("lang", out).and_then(|(code, span)| {
+        let supported = || {
+            Locale::ALL
+                .iter()
+                .map(|l| format!("\"{l}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match Locale::parse(code) {
+            None => {
+                out.push(
+                    file.error(span.start, format!("tend does not write in `{code}`"))
+                        .with_hint(format!(
+                            "helpers and the unsubscribe footer exist in {}",
+                            supported()
+                        )),
+                );
+                None
+            }
+            Some(l) if suffix.is_some_and(|s| s != l) => {
+                out.push(
+                    file.error(
+                        span.start,
+                        format!("`lang = \"{code}\"` contradicts the file name's locale"),
+                    )
+                    .with_hint("the `.LL.tera` suffix already says the language: remove `lang`"),
+                );
+                None
+            }
+            Some(l) => Some(l),
+        }
+    });
     if let Some((s, span)) = &subject {
         if s.trim().is_empty() {
             out.push(
@@ -152,6 +198,9 @@ pub fn parse(name: &str, file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<
         text_line,
         html,
         html_line,
+        base: base.to_string(),
+        localized: suffix.is_some(),
+        locale: suffix.or(lang).unwrap_or_default(),
         file,
     })
 }
@@ -211,6 +260,48 @@ mod tests {
             diags[0].hint.as_deref().unwrap().contains("pick("),
             "{diags:?}"
         );
+    }
+
+    #[test]
+    fn a_locale_suffix_or_lang_says_the_language() {
+        let mut out = Vec::new();
+        let file = |text: &str| SourceFile::new(Path::new("t.de.tera"), text.to_string());
+        let t = parse(
+            "w/hello.de",
+            file("+++\nsubject = \"Hallo\"\n+++\nHallo\n"),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.base.as_str(), t.localized, t.locale),
+            ("w/hello", true, Locale::De)
+        );
+        let t = parse(
+            "w/hello",
+            file("+++\nsubject = \"Hola\"\nlang = \"es\"\n+++\nHola\n"),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.base.as_str(), t.localized, t.locale),
+            ("w/hello", false, Locale::Es)
+        );
+        assert!(out.is_empty(), "{out:?}");
+        let bad = parse(
+            "w/hello.de",
+            file("+++\nsubject = \"x\"\nlang = \"es\"\n+++\nx\n"),
+            &mut out,
+        );
+        assert!(
+            bad.is_none() && out[0].message.contains("contradicts"),
+            "{out:?}"
+        );
+        let (t, diags) = parse_str("+++\nsubject = \"x\"\nlang = \"fr\"\n+++\nx\n");
+        assert!(
+            t.is_none() && diags[0].message.contains("`fr`"),
+            "{diags:?}"
+        );
+        assert_eq!((diags[0].line, diags[0].col), (3, 8));
     }
 
     #[test]

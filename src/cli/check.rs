@@ -1,11 +1,13 @@
 //! `tend check`: every problem in config, campaigns and templates, each as
 //! `path:line:col: level: message` with a hint. Exit 1 on any error. When
 //! everything compiles, every step is also rendered for sample contacts
-//! (missing data, near-duplicate steps: see [`crate::variation::lint`]).
+//! (missing data, near-duplicate steps, copy slips: see
+//! [`crate::variation::lint`]). `--production` adds what must be right
+//! before real mail goes out ([`crate::production`]).
 
 use super::app::{Context, print_json};
 use crate::catalog::{Diagnostic, Severity};
-use crate::variation::lint::{DEFAULT_MAX_SIMILARITY, LintOptions, lint};
+use crate::variation::lint::{DEFAULT_MAX_SIMILARITY, LintOptions, brands, lint};
 use clap::Args;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -18,6 +20,10 @@ pub struct CheckArgs {
     /// Report two steps whose texts are more similar than this (0 to 1)
     #[arg(long, value_name = "RATIO", default_value_t = DEFAULT_MAX_SIMILARITY, value_parser = ratio)]
     pub max_similarity: f64,
+    /// Also check what real mail needs: https public_url, aligned DKIM, a
+    /// bounce address, a postal address, a visible unsubscribe, sane rates
+    #[arg(long)]
+    pub production: bool,
 }
 
 fn ratio(text: &str) -> Result<f64, String> {
@@ -40,12 +46,25 @@ struct JsonDiagnostic<'a> {
 pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (mut loaded, mut diagnostics) = ctx.load_catalog().await;
     if let Some(l) = &loaded {
+        let global_from = ctx.settings.from_mailbox();
+        let froms = global_from
+            .iter()
+            .chain(l.catalog.campaigns.values().filter_map(|c| c.from.as_ref()));
         let options = LintOptions {
             strict: args.strict,
             max_similarity: args.max_similarity,
             now: ctx.clock().now(),
+            brands: brands(froms),
         };
-        diagnostics.extend(lint(&l.catalog, &l.renderer, options));
+        diagnostics.extend(lint(&l.catalog, &l.renderer, options.clone()));
+        if args.production {
+            diagnostics.extend(crate::production::check(
+                &ctx.settings,
+                &ctx.config_path,
+                l,
+                options.now,
+            ));
+        }
         diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
         if diagnostics.iter().any(Diagnostic::is_error) {
             loaded = None;
@@ -55,12 +74,23 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let warnings = diagnostics.len() - errors;
     if ctx.json {
         let list: Vec<JsonDiagnostic<'_>> = diagnostics.iter().map(json).collect();
+        let dns: Vec<serde_json::Value> = dns(ctx, args.production)
+            .into_iter()
+            .map(|(name, value, why)| serde_json::json!({ "name": name, "type": "TXT", "value": value, "why": why }))
+            .collect();
         print_json(
-            &serde_json::json!({ "ok": errors == 0, "errors": errors, "warnings": warnings, "diagnostics": list }),
+            &serde_json::json!({ "ok": errors == 0, "errors": errors, "warnings": warnings, "diagnostics": list, "dns": dns }),
         )?;
     } else {
         for d in &diagnostics {
             outln!("{d}")?;
+        }
+        let records = dns(ctx, args.production);
+        if !records.is_empty() {
+            outln!("DNS records to publish (TXT):")?;
+            for (name, value, why) in records {
+                outln!("  {name}\n    \"{value}\"\n    ({why})")?;
+            }
         }
         match &loaded {
             Some(l) => outln!(
@@ -76,6 +106,15 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// With `--production`: the DNS records the configuration expects.
+fn dns(ctx: &Context, production: bool) -> Vec<(String, String, &'static str)> {
+    if production {
+        crate::production::dns_records(&ctx.settings)
+    } else {
+        Vec::new()
+    }
 }
 
 fn json(d: &Diagnostic) -> JsonDiagnostic<'_> {

@@ -1,10 +1,12 @@
-//! `tend variation CAMPAIGN`: how varied the campaign's actual sends were
+//! `tend variation CAMPAIGN`: how varied the campaign's actual sends were,
+//! per contact and across recipients of each step, personal fields masked
 //! (see [`crate::variation::metric`]); `--json` for machines.
 
 use super::app::{Context, UserError, print_json};
 use crate::store::prelude::*;
 use crate::variation::metric::measure;
 use clap::Args;
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -16,7 +18,15 @@ pub struct VariationArgs {
 pub async fn run(ctx: &Context, args: VariationArgs) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let messages = store.sent_messages(&args.campaign).await?;
-    let r = measure(&args.campaign, &messages);
+    // Names and other personal fields are masked before comparing.
+    let mut contacts = HashMap::new();
+    let ids: std::collections::BTreeSet<i64> = messages.iter().map(|m| m.contact_id).collect();
+    for id in ids {
+        if let Some(c) = store.contact_by_id(id).await? {
+            contacts.insert(id, c);
+        }
+    }
+    let r = measure(&args.campaign, &messages, &contacts);
     if r.sends == 0 {
         return Err(UserError(format!("campaign `{}` has no sent messages", args.campaign)).into());
     }
@@ -47,6 +57,19 @@ pub async fn run(ctx: &Context, args: VariationArgs) -> anyhow::Result<ExitCode>
             "  mean pairwise similarity     {s:.3} (per contact, 0 = nothing shared, 1 = identical)"
         )?,
         None => outln!("  mean pairwise similarity     n/a (no contact got two messages yet)")?,
+    }
+    outln!("  similarity across recipients (names, addresses, attributes and links masked)")?;
+    for s in &r.steps {
+        match (s.mean_similarity, s.max_similarity) {
+            (Some(mean), Some(max)) => outln!(
+                "    step {:<3} {mean:.3} mean, {max:.3} max over {} pair(s) of {} recipient(s)",
+                s.step,
+                s.pairs,
+                s.recipients
+                    .min(crate::variation::metric::MAX_RECIPIENTS as u64)
+            )?,
+            _ => outln!("    step {:<3} n/a ({} recipient)", s.step, s.recipients)?,
+        }
     }
     for slot in &r.slots {
         let counts: Vec<String> = slot.counts.iter().map(u64::to_string).collect();

@@ -57,6 +57,13 @@ pub async fn run<S: Store>(
     crate::metrics::init();
     let notifier = Notifier::from_env();
     let identity = send::identity(&store, settings, clock.now()).await?;
+    // Real mail is going out: say loudly what `tend check --production` would.
+    if settings.smtp.transport == crate::config::TransportKind::Smtp {
+        for d in crate::production::check(settings, config_path, &loaded, clock.now()) {
+            let finding = redact_addresses(&d.to_string().replace('\n', " "));
+            tracing::warn!("production check: {finding}");
+        }
+    }
     let (stop_tasks, tasks_stopped) = watch::channel(false);
     let (catalog_tx, catalog) = watch::channel(loaded);
     let report_catalog = catalog.clone();

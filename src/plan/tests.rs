@@ -16,6 +16,7 @@ fn campaign(afters: &[i64]) -> Campaign {
             stages: vec![Stage::New.to_string()],
             filter: None,
         },
+        entry: crate::catalog::Entry::Segment,
         from: None,
         steps: afters
             .iter()

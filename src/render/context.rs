@@ -1,14 +1,15 @@
 //! What templates see: `contact`, `campaign`, `step`, `now`.
 
-use crate::catalog::Campaign;
+use crate::catalog::{Campaign, Locale};
 use crate::config::LifecycleSettings;
 use crate::domain::{Attributes, Contact};
 use crate::segment::stage_of;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// The contact as templates see it. Missing data has a graceful form:
-/// `first_name` is "there" when no usable name exists ("Hi there,").
+/// The contact as templates see it. `first_name` is empty when the name
+/// field holds no usable first name (see [`super::names::first_name`]):
+/// greet with `{{ "Hi" | salute }}` or test `{% if contact.first_name %}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContactView {
     pub email: String,
@@ -21,6 +22,9 @@ pub struct ContactView {
     pub created_at: String,
     pub last_activity_at: Option<String>,
     pub timezone: String,
+    /// The language this message is written in (`en`, `de`, `es`): the
+    /// template's, which is the contact's own when a version in it exists.
+    pub locale: Locale,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,25 +41,17 @@ struct StepView {
     template: String,
 }
 
-/// The greeting name: the first word of `name`, unless the name is missing
-/// or is really an email address (CRMs often copy the address into it).
-pub fn first_name(name: Option<&str>) -> String {
-    name.map(str::trim)
-        .filter(|n| !n.is_empty() && !n.contains('@'))
-        .and_then(|n| n.split_whitespace().next())
-        .map(str::to_string)
-        .unwrap_or_else(|| "there".to_string())
-}
-
 pub fn contact_view(
     contact: &Contact,
     lifecycle: &LifecycleSettings,
     now: DateTime<Utc>,
+    locale: Locale,
 ) -> ContactView {
     ContactView {
         email: contact.email.clone(),
         name: contact.name.clone().unwrap_or_default(),
-        first_name: first_name(contact.name.as_deref()),
+        first_name: super::names::first_name(contact.name.as_deref()).unwrap_or_default(),
+        locale,
         tags: contact.tags.clone(),
         attributes: contact.attributes.clone(),
         stage: stage_of(contact.created_at, contact.last_activity_at, lifecycle, now)
@@ -73,9 +69,10 @@ pub fn build(
     contact: &Contact,
     lifecycle: &LifecycleSettings,
     now: DateTime<Utc>,
+    locale: Locale,
 ) -> tera::Context {
     let mut ctx = tera::Context::new();
-    ctx.insert("contact", &contact_view(contact, lifecycle, now));
+    ctx.insert("contact", &contact_view(contact, lifecycle, now, locale));
     ctx.insert(
         "campaign",
         &CampaignView {
@@ -93,17 +90,4 @@ pub fn build(
     );
     ctx.insert("now", &now.to_rfc3339());
     ctx
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_name_falls_back_gracefully() {
-        assert_eq!(first_name(Some("Ana María López")), "Ana");
-        assert_eq!(first_name(Some("  ")), "there");
-        assert_eq!(first_name(Some("ana@example.com")), "there");
-        assert_eq!(first_name(None), "there");
-    }
 }

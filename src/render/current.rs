@@ -3,6 +3,7 @@
 //! history, the contact's zone, the clock) in a thread-local for the length
 //! of one synchronous `Tera::render` call, and reads back the choices made.
 
+use crate::catalog::Locale;
 use crate::domain::Attributes;
 use crate::variation::{Choice, PastSend, Slot, choose};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,9 @@ pub enum PickMode {
     Seeded,
     /// Always the first option: `tend check` compares templates as written.
     First,
+    /// Option N of every slot (the last when a slot has fewer): `tend check`
+    /// proofreads every option by rendering N = 0, 1, 2…
+    Nth(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +32,10 @@ pub struct Current {
     pub now: DateTime<Utc>,
     pub zone: Tz,
     pub attributes: Attributes,
+    /// The language of the template being rendered: helpers write in it.
+    pub locale: Locale,
+    /// The contact's usable first name ([`super::names::first_name`]).
+    pub first_name: Option<String>,
     pub mode: PickMode,
     /// The part being rendered: subject, preheader, text, html.
     pub part: &'static str,
@@ -112,6 +120,7 @@ pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
             _ => {
                 let index = match state.mode {
                     PickMode::First => 0,
+                    PickMode::Nth(k) => k.min(texts.len() - 1),
                     PickMode::Seeded => {
                         let banned: Vec<usize> = state
                             .banned

@@ -1,4 +1,8 @@
-//! MIME assembly: headers every message carries, and the body parts.
+//! MIME assembly: headers every message carries, and the body parts. The
+//! HTML part is always a complete document (doctype, `html lang`, `head`
+//! with charset, viewport and title) next to its plain-text alternative: a
+//! template's HTML fragment is wrapped, a template that writes its own
+//! document keeps it.
 
 use super::RenderError;
 use super::Rendered;
@@ -21,6 +25,9 @@ pub struct MessageMeta {
     /// `mailto:` alternative in `List-Unsubscribe`, for clients without HTTP.
     pub unsubscribe_mailto: String,
     pub campaign: String,
+    /// `CAMPAIGN:STEP:SENDER`: Gmail's feedback loop reports complaint
+    /// rates per value; the last field identifies the sender.
+    pub feedback_id: String,
 }
 
 /// The Message-ID of a send, derived from its id so that a duplicate
@@ -63,17 +70,15 @@ pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Message,
             LIST_ID,
             format!("<{}.{domain}>", meta.campaign),
         ))
-        .raw_header(HeaderValue::new(
-            FEEDBACK_ID,
-            format!("{}:tend", meta.campaign),
-        ));
+        .raw_header(HeaderValue::new(FEEDBACK_ID, meta.feedback_id.clone()));
     if let Some(reply_to) = &meta.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
     let result = match &rendered.html {
         None => builder.singlepart(SinglePart::plain(rendered.text.clone())),
         Some(html) => {
-            let html = with_preheader(html, rendered.preheader.as_deref());
+            let html = document(html, rendered);
+            let html = with_preheader(&html, rendered.preheader.as_deref());
             // A boundary derived from the Message-ID keeps preview and send identical.
             builder.multipart(
                 MultiPart::alternative()
@@ -87,6 +92,49 @@ pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Message,
         }
     };
     result.map_err(|e| RenderError::Message(e.to_string()))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Whether a template's HTML is already a document of its own.
+pub fn is_document(html: &str) -> bool {
+    let lower = html.trim_start().to_ascii_lowercase();
+    lower.starts_with("<!doctype") || lower.starts_with("<html")
+}
+
+/// A fragment in a complete, accessible document: the language for screen
+/// readers (`html lang`, and again on the message container because some
+/// webmail keeps only the body), charset, viewport for phones, the subject
+/// as title, explicit colours so the footer's contrast holds.
+pub fn document(html: &str, rendered: &Rendered) -> String {
+    if is_document(html) {
+        return html.to_string();
+    }
+    let lang = rendered.locale.code();
+    let title = escape(&rendered.subject);
+    format!(
+        "<!DOCTYPE html>\n\
+<html lang=\"{lang}\" dir=\"ltr\">\n\
+<head>\n\
+<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta name=\"color-scheme\" content=\"light\">\n\
+<title>{title}</title>\n\
+</head>\n\
+<body style=\"margin:0;padding:0;background-color:#ffffff;color:#1f1f1f\">\n\
+<div role=\"article\" aria-roledescription=\"email\" aria-label=\"{title}\" lang=\"{lang}\" dir=\"ltr\" \
+style=\"max-width:600px;margin:0 auto;padding:24px;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:16px;line-height:1.5;color:#1f1f1f;background-color:#ffffff\">\n\
+{}\n\
+</div>\n\
+</body>\n\
+</html>\n",
+        html.trim()
+    )
 }
 
 /// Inbox preview text: a hidden first element of the HTML body.

@@ -5,17 +5,27 @@
 mod context;
 mod current;
 mod display_name;
+pub mod dkim;
+pub mod english;
+mod footer;
 mod helpers;
 mod message;
+mod names;
+pub mod proofread;
+#[cfg(test)]
+mod properties;
 mod tera_error;
+pub mod words;
 
-pub use context::{ContactView, first_name};
+pub use context::ContactView;
 pub use current::PickMode;
 pub use display_name::{MAX_NAME, UnusableName, display_name};
+pub use footer::{FOOTER_COLOR, add_footer};
 pub use helpers::{greeting_at, humanize, join_list};
-pub use message::{MessageMeta, build_message, message_id};
+pub use message::{MessageMeta, build_message, document, is_document, message_id};
+pub use names::first_name;
 
-use crate::catalog::{Campaign, Catalog, Diagnostic, SourceFile};
+use crate::catalog::{Campaign, Catalog, Diagnostic, Locale, SourceFile};
 use crate::config::LifecycleSettings;
 use crate::domain::Contact;
 use crate::variation::{self, Choice, PastSend};
@@ -52,12 +62,17 @@ pub struct Rendered {
     pub choices: Vec<Choice>,
     /// The `opener` slot's text, or the first line of the text part.
     pub opener: String,
+    /// The language it is written in (the template's): the footer and the
+    /// HTML `lang` follow it.
+    pub locale: Locale,
 }
 
 #[derive(Debug)]
 pub struct Renderer {
     tera: Tera,
     lifecycle: LifecycleSettings,
+    /// The language each template is written in, by template name.
+    locales: BTreeMap<String, Locale>,
 }
 
 /// Tera template names for each part; `.html` names get HTML auto-escaping.
@@ -115,10 +130,36 @@ impl Renderer {
                 }
             }
         }
+        let locales = catalog
+            .templates
+            .iter()
+            .map(|(name, t)| (name.clone(), t.locale))
+            .collect();
         if out.is_empty() {
-            Ok(Self { tera, lifecycle })
+            Ok(Self {
+                tera,
+                lifecycle,
+                locales,
+            })
         } else {
             Err(out)
+        }
+    }
+
+    /// The template a contact gets for `template`, and its language: the
+    /// version in the contact's language (`NAME.de`) when one exists and
+    /// the default is in another language, else the default.
+    pub fn template_for(&self, template: &str, contact: &Contact) -> (String, Locale) {
+        let default = self.locales.get(template).copied().unwrap_or_default();
+        match Locale::of_contact(&contact.attributes) {
+            Some(wanted) if wanted != default => {
+                let localized = format!("{template}.{}", wanted.code());
+                match self.locales.get(&localized) {
+                    Some(&locale) => (localized, locale),
+                    None => (template.to_string(), default),
+                }
+            }
+            _ => (template.to_string(), default),
         }
     }
 
@@ -152,7 +193,8 @@ impl Renderer {
                 campaign: campaign.id.clone(),
                 step: step as u32 + 1,
             })?;
-        let ctx = context::build(campaign, step, contact, &self.lifecycle, now);
+        let (template, locale) = self.template_for(&step_def.template, contact);
+        let ctx = context::build(campaign, step, contact, &self.lifecycle, now, locale);
         let state = Current {
             seed: variation::seed(&contact.email, &campaign.id, step),
             history: history.to_vec(),
@@ -163,13 +205,17 @@ impl Renderer {
                 .and_then(|z| z.parse::<Tz>().ok())
                 .unwrap_or(Tz::UTC),
             attributes: contact.attributes.clone(),
+            locale,
+            first_name: first_name(contact.name.as_deref()),
             mode,
             part: "subject",
             chosen: BTreeMap::new(),
             banned: Vec::new(),
         };
         let previous_subject = history.last().map(|p| p.subject.as_str());
-        let template = &step_def.template;
+        // A step's own subject is written in the default template's language.
+        let step_subject = step_def.subject.is_some() && template == step_def.template;
+        let template = &template;
         let (parts, state) = with_current(state, || {
             let render = |name: String, part: &'static str| {
                 // Outside a render `read` fails; inside it always succeeds.
@@ -185,7 +231,7 @@ impl Renderer {
                         message: tera_error::chain(&e),
                     })
             };
-            let subject_source = if step_def.subject.is_some() {
+            let subject_source = if step_subject {
                 step_subject_name(&campaign.id, step)
             } else {
                 part_name(template, "subject")
@@ -235,6 +281,7 @@ impl Renderer {
             text,
             html,
             choices,
+            locale,
         })
     }
 }

@@ -290,6 +290,7 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.35rem .7rem;bord
 {pilot}
 <p class="meta" data-test="response-definition">{response_definition}</p>
 <p class="verdict" data-test="verdict">{verdict}</p>
+<p class="{complaint_class}" data-test="complaint-rate">Complaint rate: {complaints}</p>
 {warnings}
 <table><thead><tr><th>group</th><th>contacts</th><th>sent</th><th>failed</th><th>bounced</th><th>unsubscribed</th><th>responders</th><th>response rate</th><th>95% interval</th></tr></thead>
 <tbody>{rows}</tbody></table>
@@ -313,6 +314,11 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.35rem .7rem;bord
         generated = r.generated_at.format("%Y-%m-%d %H:%M UTC"),
         treatment = TREATMENT,
         verdict = escape(&r.verdict),
+        complaints = escape(&r.complaints.summary),
+        complaint_class = match r.complaints.level {
+            super::complaints::ComplaintLevel::Ok => "meta",
+            _ => "warning",
+        },
         response_definition = with_code(&r.response_definition),
         rate_chart = rate_chart(r),
         timeline = timeline_chart(&r.timeline),

@@ -9,6 +9,7 @@
 //! never part of the rate or its interval unless `respond_on` names `click`:
 //! only the treatment can click.
 
+pub mod complaints;
 mod html;
 pub mod stats;
 mod text;
@@ -75,6 +76,8 @@ pub struct Report {
     pub not_sent: Vec<EndedCount>,
     /// Messages held back when they were about to leave, and until when.
     pub held: Vec<HeldCount>,
+    /// Spam complaints per message sent, against Gmail's and Yahoo's limits.
+    pub complaints: complaints::Complaints,
 }
 
 impl Report {
@@ -193,6 +196,7 @@ pub async fn build<S: Store>(
             .into_iter()
             .filter(|h| h.campaign == campaign.id)
             .collect(),
+        complaints: complaints::complaints(store, &campaign.id).await?,
     })
 }
 

@@ -62,6 +62,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     out += &format!("\nverdict: {}\n", r.verdict);
+    out += &format!("complaint rate: {}\n", r.complaints.summary);
     for w in &r.warnings {
         out += &format!("warning: {w}\n");
     }

@@ -58,6 +58,26 @@ pub struct Filter {
     pub expr: filter::Expr,
 }
 
+impl Filter {
+    /// Both filters at once, as the one expression `(a) and (b)`, so its
+    /// positions still point into one text (for `segment explain`).
+    pub fn both(a: Filter, b: Filter) -> Filter {
+        let text = format!("({}) and ({})", a.text, b.text);
+        match filter::parse(&text) {
+            Ok(expr) => Filter { text, expr },
+            // Two valid filters joined stay valid unless the joined text
+            // outgrows the length limit: keep both trees under one `and`.
+            Err(_) => Filter {
+                expr: filter::Expr {
+                    span: a.expr.span.clone(),
+                    kind: filter::ExprKind::And(vec![a.expr, b.expr]),
+                },
+                text: a.text,
+            },
+        }
+    }
+}
+
 /// A campaign's audience as written in its file: stage names (built-in or
 /// custom; none means every stage) and an optional filter.
 #[derive(Debug, Clone, PartialEq)]

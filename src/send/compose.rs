@@ -1,21 +1,21 @@
 //! One path from (campaign, step, contact, now) to a ready MIME message,
-//! shared by the sender and `tend preview` so the two cannot drift apart.
+//! shared by the sender and `tend preview` so the two cannot drift apart:
+//! render, rewrite links, append the footer (unsubscribe line and postal
+//! address, in the message's language), assemble the MIME message, and sign
+//! the final bytes ([`crate::render::dkim`]).
 
 use super::Loaded;
 use crate::catalog::Campaign;
-use crate::config::{DkimAlgorithm, DkimSettings, Settings};
+use crate::config::Settings;
 use crate::domain::{Contact, SentContent};
 use crate::links::Links;
-use crate::render::{MessageMeta, RenderError, Rendered, build_message, display_name, message_id};
+use crate::render::dkim::DkimSigner;
+use crate::render::{
+    MessageMeta, RenderError, add_footer, build_message, display_name, message_id,
+};
 use crate::variation::PastSend;
 use chrono::{DateTime, Utc};
-use lettre::Message;
 use lettre::message::Mailbox;
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
-use lettre::message::header::HeaderName;
 use std::sync::Arc;
 
 /// RFC 5322 caps a header line at 998 characters.
@@ -28,10 +28,15 @@ pub struct Identity {
     pub reply_to: Option<Mailbox>,
     pub unsubscribe_mailto: String,
     pub links: Links,
-    pub dkim: Option<Arc<DkimConfig>>,
+    pub dkim: Option<Arc<DkimSigner>>,
     /// A random id kept in the database: Message-IDs from another
     /// installation (or a reset one) never collide with ours.
     pub installation: String,
+    /// The sender id at the end of `Feedback-ID` (`sending.feedback_id`);
+    /// `None`: each message's From domain.
+    pub feedback_id: Option<String>,
+    /// `sending.postal_address`, printed under the unsubscribe line.
+    pub postal_address: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,80 +74,39 @@ impl Identity {
             dkim: settings
                 .dkim
                 .as_ref()
-                .map(dkim_config)
+                .map(|d| {
+                    DkimSigner::load(d).map_err(|e| IdentityError::DkimKey {
+                        path: d.key_file.display().to_string(),
+                        message: e.to_string(),
+                    })
+                })
                 .transpose()?
                 .map(Arc::new),
             installation,
+            feedback_id: settings.sending.feedback_id.clone(),
+            postal_address: settings.sending.postal_address.clone(),
         })
     }
 }
 
-/// Headers covered by the signature, the unsubscribe pair included: nobody
-/// downstream can swap the unsubscribe target without breaking it.
-/// `Content-Type` is left out on purpose: lettre writes a multipart
-/// message's Content-Type with the body, so its signer cannot cover it, and
-/// listing it would make every multipart signature fail verification.
-const SIGNED_HEADERS: [&str; 8] = [
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "MIME-Version",
-];
+/// The message as it goes on the wire, signature included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formatted(Vec<u8>);
 
-fn dkim_config(dkim: &DkimSettings) -> Result<DkimConfig, IdentityError> {
-    let err = |message: String| IdentityError::DkimKey {
-        path: dkim.key_file.display().to_string(),
-        message,
-    };
-    let pem = std::fs::read_to_string(&dkim.key_file).map_err(|e| err(e.to_string()))?;
-    let algorithm = match dkim.algorithm {
-        DkimAlgorithm::Rsa => DkimSigningAlgorithm::Rsa,
-        DkimAlgorithm::Ed25519 => DkimSigningAlgorithm::Ed25519,
-    };
-    let key = DkimSigningKey::new(pem.trim(), algorithm).map_err(|e| {
-        err(format!(
-            "{e} (RSA keys must be PKCS#1 PEM, `-----BEGIN RSA PRIVATE KEY-----`; Ed25519 keys the base64 of the 32-byte seed)"
-        ))
-    })?;
-    Ok(DkimConfig::new(
-        dkim.selector.clone(),
-        dkim.domain.clone(),
-        key,
-        SIGNED_HEADERS
-            .iter()
-            .map(|h| HeaderName::new_from_ascii_str(h))
-            .collect(),
-        DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        },
-    ))
-}
+impl Formatted {
+    /// The bytes to send (the name lettre's `Message` uses, so callers read the same).
+    pub fn formatted(&self) -> Vec<u8> {
+        self.0.clone()
+    }
 
-/// Every message carries a visible way out, in both parts.
-fn add_unsubscribe_footer(rendered: &mut Rendered, url: &str) {
-    rendered.text = format!(
-        "{}\n\n--\nTo stop receiving these emails: {url}\n",
-        rendered.text.trim_end()
-    );
-    if let Some(html) = &mut rendered.html {
-        let footer = format!(
-            "<p style=\"font-size:12px;color:#777\">Don't want these emails? <a href=\"{url}\">Unsubscribe</a>.</p>"
-        );
-        match html.rfind("</body>") {
-            Some(at) => html.insert_str(at, &footer),
-            None => html.push_str(&footer),
-        }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
 #[derive(Debug)]
 pub struct Composed {
-    pub message: Message,
+    pub message: Formatted,
     pub subject: String,
     pub message_id: String,
     /// Variant choices, opener and text part: recorded with the send.
@@ -195,7 +159,11 @@ pub fn compose(
     }
     // After click rewriting: the unsubscribe link is never tracked.
     let unsubscribe_url = identity.links.unsubscribe_url(contact.id, &campaign.id);
-    add_unsubscribe_footer(&mut rendered, &unsubscribe_url);
+    add_footer(
+        &mut rendered,
+        &unsubscribe_url,
+        identity.postal_address.as_deref(),
+    );
     if rendered.subject.chars().count() > MAX_SUBJECT {
         return Err(ComposeError::Oversized {
             field: "subject",
@@ -228,7 +196,12 @@ pub fn compose(
             from.email.domain()
         ),
     };
+    let sender_id = identity
+        .feedback_id
+        .clone()
+        .unwrap_or_else(|| from.email.domain().to_lowercase());
     let meta = MessageMeta {
+        feedback_id: format!("{}:{}:{sender_id}", campaign.id, step + 1),
         from,
         reply_to: identity.reply_to.clone(),
         to: Mailbox::new(name, address),
@@ -238,12 +211,13 @@ pub fn compose(
         unsubscribe_mailto: identity.unsubscribe_mailto.clone(),
         campaign: campaign.id.clone(),
     };
-    let mut message = build_message(&rendered, &meta)?;
-    if let Some(dkim) = &identity.dkim {
-        message.sign(dkim);
-    }
+    let bytes = build_message(&rendered, &meta)?.formatted();
+    let bytes = match &identity.dkim {
+        Some(signer) => signer.sign(&bytes, now.timestamp()),
+        None => bytes,
+    };
     Ok(Composed {
-        message,
+        message: Formatted(bytes),
         subject: rendered.subject,
         message_id: id,
         content: SentContent {

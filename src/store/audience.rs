@@ -103,4 +103,38 @@ pub trait AudienceStore: Send + Sync {
         finished: &[(i64, ExitReason)],
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Enrolls (or, with `apply` false, counts) the contacts of the
+    /// selection who may enter (see `count_entrants`) and did one of
+    /// `trigger.kinds` (a link scanner's click never counts) so that its
+    /// instant plus `trigger.delay` falls in (`trigger.after`, `trigger.until`].
+    fn enroll_on_events(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        trigger: &EventTrigger,
+        reentry_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        apply: bool,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Contacts of the selection created on one of these days of the year
+    /// (`MM-DD`, in UTC), with their creation instant and time zone: the
+    /// caller decides whose anniversary it is in their own zone.
+    fn anniversary_candidates(
+        &self,
+        selection: &Selection,
+        days: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<Anniversary>>> + Send;
+
+    /// Enrolls (or, with `apply` false, counts) those of these contacts who
+    /// may enter (unsuppressed, by the re-entry rule).
+    fn enroll_ids(
+        &self,
+        campaign: &str,
+        ids: &[i64],
+        reentry_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        apply: bool,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }

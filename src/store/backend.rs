@@ -101,6 +101,9 @@ impl AudienceStore for Backend {
         exit_enrollments(campaign: &str, rule: &ExitRule, now: DateTime<Utc>, apply: bool) -> StoreResult<ExitCounts>;
         progress(campaign: &str) -> StoreResult<Vec<EnrollmentProgress>>;
         finish_enrollments(finished: &[(i64, ExitReason)], now: DateTime<Utc>) -> StoreResult<()>;
+        enroll_on_events(campaign: &str, selection: &Selection, trigger: &EventTrigger, reentry_after: Option<DateTime<Utc>>, now: DateTime<Utc>, apply: bool) -> StoreResult<u64>;
+        anniversary_candidates(selection: &Selection, days: &[String]) -> StoreResult<Vec<Anniversary>>;
+        enroll_ids(campaign: &str, ids: &[i64], reentry_after: Option<DateTime<Utc>>, now: DateTime<Utc>, apply: bool) -> StoreResult<u64>;
     }
 }
 

@@ -438,3 +438,19 @@ impl Drop for PlannerLock {
         }
     }
 }
+
+/// What starts an event-started campaign, for one tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventTrigger {
+    /// Event kinds (`activity`: any activity kind).
+    pub kinds: Vec<String>,
+    /// The contact enters this long after the event.
+    pub delay: chrono::Duration,
+    /// Entries due after this instant (the previous tick)…
+    pub after: DateTime<Utc>,
+    /// …up to and including this one (now).
+    pub until: DateTime<Utc>,
+}
+
+/// A contact who may have an anniversary soon: (id, created at, time zone).
+pub type Anniversary = (i64, DateTime<Utc>, Option<String>);

@@ -6,12 +6,27 @@
 //!   (offering a `pick` alternative) or whose varied slot repeats what the
 //!   same contact got in the message just before (from any campaign);
 //! - mean pairwise similarity of the messages each contact received from the
-//!   campaign (word-shingle Jaccard, averaged per contact, then over contacts).
+//!   campaign (word-shingle Jaccard, averaged per contact, then over contacts);
+//! - per step, the similarity *across recipients*: the mean over pairs of
+//!   different contacts who got that step — how much two clients' copies of
+//!   the same message share.
+//!
+//! Both similarities mask what is personal first ([`personal_fields`]: the
+//! name and its parts, the usable first name, the address, text attributes,
+//! tags, the phrases helpers write from the contact's dates; and every link),
+//! so a message that differs only in the name counts as the same message.
 
-use super::similarity::{jaccard, shingles};
-use crate::domain::SentMessage;
+use super::similarity::{jaccard, masked_shingles};
+use crate::catalog::Locale;
+use crate::domain::{Contact, SentMessage};
+use crate::render::words;
+use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Cross-recipient similarity compares at most this many recipients per
+/// step (the first by contact id): 300 make 44,850 pairs.
+pub const MAX_RECIPIENTS: usize = 300;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariationReport {
@@ -28,7 +43,60 @@ pub struct VariationReport {
     pub identical_subjects_in_a_row: u64,
     /// `None` when no contact got two messages from the campaign.
     pub mean_pairwise_similarity: Option<f64>,
+    /// Per step: how alike two recipients' copies are.
+    pub steps: Vec<StepSimilarity>,
     pub slots: Vec<SlotUsage>,
+}
+
+/// Similarity of one step's messages across recipients (personal fields masked).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepSimilarity {
+    /// 1-based step number.
+    pub step: u32,
+    pub recipients: u64,
+    /// Pairs of different recipients compared.
+    pub pairs: u64,
+    /// `None` with fewer than two recipients.
+    pub mean_similarity: Option<f64>,
+    pub max_similarity: Option<f64>,
+}
+
+/// What is personal in a message to `contact` sent at `at`: masked before
+/// messages are compared.
+pub fn personal_fields(contact: &Contact, at: DateTime<Utc>) -> Vec<String> {
+    let mut out = vec![contact.email.clone()];
+    if let Some((local, _)) = contact.email.split_once('@') {
+        out.push(local.to_string());
+    }
+    if let Some(name) = contact.name.as_deref() {
+        out.push(name.to_string());
+        out.extend(
+            name.split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+                .map(str::to_string),
+        );
+    }
+    out.extend(crate::render::first_name(contact.name.as_deref()));
+    out.extend(contact.tags.iter().cloned());
+    out.extend(
+        contact
+            .attributes
+            .values()
+            .filter_map(|v| v.as_str())
+            .filter(|s| s.trim().chars().count() >= 2)
+            .map(str::to_string),
+    );
+    for date in [Some(contact.created_at), contact.last_activity_at]
+        .into_iter()
+        .flatten()
+    {
+        for locale in Locale::ALL {
+            out.push(words::duration(locale, (at - date).num_days()));
+            out.push(words::month(locale, date.month0()).to_string());
+        }
+    }
+    out.retain(|f| !f.trim().is_empty());
+    out
 }
 
 /// How often each option of a slot was sent.
@@ -41,8 +109,21 @@ pub struct SlotUsage {
 }
 
 /// `messages`: every sent message of the contacts who got the campaign,
-/// ordered by contact and time (as `Store::sent_messages` returns them).
-pub fn measure(campaign: &str, messages: &[SentMessage]) -> VariationReport {
+/// ordered by contact and time (as `Store::sent_messages` returns them);
+/// `contacts`: those contacts by id, for masking (one missing is compared
+/// with only its links masked).
+pub fn measure(
+    campaign: &str,
+    messages: &[SentMessage],
+    contacts: &HashMap<i64, Contact>,
+) -> VariationReport {
+    let masked = |m: &SentMessage| {
+        let fields = contacts
+            .get(&m.contact_id)
+            .map(|c| personal_fields(c, m.sent_at))
+            .unwrap_or_default();
+        masked_shingles(&format!("{}\n{}", m.subject, m.text), &fields)
+    };
     let mut report = VariationReport {
         campaign: campaign.to_string(),
         sends: 0,
@@ -54,6 +135,7 @@ pub fn measure(campaign: &str, messages: &[SentMessage]) -> VariationReport {
         slot_repeats: 0,
         identical_subjects_in_a_row: 0,
         mean_pairwise_similarity: None,
+        steps: Vec::new(),
         slots: Vec::new(),
     };
     let mut subjects = HashSet::new();
@@ -117,10 +199,7 @@ pub fn measure(campaign: &str, messages: &[SentMessage]) -> VariationReport {
         .values()
         .filter(|ms| ms.len() > 1)
         .map(|ms| {
-            let sets: Vec<_> = ms
-                .iter()
-                .map(|m| shingles(&format!("{}\n{}", m.subject, m.text)))
-                .collect();
+            let sets: Vec<_> = ms.iter().map(|m| masked(m)).collect();
             let mut total = 0.0;
             let mut pairs = 0;
             for (a, x) in sets.iter().enumerate() {
@@ -135,6 +214,42 @@ pub fn measure(campaign: &str, messages: &[SentMessage]) -> VariationReport {
     if !means.is_empty() {
         report.mean_pairwise_similarity = Some(means.iter().sum::<f64>() / means.len() as f64);
     }
+    let mut by_step: BTreeMap<u32, BTreeMap<i64, &SentMessage>> = BTreeMap::new();
+    for ms in per_contact.values() {
+        for m in ms {
+            by_step
+                .entry(m.step)
+                .or_default()
+                .entry(m.contact_id)
+                .or_insert(m);
+        }
+    }
+    report.steps = by_step
+        .into_iter()
+        .map(|(step, recipients)| {
+            let sets: Vec<HashSet<String>> = recipients
+                .values()
+                .take(MAX_RECIPIENTS)
+                .map(|m| masked(m))
+                .collect();
+            let (mut total, mut max, mut pairs) = (0.0, 0.0f64, 0u64);
+            for (a, x) in sets.iter().enumerate() {
+                for y in &sets[a + 1..] {
+                    let s = jaccard(x, y);
+                    total += s;
+                    max = max.max(s);
+                    pairs += 1;
+                }
+            }
+            StepSimilarity {
+                step: step + 1,
+                recipients: recipients.len() as u64,
+                pairs,
+                mean_similarity: (pairs > 0).then(|| total / pairs as f64),
+                max_similarity: (pairs > 0).then_some(max),
+            }
+        })
+        .collect();
     report
 }
 
@@ -172,7 +287,7 @@ mod tests {
             msg(3, "other", "C", "Hi", 2),
             msg(3, "w", "D", "Hello", 2),
         ];
-        let r = measure("w", &messages);
+        let r = measure("w", &messages, &HashMap::new());
         assert_eq!(r.sends, 5);
         assert_eq!(r.contacts, 3);
         assert_eq!(r.distinct_subjects, 3);
@@ -181,5 +296,40 @@ mod tests {
         assert_eq!(r.identical_subjects_in_a_row, 1);
         assert_eq!(r.consecutive_repeats, 1);
         assert!(r.mean_pairwise_similarity.unwrap() > 0.0);
+        assert_eq!(r.steps.len(), 1);
+        assert_eq!((r.steps[0].recipients, r.steps[0].pairs), (3, 3));
+    }
+
+    fn contact(id: i64, name: &str) -> Contact {
+        Contact {
+            id,
+            email: format!("c{id}@example.com"),
+            name: Some(name.into()),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            last_activity_at: None,
+            timezone: None,
+            tags: vec![],
+            attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn two_recipients_whose_copies_differ_only_in_the_name_are_identical() {
+        let body = |name: &str, id: i64| SentMessage {
+            text: format!(
+                "Hi {name},\nWe have missed you at Acme.\n--\nUnsubscribe: https://x.example/u/{id}"
+            ),
+            ..msg(id, "w", &format!("{name}, we have missed you"), "Hi", 1)
+        };
+        let messages = vec![body("Ana", 1), body("Jane", 2)];
+        let contacts: HashMap<i64, Contact> =
+            [(1, contact(1, "Ana López")), (2, contact(2, "Smith, Jane"))].into();
+        let r = measure("w", &messages, &contacts);
+        assert_eq!(r.steps[0].mean_similarity, Some(1.0), "{r:?}");
+        let unmasked = measure("w", &messages, &HashMap::new());
+        assert!(
+            unmasked.steps[0].mean_similarity.unwrap() < 0.8,
+            "{unmasked:?}"
+        );
     }
 }

@@ -14,7 +14,7 @@ fn the_shipped_examples_check_clean() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("ok: 2 campaign(s), 4 template(s), 0 warning(s)"),
+        stdout.contains("ok: 2 campaign(s), 8 template(s), 0 warning(s)"),
         "{stdout}"
     );
 }

@@ -524,7 +524,100 @@ async fn a_purchase_after_queueing_ends_the_passage_in_the_claim_itself(store: B
     );
 }
 
+async fn contacts_enter_on_events_anniversaries_and_by_id(store: Backend) {
+    use tend::segment::{Cond, Selection};
+    use tend::store::EventTrigger;
+    let contacts = vec![
+        contact(0, 365, None),
+        contact(1, 10, None),
+        contact(2, 10, None),
+    ];
+    store.upsert_contacts(&contacts, now()).await.unwrap();
+    let event = |i: usize, kind: &str, hours_ago: i64| tend::domain::NewEvent {
+        email: EmailAddress::parse(&format!("c{i}@example.com")).unwrap(),
+        kind: kind.parse().unwrap(),
+        at: now() - Duration::hours(hours_ago),
+        detail: String::new(),
+        source: "import".into(),
+    };
+    store
+        .record_events(
+            &[
+                event(0, "purchase", 2),
+                event(1, "login", 2),
+                event(2, "purchase", 30),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    let everyone = Selection {
+        cond: Cond::Const(true),
+        zones: None,
+    };
+    let trigger = EventTrigger {
+        kinds: vec!["purchase".into()],
+        delay: Duration::hours(1),
+        after: now() - Duration::days(1),
+        until: now(),
+    };
+    let count = |apply| {
+        let (store, everyone, trigger) = (store.clone(), everyone.clone(), trigger.clone());
+        async move {
+            store
+                .enroll_on_events("thanks", &everyone, &trigger, None, now(), apply)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count(false).await,
+        1,
+        "c0 bought 2h ago (+1h delay, in the window); c2's is too old"
+    );
+    assert_eq!(count(true).await, 1);
+    assert_eq!(count(true).await, 0, "an open passage is not entered twice");
+    let born: Vec<i64> = store
+        .anniversary_candidates(&everyone, &[now().format("%m-%d").to_string()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(born.len(), 1, "c0 was created a year ago today: {born:?}");
+    let ids: Vec<i64> = store
+        .progress("thanks")
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.contact_id)
+        .chain(born)
+        .collect();
+    assert_eq!(
+        store
+            .enroll_ids("yearly", &ids, None, now(), false)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .enroll_ids("yearly", &ids, None, now(), true)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .enroll_ids("yearly", &ids, None, now(), true)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 stories!(
+    contacts_enter_on_events_anniversaries_and_by_id,
     queueing_the_same_step_twice_creates_nothing_twice,
     concurrent_claims_never_hand_out_the_same_row,
     a_dead_senders_claimed_rows_go_back_and_only_its_row_on_the_wire_is_in_doubt,

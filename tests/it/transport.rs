@@ -191,6 +191,30 @@ fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
     out.stdout
 }
 
+/// Runs tests/support/dkim_verify.py (dkimpy) on `message`: (passed, report).
+fn dkim_verify(record: &str, message: &str) -> (bool, String) {
+    let mut verify =
+        Command::new(std::env::var("TEND_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
+            .arg(repo().join("tests/support/dkim_verify.py"))
+            .arg(record)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+    use std::io::Write;
+    verify
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+    let out = verify.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_lowercase(),
+    )
+}
+
 #[test]
 fn a_received_message_passes_dkim_verification_by_an_independent_verifier() {
     let app = TestApp::with_smtp(&[]);
@@ -202,6 +226,10 @@ fn a_received_message_passes_dkim_verification_by_an_independent_verifier() {
         dir,
     );
     let mut config = std::fs::read_to_string(app.path("config/tend.toml")).unwrap();
+    config = config.replace(
+        "[sending]\n",
+        "[sending]\nreply_to = \"Help <help@acme.example>\"\n",
+    );
     config +=
         "\n[dkim]\nselector = \"tend2026\"\ndomain = \"acme.example\"\nkey_file = \"dkim.key\"\n";
     app.write("config/tend.toml", &config);
@@ -214,60 +242,72 @@ fn a_received_message_passes_dkim_verification_by_an_independent_verifier() {
         "v=DKIM1; k=rsa; p={}",
         base64::engine::general_purpose::STANDARD.encode(public)
     );
+    // `tend check --production` prints exactly the record to publish.
+    let check = app.tend(&["check", "--production", "--json"]);
+    let check: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
+    assert_eq!(check["dns"][0]["name"], "tend2026._domainkey.acme.example");
+    assert_eq!(check["dns"][0]["value"], record.as_str());
     for message in &received {
         let signature = message.header("DKIM-Signature").expect("signed");
         assert!(
             signature.contains("d=acme.example") && signature.contains("s=tend2026"),
             "{signature}"
         );
-        let mut verify =
-            Command::new(std::env::var("TEND_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
-                .arg(repo().join("tests/support/dkim_verify.py"))
-                .arg(&record)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-        use std::io::Write;
-        verify
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(message.data.as_bytes())
+        assert!(
+            message
+                .header("Content-Type")
+                .unwrap()
+                .starts_with("multipart/alternative"),
+            "the welcome is text and HTML: its Content-Type comes with the body"
+        );
+        let (ok, report) = dkim_verify(&record, &message.data);
+        assert!(ok, "{report}");
+        let signed = report
+            .lines()
+            .find_map(|l| l.strip_prefix("signed headers: "))
             .unwrap();
-        let out = verify.wait_with_output().unwrap();
-        let report = String::from_utf8_lossy(&out.stdout).to_lowercase();
-        assert!(out.status.success(), "{report}");
+        let signed: Vec<&str> = signed.split(", ").collect();
         for header in [
-            "list-unsubscribe",
-            "list-unsubscribe-post",
             "from",
             "to",
             "subject",
             "date",
             "message-id",
+            "reply-to",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+            "feedback-id",
+            "mime-version",
+            "content-type",
         ] {
-            assert!(report.contains(header), "{header} is signed: {report}");
+            assert!(signed.contains(&header), "{header} is signed: {report}");
         }
+        let h = signature
+            .split(';')
+            .find_map(|t| t.trim().strip_prefix("h="))
+            .unwrap()
+            .replace([' ', '\t', '\r', '\n'], "");
+        assert!(h.starts_with("from:from:"), "From is over-signed: {h}");
     }
 
-    // Tampering with a signed header breaks the signature.
-    let tampered = received[0]
-        .data
-        .replacen("Subject: ", "Subject: FREE MONEY ", 1);
-    let mut verify = Command::new("python3")
-        .arg(repo().join("tests/support/dkim_verify.py"))
-        .arg(&record)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    verify
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(tampered.as_bytes())
-        .unwrap();
-    assert!(!verify.wait_with_output().unwrap().status.success());
+    // Tampering with a signed header breaks the signature: the subject, the
+    // Content-Type (the multipart boundary), or a second From.
+    let data = &received[0].data;
+    let boundary_free = data.replacen(
+        "Content-Type: multipart/alternative;",
+        "Content-Type: multipart/mixed;",
+        1,
+    );
+    assert_ne!(&boundary_free, data);
+    for tampered in [
+        data.replacen("Subject: ", "Subject: FREE MONEY ", 1),
+        boundary_free,
+        data.replacen("From: ", "From: \"Bank\" <ceo@bank.example>\r\nFrom: ", 1),
+    ] {
+        assert!(
+            !dkim_verify(&record, &tampered).0,
+            "tampered and still verified"
+        );
+    }
 }

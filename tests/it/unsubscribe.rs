@@ -302,8 +302,12 @@ fn the_link_in_a_received_message_unsubscribes_through_the_daemon() {
     );
     let url = header.trim_start_matches('<').split('>').next().unwrap();
     let path = url.trim_start_matches("https://mail.acme.example");
+    // Quoted-printable may fold a long line: undo the soft breaks first.
     assert!(
-        nora.body().contains(url),
+        nora.body()
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .contains(url),
         "a visible unsubscribe link is in the body"
     );
 

@@ -221,9 +221,9 @@ fn sample_preview_shows_several_contacts_versions_side_by_side() {
 }
 
 const HELPERS: &str = r#"+++
-subject = "{{ greeting() }}, {{ contact.first_name }}"
+subject = "{{ greeting() }}{% if contact.first_name %}, {{ contact.first_name }}{% endif %}"
 +++
-{{ greeting() }} {{ contact.first_name }}, it has been {{ since(date=contact.last_activity_at, otherwise="a while") }}.
+{{ greeting() | salute }}, it has been {{ since(date=contact.last_activity_at, otherwise="a while") }}.
 Plan: {{ attr(name="plan", default="your") }}. {{ contact.attributes.orders | default(value=0) | plural(one="order", many="orders") }}.
 Joined {{ contact.created_at | local_date(format="%-d %B %Y %H:%M") }}; tags: {{ contact.tags | list(conj="or") }}.
 "#;
@@ -258,7 +258,10 @@ fn helpers_speak_in_the_contacts_time_zone_and_handle_missing_data() {
     // NOW is 10:00 UTC: 19:00 in Tokyo, 03:00 in Los Angeles, 10:00 UTC.
     let tokyo = preview_body(&app, "tokyo@example.com");
     assert!(tokyo.contains("Subject: Good evening, Kenji"), "{tokyo}");
-    assert!(tokyo.contains("it has been about four months."), "{tokyo}");
+    assert!(
+        tokyo.contains("Good evening Kenji, it has been four months."),
+        "{tokyo}"
+    );
     assert!(tokyo.contains("Plan: pro. 1 order."), "{tokyo}");
     assert!(tokyo.contains("Joined 1 January 2026 08:30"), "{tokyo}");
     assert!(tokyo.contains("tags: customer or vip"), "{tokyo}");
@@ -270,7 +273,8 @@ fn helpers_speak_in_the_contacts_time_zone_and_handle_missing_data() {
     assert!(la.contains("Joined 31 December 2025 15:30"), "{la}");
 
     let bare = preview_body(&app, "bare@example.com");
-    assert!(bare.contains("Subject: Good morning, there"), "{bare}");
+    assert!(bare.contains("Subject: Good morning\r\n"), "{bare}");
+    assert!(bare.contains("Good morning, it has been"), "{bare}");
     assert!(bare.contains("it has been a while."), "{bare}");
     assert!(bare.contains("Plan: your. 0 orders."), "{bare}");
     assert!(

@@ -235,4 +235,132 @@ impl AudienceStore for PostgresStore {
         }
         tx.commit().await.ctx("committing finished enrollments")
     }
+
+    async fn enroll_on_events(
+        &self,
+        campaign: &str,
+        selection: &Selection,
+        trigger: &EventTrigger,
+        reentry_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        apply: bool,
+    ) -> StoreResult<u64> {
+        let mut qb = QueryBuilder::new("");
+        if apply {
+            qb.push("INSERT INTO enrollments (campaign, contact_id, entered_at) SELECT ");
+            qb.push_bind(campaign.to_string());
+            qb.push(", c.id, ");
+            qb.push_bind(whole_second(now));
+        } else {
+            qb.push("SELECT count(*)");
+        }
+        push_entrants(&mut qb, campaign, selection, reentry_after);
+        qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = c.id AND ev.automated IS NULL AND ev.at + make_interval(secs => ");
+        qb.push_bind(trigger.delay.num_seconds() as f64);
+        qb.push(") > ");
+        qb.push_bind(trigger.after);
+        qb.push(" AND ev.at + make_interval(secs => ");
+        qb.push_bind(trigger.delay.num_seconds() as f64);
+        qb.push(") <= ");
+        qb.push_bind(trigger.until);
+        qb.push(" AND (FALSE");
+        for kind in &trigger.kinds {
+            if kind == "activity" {
+                qb.push(" OR ev.kind NOT IN ('unsubscribe', 'bounce', 'complaint')");
+            } else {
+                qb.push(" OR ev.kind = ");
+                qb.push_bind(kind.clone());
+            }
+        }
+        qb.push("))");
+        if apply {
+            qb.push(" ORDER BY c.id");
+            qb.push(SKIP_OPEN);
+            let done = qb
+                .build()
+                .execute(&self.pool)
+                .await
+                .ctx("enrolling contacts on events")?;
+            Ok(done.rows_affected())
+        } else {
+            let n: i64 = qb
+                .build_query_scalar()
+                .fetch_one(&self.pool)
+                .await
+                .ctx("counting contacts entering on events")?;
+            Ok(n as u64)
+        }
+    }
+
+    async fn anniversary_candidates(
+        &self,
+        selection: &Selection,
+        days: &[String],
+    ) -> StoreResult<Vec<(i64, DateTime<Utc>, Option<String>)>> {
+        if days.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ctx = "finding anniversaries";
+        let mut qb =
+            QueryBuilder::new("SELECT c.id, c.created_at, c.timezone FROM contacts c WHERE ");
+        push_selection(&mut qb, selection);
+        qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
+        qb.push(" AND to_char(c.created_at AT TIME ZONE 'UTC', 'MM-DD') = ANY(");
+        qb.push_bind(days.to_vec());
+        qb.push(") ORDER BY c.id");
+        let rows = qb.build().fetch_all(&self.pool).await.ctx(ctx)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id").ctx(ctx)?,
+                    row.try_get("created_at").ctx(ctx)?,
+                    row.try_get("timezone").ctx(ctx)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn enroll_ids(
+        &self,
+        campaign: &str,
+        ids: &[i64],
+        reentry_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        apply: bool,
+    ) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut qb = QueryBuilder::new("");
+        if apply {
+            qb.push("INSERT INTO enrollments (campaign, contact_id, entered_at) SELECT ");
+            qb.push_bind(campaign.to_string());
+            qb.push(", c.id, ");
+            qb.push_bind(whole_second(now));
+        } else {
+            qb.push("SELECT count(*)");
+        }
+        qb.push(" FROM contacts c WHERE c.id = ANY(");
+        qb.push_bind(ids.to_vec());
+        qb.push(")");
+        qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
+        push_not_enrolled(&mut qb, campaign, reentry_after);
+        if apply {
+            qb.push(" ORDER BY c.id");
+            qb.push(SKIP_OPEN);
+            let done = qb
+                .build()
+                .execute(&self.pool)
+                .await
+                .ctx("enrolling contacts")?;
+            Ok(done.rows_affected())
+        } else {
+            let n: i64 = qb
+                .build_query_scalar()
+                .fetch_one(&self.pool)
+                .await
+                .ctx("counting entrants")?;
+            Ok(n as u64)
+        }
+    }
 }
