@@ -331,12 +331,7 @@ impl<S: Store> Sender<S> {
                 });
             }
         }
-        let envelope_from = campaign
-            .from
-            .as_ref()
-            .unwrap_or(&s.identity.from)
-            .email
-            .to_string();
+        let envelope_from = composed.envelope_from.clone();
         let bytes = composed.message.formatted();
         let marked = std::sync::Mutex::new(None);
         let mark = || async {
