@@ -807,6 +807,23 @@ impl Settings {
     pub fn from_mailbox(&self) -> Option<Mailbox> {
         self.sending.from.as_ref().and_then(|f| f.parse().ok())
     }
+
+    /// The domain of tokened return-path, reply and unsubscribe addresses:
+    /// `inbound.bounce_domain`, else `sending.return_path`'s domain, else the
+    /// From domain.
+    pub fn bounce_domain(&self) -> Option<String> {
+        self.inbound
+            .bounce_domain
+            .clone()
+            .or_else(|| {
+                self.sending
+                    .return_path
+                    .as_deref()
+                    .and_then(|r| r.rsplit_once('@'))
+                    .map(|(_, d)| d.trim_end_matches('>').to_string())
+            })
+            .or_else(|| self.from_mailbox().map(|m| m.email.domain().to_string()))
+    }
 }
 
 const ENV_PREFIX: &str = "TEND";

@@ -119,7 +119,12 @@ impl<S: Store> MessageHandler for Take<S> {
         // Only what is tend's is kept and moved; anything else stays in the
         // mailbox untouched, and tend keeps no copy of it.
         let classification = self.ingest.classify(&message.raw, &[]);
-        if !Ingest::<S>::is_ours(&classification) {
+        let ours = self
+            .ingest
+            .concerns_us(&classification)
+            .await
+            .map_err(|e| HandlerError(e.to_string()))?;
+        if !ours {
             return Ok(Verdict::NotOurs);
         }
         self.take("imap", &[], message.raw)
@@ -187,16 +192,13 @@ pub fn receiver_options(settings: &Settings) -> ReceiverOptions {
         max_message_bytes: inbound.max_message_bytes,
         ..ReceiverOptions::default()
     };
-    if let Some(domain) = &inbound.bounce_domain {
-        options.domains = vec![domain.clone()];
+    // Only what tend's tokened addresses live under; the MTA routes it here.
+    if let Some(domain) = settings.bounce_domain() {
+        options.domains = vec![domain];
     }
-    // The plain List-Unsubscribe mailbox, for mail clients that drop the token.
-    if let Some(mailbox) = settings
-        .sending
-        .unsubscribe_mailto
-        .clone()
-        .or_else(|| settings.from_mailbox().map(|m| m.email.to_string()))
-    {
+    // A dedicated List-Unsubscribe mailbox, for mail clients that drop the
+    // token (the From address is a person's; the MTA keeps delivering it there).
+    if let Some(mailbox) = settings.sending.unsubscribe_mailto.clone() {
         options.mailboxes.push(mailbox);
     }
     options

@@ -33,6 +33,17 @@ pub struct Ingested {
     pub campaign: Option<String>,
 }
 
+/// The plain (untokened) unsubscribe mailbox, and whether people also
+/// write to it for other reasons.
+#[derive(Debug, Clone)]
+pub enum Unsubscribe {
+    None,
+    /// `sending.unsubscribe_mailto`: a mailbox for unsubscribing alone.
+    Dedicated(EmailAddress),
+    /// The From address, advertised when no dedicated one is configured.
+    Shared(EmailAddress),
+}
+
 /// Everything ingestion needs, cheap to clone.
 #[derive(Debug)]
 pub struct Ingest<S> {
@@ -40,6 +51,8 @@ pub struct Ingest<S> {
     key: TokenKey,
     installation: String,
     unsubscribe_address: Option<EmailAddress>,
+    /// The unsubscribe address is the From mailbox, which people also write to.
+    unsubscribe_shared: bool,
     soft: SoftRule,
     clock: Arc<dyn Clock>,
 }
@@ -51,6 +64,7 @@ impl<S: Clone> Clone for Ingest<S> {
             key: self.key.clone(),
             installation: self.installation.clone(),
             unsubscribe_address: self.unsubscribe_address.clone(),
+            unsubscribe_shared: self.unsubscribe_shared,
             soft: self.soft,
             clock: Arc::clone(&self.clock),
         }
@@ -96,15 +110,21 @@ impl<S: Store> Ingest<S> {
         store: S,
         key: TokenKey,
         installation: String,
-        unsubscribe_address: Option<EmailAddress>,
+        unsubscribe: Unsubscribe,
         soft: SoftRule,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let (unsubscribe_address, unsubscribe_shared) = match unsubscribe {
+            Unsubscribe::None => (None, false),
+            Unsubscribe::Dedicated(a) => (Some(a), false),
+            Unsubscribe::Shared(a) => (Some(a), true),
+        };
         Self {
             store,
             key,
             installation,
             unsubscribe_address,
+            unsubscribe_shared,
             soft,
             clock,
         }
@@ -114,6 +134,7 @@ impl<S: Store> Ingest<S> {
     pub fn context(&self) -> Context<'_> {
         Context::new(&self.key, &self.installation)
             .with_unsubscribe_address(self.unsubscribe_address.as_ref())
+            .with_unsubscribe_shared(self.unsubscribe_shared)
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -124,6 +145,7 @@ impl<S: Store> Ingest<S> {
     pub fn classify(&self, raw: &[u8], envelope_recipients: &[String]) -> Classification {
         let ctx = Context::new(&self.key, &self.installation)
             .with_unsubscribe_address(self.unsubscribe_address.as_ref())
+            .with_unsubscribe_shared(self.unsubscribe_shared)
             .with_envelope_recipients(envelope_recipients);
         classify(raw, &ctx)
     }
@@ -135,6 +157,23 @@ impl<S: Store> Ingest<S> {
         classification.ident.token.is_some()
             || classification.ident.message_id.is_some()
             || !matches!(classification.kind, Kind::Unclassified(_))
+    }
+
+    /// Whether a message in a shared mailbox is tend's to take: it names one
+    /// of our sends, or it is a kind tend acts on *and* concerns one of our
+    /// contacts. Anything else (a bounce of someone's personal mail, a
+    /// stranger's "unsubscribe") is left where it is.
+    pub async fn concerns_us(&self, classification: &Classification) -> Result<bool, StoreError> {
+        if classification.ident.token.is_some() || classification.ident.message_id.is_some() {
+            return Ok(true);
+        }
+        if !Self::is_ours(classification) {
+            return Ok(false);
+        }
+        match &classification.ident.address {
+            Some(address) => Ok(self.store.contact_by_email(address).await?.is_some()),
+            None => Ok(false),
+        }
     }
 
     /// Classifies, ties, keeps and applies one raw message.
@@ -289,12 +328,19 @@ pub async fn from_settings<S: Store>(
     let now = clock.now();
     let links = crate::links::Links::load(&store, settings, now).await?;
     let installation = crate::send::installation_id(&store, now).await?;
-    let unsubscribe = settings
+    let dedicated = settings
         .sending
         .unsubscribe_mailto
-        .clone()
-        .or_else(|| settings.from_mailbox().map(|m| m.email.to_string()))
-        .and_then(|a| EmailAddress::parse(&a).ok());
+        .as_deref()
+        .and_then(|a| EmailAddress::parse(a).ok());
+    let from = settings
+        .from_mailbox()
+        .and_then(|m| EmailAddress::parse(m.email.as_ref()).ok());
+    let unsubscribe = match (dedicated, from) {
+        (Some(address), _) => Unsubscribe::Dedicated(address),
+        (None, Some(from)) => Unsubscribe::Shared(from),
+        (None, None) => Unsubscribe::None,
+    };
     Ok(Ingest::new(
         store,
         links.key().clone(),

@@ -103,14 +103,7 @@ impl Identity {
             postal_address: settings.sending.postal_address.clone(),
             return_path: settings.sending.return_path.clone(),
             tokens: settings.inbound.enabled().then(|| Tokens {
-                domain: settings.inbound.bounce_domain.clone().or_else(|| {
-                    settings
-                        .sending
-                        .return_path
-                        .as_deref()
-                        .and_then(|r| r.rsplit_once('@'))
-                        .map(|(_, d)| d.trim_end_matches('>').to_string())
-                }),
+                domain: settings.bounce_domain(),
                 reply: settings.inbound.reply_tokens,
             }),
         })

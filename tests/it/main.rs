@@ -6,6 +6,7 @@
 
 mod bounces;
 mod calendar;
+mod came_back;
 mod check;
 mod crash;
 mod daemon;

@@ -24,10 +24,28 @@ const UNSUBSCRIBE_WORDS: &[&str] = &[
 /// How many leading body lines may hold the request.
 const BODY_LINES: usize = 5;
 
+/// Mail sent to a list (a newsletter, a notification) is never a person
+/// asking us to stop, whatever its words: it carries list headers.
+pub(crate) fn is_list_mail(header: &Fields) -> bool {
+    header.has("List-Id")
+        || header.has("List-Unsubscribe")
+        || header.get("Precedence").is_some_and(|p| {
+            matches!(
+                p.trim().to_ascii_lowercase().as_str(),
+                "bulk" | "list" | "junk"
+            )
+        })
+}
+
 /// Whether the message went to the unsubscribe address, and what said so.
+/// To a shared address (also a person's mailbox), only a message whose
+/// subject or first lines ask to stop counts; list mail never counts
+/// unless it came to a tokened address.
 pub(crate) fn unsubscribe(
     recipients: &[String],
     unsubscribe_address: Option<&EmailAddress>,
+    shared: bool,
+    list_mail: bool,
     token: Option<SendRef>,
     subject: Option<&str>,
     text: &str,
@@ -39,7 +57,7 @@ pub(crate) fn unsubscribe(
             .any(|r| same_mailbox(&r, ours))
     });
     let to_token = token.is_some_and(|t| t.purpose == Purpose::Unsubscribe);
-    if !to_address && !to_token {
+    if !to_token && (!to_address || list_mail) {
         return None;
     }
     if subject.is_some_and(asks_to_stop) {
@@ -51,11 +69,13 @@ pub(crate) fn unsubscribe(
         .filter(|l| !l.is_empty() && !l.starts_with('>'))
         .take(BODY_LINES)
         .any(asks_to_stop);
-    Some(if body_asks {
-        UnsubscribeMatch::Body
+    if body_asks {
+        Some(UnsubscribeMatch::Body)
+    } else if to_token || !shared {
+        Some(UnsubscribeMatch::AddressOnly)
     } else {
-        UnsubscribeMatch::AddressOnly
-    })
+        None
+    }
 }
 
 fn asks_to_stop(text: &str) -> bool {
@@ -116,8 +136,9 @@ mod tests {
     fn an_unsubscribe_request_is_read_from_subject_body_or_address() {
         let ours = address("unsubscribe@acme.example");
         let to = vec!["Acme <unsubscribe@acme.example>".to_string()];
-        let ask =
-            |subject: Option<&str>, text: &str| unsubscribe(&to, Some(&ours), None, subject, text);
+        let ask = |subject: Option<&str>, text: &str| {
+            unsubscribe(&to, Some(&ours), false, false, None, subject, text)
+        };
         assert_eq!(
             ask(Some("unsubscribe"), ""),
             Some(UnsubscribeMatch::Subject)
@@ -135,11 +156,49 @@ mod tests {
             Some(UnsubscribeMatch::AddressOnly)
         );
         let sub = vec!["unsubscribe+x@acme.example".to_string()];
-        assert!(unsubscribe(&sub, Some(&ours), None, None, "").is_some());
+        assert!(unsubscribe(&sub, Some(&ours), false, false, None, None, "").is_some());
         let elsewhere = vec!["ana@acme.example".to_string()];
         assert_eq!(
-            unsubscribe(&elsewhere, Some(&ours), None, Some("unsubscribe"), ""),
+            unsubscribe(
+                &elsewhere,
+                Some(&ours),
+                false,
+                false,
+                None,
+                Some("unsubscribe"),
+                ""
+            ),
             None
+        );
+    }
+
+    #[test]
+    fn a_shared_address_needs_the_words_and_list_mail_never_asks() {
+        // The From mailbox doubles as the unsubscribe address: a person's
+        // ordinary mail to it is not a request to stop.
+        let ours = address("ana@acme.example");
+        let to = vec!["ana@acme.example".to_string()];
+        let shared = |list: bool, subject: &str, text: &str| {
+            unsubscribe(&to, Some(&ours), true, list, None, Some(subject), text)
+        };
+        assert_eq!(shared(false, "lunch on friday?", "see you"), None);
+        assert_eq!(
+            shared(false, "unsubscribe", ""),
+            Some(UnsubscribeMatch::Subject)
+        );
+        // A newsletter that offers its own unsubscribe link is not asking us.
+        assert_eq!(shared(true, "Unsubscribe anytime", "unsubscribe"), None);
+        let dedicated = unsubscribe(&to, Some(&ours), false, true, None, Some("x"), "");
+        assert_eq!(dedicated, None, "list mail, even to a dedicated address");
+        // A tokened address is ours alone: list headers do not matter.
+        let token = SendRef {
+            purpose: Purpose::Unsubscribe,
+            send_id: 7,
+        };
+        let tokened = vec!["unsubscribe+abc@acme.example".to_string()];
+        assert_eq!(
+            unsubscribe(&tokened, None, true, true, Some(token), None, ""),
+            Some(UnsubscribeMatch::AddressOnly)
         );
     }
 

@@ -52,6 +52,10 @@ pub struct Context<'a> {
     pub installation: &'a str,
     /// The `mailto:` address of `List-Unsubscribe`, if one is advertised.
     pub unsubscribe_address: Option<&'a EmailAddress>,
+    /// The unsubscribe address is also a person's mailbox (the From address,
+    /// when no dedicated one is configured): mail to it is an unsubscribe
+    /// request only when it says so.
+    pub unsubscribe_address_shared: bool,
     /// `RCPT TO` addresses, when the message came by SMTP/LMTP.
     pub envelope_recipients: &'a [String],
 }
@@ -62,12 +66,26 @@ impl<'a> Context<'a> {
             key,
             installation,
             unsubscribe_address: None,
+            unsubscribe_address_shared: false,
             envelope_recipients: &[],
         }
     }
 
+    /// A dedicated unsubscribe mailbox: anything a person sends it asks to stop.
     pub fn with_unsubscribe_address(mut self, address: Option<&'a EmailAddress>) -> Self {
         self.unsubscribe_address = address;
+        self.unsubscribe_address_shared = false;
+        self
+    }
+
+    /// An unsubscribe address that is also someone's mailbox.
+    pub fn with_shared_unsubscribe_address(self, address: Option<&'a EmailAddress>) -> Self {
+        self.with_unsubscribe_address(address)
+            .with_unsubscribe_shared(true)
+    }
+
+    pub fn with_unsubscribe_shared(mut self, shared: bool) -> Self {
+        self.unsubscribe_address_shared = shared;
         self
     }
 
@@ -209,6 +227,8 @@ impl<'a> Reading<'a> {
         if let Some(matched_by) = human::unsubscribe(
             &self.recipients,
             self.ctx.unsubscribe_address,
+            self.ctx.unsubscribe_address_shared,
+            human::is_list_mail(&self.header),
             recipient_token,
             self.subject.as_deref(),
             &self.walked.text,
