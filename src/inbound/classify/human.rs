@@ -25,9 +25,15 @@ const UNSUBSCRIBE_WORDS: &[&str] = &[
 const BODY_LINES: usize = 5;
 
 /// Whether the message went to the unsubscribe address, and what said so.
+/// A `shared` address (the From or Reply-To mailbox) also receives replies,
+/// personal mail and other people's newsletters (whose footers say
+/// "unsubscribe"): there a request must say so in its subject, or in its
+/// first lines when it `answers_ours`.
 pub(crate) fn unsubscribe(
     recipients: &[String],
     unsubscribe_address: Option<&EmailAddress>,
+    shared: bool,
+    answers_ours: bool,
     token: Option<SendRef>,
     subject: Option<&str>,
     text: &str,
@@ -51,11 +57,14 @@ pub(crate) fn unsubscribe(
         .filter(|l| !l.is_empty() && !l.starts_with('>'))
         .take(BODY_LINES)
         .any(asks_to_stop);
-    Some(if body_asks {
-        UnsubscribeMatch::Body
+    let dedicated = to_token || !shared;
+    if body_asks && (dedicated || answers_ours) {
+        Some(UnsubscribeMatch::Body)
+    } else if dedicated {
+        Some(UnsubscribeMatch::AddressOnly)
     } else {
-        UnsubscribeMatch::AddressOnly
-    })
+        None
+    }
 }
 
 fn asks_to_stop(text: &str) -> bool {
@@ -116,8 +125,9 @@ mod tests {
     fn an_unsubscribe_request_is_read_from_subject_body_or_address() {
         let ours = address("unsubscribe@acme.example");
         let to = vec!["Acme <unsubscribe@acme.example>".to_string()];
-        let ask =
-            |subject: Option<&str>, text: &str| unsubscribe(&to, Some(&ours), None, subject, text);
+        let ask = |subject: Option<&str>, text: &str| {
+            unsubscribe(&to, Some(&ours), false, false, None, subject, text)
+        };
         assert_eq!(
             ask(Some("unsubscribe"), ""),
             Some(UnsubscribeMatch::Subject)
@@ -135,11 +145,60 @@ mod tests {
             Some(UnsubscribeMatch::AddressOnly)
         );
         let sub = vec!["unsubscribe+x@acme.example".to_string()];
-        assert!(unsubscribe(&sub, Some(&ours), None, None, "").is_some());
+        assert!(unsubscribe(&sub, Some(&ours), false, false, None, None, "").is_some());
         let elsewhere = vec!["ana@acme.example".to_string()];
         assert_eq!(
-            unsubscribe(&elsewhere, Some(&ours), None, Some("unsubscribe"), ""),
+            unsubscribe(
+                &elsewhere,
+                Some(&ours),
+                false,
+                false,
+                None,
+                Some("unsubscribe"),
+                ""
+            ),
             None
+        );
+    }
+
+    #[test]
+    fn mail_to_a_shared_mailbox_asks_to_stop_only_in_words() {
+        let ours = address("ana@acme.example");
+        let to = vec!["Ana <ana@acme.example>".to_string()];
+        let ask = |answers_ours: bool, subject: Option<&str>, text: &str| {
+            unsubscribe(&to, Some(&ours), true, answers_ours, None, subject, text)
+        };
+        assert_eq!(ask(false, Some("Lunch on Friday?"), "Are you free?"), None);
+        assert_eq!(
+            ask(true, Some("Re: Spring offers"), "Thanks, looks good."),
+            None
+        );
+        assert_eq!(
+            ask(false, Some("unsubscribe"), ""),
+            Some(UnsubscribeMatch::Subject)
+        );
+        assert_eq!(
+            ask(true, Some("Re: Spring offers"), "Please unsubscribe me.\n"),
+            Some(UnsubscribeMatch::Body)
+        );
+        // Someone else's newsletter, its footer saying "Unsubscribe".
+        assert_eq!(
+            ask(
+                false,
+                Some("10 tips for spring"),
+                "Not interested? Unsubscribe."
+            ),
+            None
+        );
+        // A signed unsubscribe token needs no words, shared mailbox or not.
+        let token = SendRef {
+            send_id: 9,
+            purpose: Purpose::Unsubscribe,
+        };
+        let tokened = vec!["unsubscribe+9-x@acme.example".to_string()];
+        assert_eq!(
+            unsubscribe(&tokened, Some(&ours), true, false, Some(token), None, ""),
+            Some(UnsubscribeMatch::AddressOnly)
         );
     }
 

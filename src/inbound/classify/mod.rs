@@ -52,6 +52,9 @@ pub struct Context<'a> {
     pub installation: &'a str,
     /// The `mailto:` address of `List-Unsubscribe`, if one is advertised.
     pub unsubscribe_address: Option<&'a EmailAddress>,
+    /// The unsubscribe address is also where people write (the From or
+    /// Reply-To mailbox): mail to it asks to stop only if it says so.
+    pub unsubscribe_address_shared: bool,
     /// `RCPT TO` addresses, when the message came by SMTP/LMTP.
     pub envelope_recipients: &'a [String],
 }
@@ -62,12 +65,23 @@ impl<'a> Context<'a> {
             key,
             installation,
             unsubscribe_address: None,
+            unsubscribe_address_shared: false,
             envelope_recipients: &[],
         }
     }
 
+    /// A mailbox only unsubscribe requests go to: whatever reaches it asks to stop.
     pub fn with_unsubscribe_address(mut self, address: Option<&'a EmailAddress>) -> Self {
         self.unsubscribe_address = address;
+        self.unsubscribe_address_shared = false;
+        self
+    }
+
+    /// A mailbox people also write to (replies, personal mail): only a
+    /// message whose subject or first lines ask to stop is a request.
+    pub fn with_shared_unsubscribe_address(mut self, address: Option<&'a EmailAddress>) -> Self {
+        self.unsubscribe_address = address;
+        self.unsubscribe_address_shared = true;
         self
     }
 
@@ -209,6 +223,8 @@ impl<'a> Reading<'a> {
         if let Some(matched_by) = human::unsubscribe(
             &self.recipients,
             self.ctx.unsubscribe_address,
+            self.ctx.unsubscribe_address_shared,
+            answer.is_some(),
             recipient_token,
             self.subject.as_deref(),
             &self.walked.text,
