@@ -232,6 +232,7 @@ impl WebhookSettings {
         !self.ses_topics.is_empty()
             || self.sendgrid_public_key.is_some()
             || self.postmark_user.is_some()
+            || self.postmark_password.is_some()
             || self.mailgun_signing_key.is_some()
     }
 }
@@ -767,10 +768,6 @@ impl Settings {
             crate::domain::EmailAddress::parse(forward).map_err(|e| {
                 format!("key `inbound.forward_replies_to`: `{forward}` is not an address: {e}")
             })?;
-        }
-        if inbound.webhooks.postmark_user.is_some() != inbound.webhooks.postmark_password.is_some()
-        {
-            return Err("keys `inbound.webhooks.postmark_user` and TEND__INBOUND__WEBHOOKS__POSTMARK_PASSWORD go together".into());
         }
         let public = &self.http.public_url;
         if !(public.starts_with("https://") || public.starts_with("http://")) {

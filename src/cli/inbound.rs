@@ -159,11 +159,17 @@ pub async fn run(ctx: &Context, args: InboundArgs) -> anyhow::Result<ExitCode> {
                 outln!("#{id} was undone before; nothing changed")?;
             } else {
                 outln!(
-                    "#{id} undone{}{}{}",
+                    "#{id} undone{}{}{}{}",
                     outcome
                         .lifted
                         .as_deref()
                         .map(|v| format!(": {v} is no longer suppressed"))
+                        .unwrap_or_default(),
+                    outcome
+                        .kept_by
+                        .map(|other| format!(
+                            ": the address stays suppressed, as #{other} asks too"
+                        ))
                         .unwrap_or_default(),
                     if outcome.events_removed > 0 {
                         "; its event is removed (a passage it ended stays ended)"
@@ -216,9 +222,19 @@ async fn files(
         };
         if dry_run {
             let c = ingest.classify(&raw, &[]);
-            results.push(serde_json::json!({ "file": shown, "kind": c.label() }));
+            let why = match &c.kind {
+                crate::inbound::Kind::Unclassified(reason) => {
+                    Some(crate::domain::redact_addresses(&reason.to_string()))
+                }
+                _ => None,
+            };
+            results.push(serde_json::json!({ "file": shown, "kind": c.label(), "why": why }));
             if !ctx.json {
-                outln!("{shown}: {} (dry run: nothing kept)", c.label())?;
+                outln!(
+                    "{shown}: {}{} (dry run: nothing kept)",
+                    c.label(),
+                    why.map(|w| format!(": {w}")).unwrap_or_default()
+                )?;
             }
             continue;
         }
@@ -231,10 +247,17 @@ async fn files(
             "effect": done.effect,
             "contact": done.contact,
             "campaign": done.campaign,
+            "detail": done.detail,
         }));
         if !ctx.json {
+            // An unclassified message says what kept it from being read.
+            let why = done
+                .detail
+                .strip_prefix("unclassified: ")
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
             outln!(
-                "{shown}: #{} {}{}{}{}",
+                "{shown}: #{} {}{why}{}{}{}",
                 done.recorded.id,
                 done.kind,
                 done.contact

@@ -31,17 +31,18 @@ pub struct Ingested {
     /// The contact it was tied to (masked), if any.
     pub contact: Option<String>,
     pub campaign: Option<String>,
+    /// Why, in a line, addresses masked (for an unclassified message: what
+    /// kept it from being read).
+    pub detail: String,
 }
 
-/// The plain (untokened) unsubscribe mailbox, and whether people also
-/// write to it for other reasons.
-#[derive(Debug, Clone)]
-pub enum Unsubscribe {
-    None,
-    /// `sending.unsubscribe_mailto`: a mailbox for unsubscribing alone.
-    Dedicated(EmailAddress),
-    /// The From address, advertised when no dedicated one is configured.
-    Shared(EmailAddress),
+/// The `mailto:` of `List-Unsubscribe` that mail is read for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeMailbox {
+    pub address: EmailAddress,
+    /// It is also the From or Reply-To mailbox, where people write about
+    /// anything: only mail that asks to stop in words is a request there.
+    pub shared: bool,
 }
 
 /// Everything ingestion needs, cheap to clone.
@@ -50,9 +51,7 @@ pub struct Ingest<S> {
     store: S,
     key: TokenKey,
     installation: String,
-    unsubscribe_address: Option<EmailAddress>,
-    /// The unsubscribe address is the From mailbox, which people also write to.
-    unsubscribe_shared: bool,
+    unsubscribe: Option<UnsubscribeMailbox>,
     soft: SoftRule,
     clock: Arc<dyn Clock>,
 }
@@ -63,8 +62,7 @@ impl<S: Clone> Clone for Ingest<S> {
             store: self.store.clone(),
             key: self.key.clone(),
             installation: self.installation.clone(),
-            unsubscribe_address: self.unsubscribe_address.clone(),
-            unsubscribe_shared: self.unsubscribe_shared,
+            unsubscribe: self.unsubscribe.clone(),
             soft: self.soft,
             clock: Arc::clone(&self.clock),
         }
@@ -100,7 +98,7 @@ fn detail(classification: &Classification) -> String {
         Kind::AutoReply(_) => "automatic reply".into(),
         Kind::Reply(_) => "a reply".into(),
         Kind::UnsubscribeRequest(_) => "unsubscribe request by mail".into(),
-        Kind::Unclassified(u) => format!("unclassified: {u:?}"),
+        Kind::Unclassified(u) => format!("unclassified: {u}"),
     };
     redact_addresses(&text).chars().take(500).collect()
 }
@@ -110,21 +108,15 @@ impl<S: Store> Ingest<S> {
         store: S,
         key: TokenKey,
         installation: String,
-        unsubscribe: Unsubscribe,
+        unsubscribe: Option<UnsubscribeMailbox>,
         soft: SoftRule,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let (unsubscribe_address, unsubscribe_shared) = match unsubscribe {
-            Unsubscribe::None => (None, false),
-            Unsubscribe::Dedicated(a) => (Some(a), false),
-            Unsubscribe::Shared(a) => (Some(a), true),
-        };
         Self {
             store,
             key,
             installation,
-            unsubscribe_address,
-            unsubscribe_shared,
+            unsubscribe,
             soft,
             clock,
         }
@@ -132,9 +124,12 @@ impl<S: Store> Ingest<S> {
 
     /// What webhooks need to tie an event to a send.
     pub fn context(&self) -> Context<'_> {
-        Context::new(&self.key, &self.installation)
-            .with_unsubscribe_address(self.unsubscribe_address.as_ref())
-            .with_unsubscribe_shared(self.unsubscribe_shared)
+        let ctx = Context::new(&self.key, &self.installation);
+        match &self.unsubscribe {
+            Some(m) if m.shared => ctx.with_shared_unsubscribe_address(Some(&m.address)),
+            Some(m) => ctx.with_unsubscribe_address(Some(&m.address)),
+            None => ctx,
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -143,10 +138,7 @@ impl<S: Store> Ingest<S> {
 
     /// Classifies a raw message without keeping anything.
     pub fn classify(&self, raw: &[u8], envelope_recipients: &[String]) -> Classification {
-        let ctx = Context::new(&self.key, &self.installation)
-            .with_unsubscribe_address(self.unsubscribe_address.as_ref())
-            .with_unsubscribe_shared(self.unsubscribe_shared)
-            .with_envelope_recipients(envelope_recipients);
+        let ctx = self.context().with_envelope_recipients(envelope_recipients);
         classify(raw, &ctx)
     }
 
@@ -228,6 +220,9 @@ impl<S: Store> Ingest<S> {
             Some(id) => self.store.send_owner(id).await?,
             None => None,
         };
+        // A token or Message-ID of ours naming a send this database does not
+        // hold (another database's, or one deleted since) ties nothing.
+        let send_known = owner.is_some();
         let (contact_id, campaign, contact_email) = match owner {
             Some((contact_id, campaign)) => {
                 let email = self.store.contact_by_id(contact_id).await?.map(|c| c.email);
@@ -245,7 +240,7 @@ impl<S: Store> Ingest<S> {
         let mut why = detail(&classification);
         if effect == InboundEffect::SoftBounce {
             if let Some(contact) = contact_id {
-                let mut times = self.store.soft_bounces(contact).await?;
+                let mut times = self.store.soft_bounces(contact, send_id).await?;
                 times.push(now);
                 let first = times.iter().min().copied().unwrap_or(now);
                 if times.len() as u32 >= self.soft.limit && now - first >= self.soft.span {
@@ -282,10 +277,10 @@ impl<S: Store> Ingest<S> {
                     classification: serde_json::to_value(&classification)
                         .unwrap_or(serde_json::Value::Null),
                     summary: summary.clone(),
-                    send_id: send_id.filter(|_| contact_id.is_some()),
+                    send_id: send_id.filter(|_| send_known),
                     contact_id,
                     campaign: campaign.clone(),
-                    detail: why,
+                    detail: why.clone(),
                 },
                 now,
             )
@@ -298,6 +293,7 @@ impl<S: Store> Ingest<S> {
                 kind,
                 effect = effect.as_str(),
                 suppressed = recorded.suppressed,
+                why,
                 "{summary}"
             );
         }
@@ -307,6 +303,7 @@ impl<S: Store> Ingest<S> {
             effect,
             contact: contact_email.as_deref().map(mask),
             campaign,
+            detail: why,
         })
     }
 
@@ -328,28 +325,82 @@ pub async fn from_settings<S: Store>(
     let now = clock.now();
     let links = crate::links::Links::load(&store, settings, now).await?;
     let installation = crate::send::installation_id(&store, now).await?;
-    let dedicated = settings
-        .sending
-        .unsubscribe_mailto
-        .as_deref()
-        .and_then(|a| EmailAddress::parse(a).ok());
-    let from = settings
-        .from_mailbox()
-        .and_then(|m| EmailAddress::parse(m.email.as_ref()).ok());
-    let unsubscribe = match (dedicated, from) {
-        (Some(address), _) => Unsubscribe::Dedicated(address),
-        (None, Some(from)) => Unsubscribe::Shared(from),
-        (None, None) => Unsubscribe::None,
-    };
     Ok(Ingest::new(
         store,
         links.key().clone(),
         installation,
-        unsubscribe,
+        unsubscribe_mailbox(settings),
         SoftRule {
             limit: settings.sending.soft_bounce_limit,
             span: settings.sending.soft_bounce_span.to_chrono(),
         },
         clock,
     ))
+}
+
+/// `sending.unsubscribe_mailto`, else the From address (as advertised in
+/// `List-Unsubscribe` when no token is); shared when it is also the From or
+/// Reply-To mailbox, since replies and personal mail arrive there too and
+/// must not unsubscribe whoever wrote.
+fn unsubscribe_mailbox(settings: &crate::config::Settings) -> Option<UnsubscribeMailbox> {
+    let address_of = |m: lettre::message::Mailbox| EmailAddress::parse(m.email.as_ref()).ok();
+    let from = settings.from_mailbox().and_then(address_of);
+    let reply_to = settings
+        .sending
+        .reply_to
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .and_then(address_of);
+    let address = match &settings.sending.unsubscribe_mailto {
+        Some(configured) => EmailAddress::parse(configured).ok()?,
+        None => from.clone()?,
+    };
+    let shared = from.as_ref() == Some(&address) || reply_to.as_ref() == Some(&address);
+    Some(UnsubscribeMailbox { address, shared })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn settings(sending: &str) -> crate::config::Settings {
+        let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        write!(file, "[sending]\n{sending}").unwrap();
+        crate::config::Settings::load_with_env(
+            file.path(),
+            true,
+            std::iter::empty::<(&str, &str)>(),
+        )
+        .unwrap()
+    }
+
+    fn mailbox(address: &str, shared: bool) -> Option<UnsubscribeMailbox> {
+        Some(UnsubscribeMailbox {
+            address: EmailAddress::parse(address).unwrap(),
+            shared,
+        })
+    }
+
+    #[test]
+    fn the_from_or_reply_to_mailbox_is_a_shared_unsubscribe_address() {
+        let from = "from = \"Ana <ana@acme.example>\"\n";
+        assert_eq!(
+            unsubscribe_mailbox(&settings(from)),
+            mailbox("ana@acme.example", true)
+        );
+        assert_eq!(
+            unsubscribe_mailbox(&settings(&format!(
+                "{from}unsubscribe_mailto = \"unsubscribe@acme.example\"\n"
+            ))),
+            mailbox("unsubscribe@acme.example", false)
+        );
+        assert_eq!(
+            unsubscribe_mailbox(&settings(&format!(
+                "{from}reply_to = \"Help <help@acme.example>\"\nunsubscribe_mailto = \"help@acme.example\"\n"
+            ))),
+            mailbox("help@acme.example", true)
+        );
+        assert_eq!(unsubscribe_mailbox(&settings("")), None);
+    }
 }

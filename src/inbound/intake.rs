@@ -76,6 +76,8 @@ const FETCH_DEADLINE: Duration = Duration::from_secs(10);
 
 impl<S: Store> WebhookIntake<S> {
     /// Checks the configured keys once, so a bad one is a start-up error.
+    /// (Only here: a command such as `tend inbound list`, run from a shell
+    /// without the daemon's secrets in its environment, needs none of them.)
     pub fn new(ingest: Ingest<S>, settings: &WebhookSettings) -> Result<Self, WebhookError> {
         let sendgrid = settings
             .sendgrid_public_key
@@ -84,7 +86,17 @@ impl<S: Store> WebhookIntake<S> {
             .transpose()?;
         let postmark = match (&settings.postmark_user, &settings.postmark_password) {
             (Some(user), Some(password)) => Some(BasicCredentials::new(user, password.expose())?),
-            _ => None,
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(WebhookError::Key(
+                    "`inbound.webhooks.postmark_user` is set but TEND__INBOUND__WEBHOOKS__POSTMARK_PASSWORD is not".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(WebhookError::Key(
+                    "TEND__INBOUND__WEBHOOKS__POSTMARK_PASSWORD is set but `inbound.webhooks.postmark_user` is not".into(),
+                ));
+            }
         };
         let certificates = match &settings.ses_certificate_file {
             Some(path) => {

@@ -544,7 +544,12 @@ impl<S: Store> Sender<S> {
         record: FailureRecord,
     ) -> SendOutcome {
         let sending = &self.shared.settings.sending;
-        let mut times = match self.shared.store.soft_bounces(send.contact.id).await {
+        let mut times = match self
+            .shared
+            .store
+            .soft_bounces(send.contact.id, Some(send.id))
+            .await
+        {
             Ok(times) => times,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read soft bounces; retrying");

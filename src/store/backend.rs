@@ -131,7 +131,7 @@ impl OutboxStore for Backend {
         heartbeat(worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()>;
         workers() -> StoreResult<Vec<WorkerInfo>>;
         recover(dead: &[String], now: DateTime<Utc>) -> StoreResult<Recovered>;
-        soft_bounces(contact_id: i64) -> StoreResult<Vec<DateTime<Utc>>>;
+        soft_bounces(contact_id: i64, bouncing: Option<i64>) -> StoreResult<Vec<DateTime<Utc>>>;
         find_send(campaign: &str, contact_id: i64, step: u32) -> StoreResult<Option<SendRow>>;
         history(contact_id: i64, before_send: Option<i64>) -> StoreResult<Vec<PastSend>>;
         outbox_rows(filter: &OutboxFilter) -> StoreResult<Vec<OutboxRow>>;

@@ -33,7 +33,10 @@ pub trait InboundStore: Send + Sync {
 
     /// Reverses a message's effect: lifts the suppression it added, removes
     /// the event and the soft bounce it recorded; keeps the message, marked
-    /// undone with the note.
+    /// undone with the note. A suppression another kept message of the same
+    /// contact also asks for (a bounce, complaint or unsubscribe, not
+    /// undone) is not lifted but handed to that message (`kept_by`): one
+    /// wrong classification undone must not unblock a complaint that stands.
     fn undo_inbound(
         &self,
         id: i64,

@@ -554,6 +554,10 @@ pub struct UndoOutcome {
     pub already: bool,
     /// The suppression lifted, if it still stood.
     pub lifted: Option<String>,
+    /// The suppression stays: this other kept message (a bounce, a
+    /// complaint, an unsubscribe of the same contact, not undone) asks for
+    /// it too, and now owns it.
+    pub kept_by: Option<i64>,
     pub events_removed: u64,
     pub soft_bounces_removed: u64,
 }

@@ -24,15 +24,16 @@ const INSTALLATION: &str = "5eed0fc0ffee";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:tend-ses-events";
 const CERT_URL: &str = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000000000000.pem";
 
-/// A test-only signing key standing in for AWS's, and its certificate.
-struct Signer {
+/// A test-only signing key standing in for AWS's, and its certificate
+/// (also used by the daemon's webhook tests, `inbound_webhooks.rs`).
+pub(crate) struct Signer {
     dir: TempDir,
     key_pem: Vec<u8>,
-    cert_pem: String,
+    pub(crate) cert_pem: String,
 }
 
 impl Signer {
-    fn new() -> Signer {
+    pub(crate) fn new() -> Signer {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new("openssl")
             .args([
@@ -63,7 +64,7 @@ impl Signer {
     }
 
     /// SignatureVersion 1: SHA1withRSA, which *ring* verifies but does not sign.
-    fn sign_v1(&self, envelope: &mut Value) {
+    pub(crate) fn sign_v1(&self, envelope: &mut Value) {
         let mut child = Command::new("openssl")
             .args(["dgst", "-sha1", "-sign", "key.pem"])
             .current_dir(self.dir.path())
@@ -84,7 +85,7 @@ impl Signer {
     }
 
     /// SignatureVersion 2: SHA256withRSA.
-    fn sign_v2(&self, envelope: &mut Value) {
+    pub(crate) fn sign_v2(&self, envelope: &mut Value) {
         let der = PrivatePkcs8KeyDer::from_pem_slice(&self.key_pem).unwrap();
         let key = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
         let mut signature = vec![0; key.public().modulus_len()];

@@ -27,9 +27,9 @@ const BODY_LINES: usize = 5;
 /// Mail sent to a list (a newsletter, a notification) is never a person
 /// asking us to stop, whatever its words: it carries list headers.
 pub(crate) fn is_list_mail(header: &Fields) -> bool {
-    header.has("List-Id")
-        || header.has("List-Unsubscribe")
-        || header.get("Precedence").is_some_and(|p| {
+    header.has("list-id")
+        || header.has("list-unsubscribe")
+        || header.get("precedence").is_some_and(|p| {
             matches!(
                 p.trim().to_ascii_lowercase().as_str(),
                 "bulk" | "list" | "junk"
@@ -38,14 +38,18 @@ pub(crate) fn is_list_mail(header: &Fields) -> bool {
 }
 
 /// Whether the message went to the unsubscribe address, and what said so.
-/// To a shared address (also a person's mailbox), only a message whose
-/// subject or first lines ask to stop counts; list mail never counts
+/// A `shared` address (the From or Reply-To mailbox) also receives replies,
+/// personal mail and other people's newsletters (whose footers say
+/// "unsubscribe"): there a request must say so in its subject, or in its
+/// first lines when it `answers_ours`. List mail (`list_mail`) never asks,
 /// unless it came to a tokened address.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn unsubscribe(
     recipients: &[String],
     unsubscribe_address: Option<&EmailAddress>,
     shared: bool,
     list_mail: bool,
+    answers_ours: bool,
     token: Option<SendRef>,
     subject: Option<&str>,
     text: &str,
@@ -69,9 +73,10 @@ pub(crate) fn unsubscribe(
         .filter(|l| !l.is_empty() && !l.starts_with('>'))
         .take(BODY_LINES)
         .any(asks_to_stop);
-    if body_asks {
+    let dedicated = to_token || !shared;
+    if body_asks && (dedicated || answers_ours) {
         Some(UnsubscribeMatch::Body)
-    } else if to_token || !shared {
+    } else if dedicated {
         Some(UnsubscribeMatch::AddressOnly)
     } else {
         None
@@ -137,7 +142,7 @@ mod tests {
         let ours = address("unsubscribe@acme.example");
         let to = vec!["Acme <unsubscribe@acme.example>".to_string()];
         let ask = |subject: Option<&str>, text: &str| {
-            unsubscribe(&to, Some(&ours), false, false, None, subject, text)
+            unsubscribe(&to, Some(&ours), false, false, false, None, subject, text)
         };
         assert_eq!(
             ask(Some("unsubscribe"), ""),
@@ -156,12 +161,13 @@ mod tests {
             Some(UnsubscribeMatch::AddressOnly)
         );
         let sub = vec!["unsubscribe+x@acme.example".to_string()];
-        assert!(unsubscribe(&sub, Some(&ours), false, false, None, None, "").is_some());
+        assert!(unsubscribe(&sub, Some(&ours), false, false, false, None, None, "").is_some());
         let elsewhere = vec!["ana@acme.example".to_string()];
         assert_eq!(
             unsubscribe(
                 &elsewhere,
                 Some(&ours),
+                false,
                 false,
                 false,
                 None,
@@ -173,31 +179,84 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_address_needs_the_words_and_list_mail_never_asks() {
-        // The From mailbox doubles as the unsubscribe address: a person's
-        // ordinary mail to it is not a request to stop.
-        let ours = address("ana@acme.example");
-        let to = vec!["ana@acme.example".to_string()];
-        let shared = |list: bool, subject: &str, text: &str| {
-            unsubscribe(&to, Some(&ours), true, list, None, Some(subject), text)
-        };
-        assert_eq!(shared(false, "lunch on friday?", "see you"), None);
+    fn list_mail_never_asks_to_stop_unless_it_came_to_a_token() {
+        let ours = address("unsubscribe@acme.example");
+        let to = vec!["unsubscribe@acme.example".to_string()];
+        // A newsletter forwarded or subscribed to the dedicated address.
         assert_eq!(
-            shared(false, "unsubscribe", ""),
+            unsubscribe(
+                &to,
+                Some(&ours),
+                false,
+                true,
+                false,
+                None,
+                Some("unsubscribe"),
+                ""
+            ),
+            None
+        );
+        let header = Fields::header("List-Id: <weekly.news.example.com>\n");
+        assert!(is_list_mail(&header));
+        assert!(is_list_mail(&Fields::header("Precedence: bulk\n")));
+        assert!(!is_list_mail(&Fields::header("Subject: hi\n")));
+    }
+
+    #[test]
+    fn mail_to_a_shared_mailbox_asks_to_stop_only_in_words() {
+        let ours = address("ana@acme.example");
+        let to = vec!["Ana <ana@acme.example>".to_string()];
+        let ask = |answers_ours: bool, subject: Option<&str>, text: &str| {
+            unsubscribe(
+                &to,
+                Some(&ours),
+                true,
+                false,
+                answers_ours,
+                None,
+                subject,
+                text,
+            )
+        };
+        assert_eq!(ask(false, Some("Lunch on Friday?"), "Are you free?"), None);
+        assert_eq!(
+            ask(true, Some("Re: Spring offers"), "Thanks, looks good."),
+            None
+        );
+        assert_eq!(
+            ask(false, Some("unsubscribe"), ""),
             Some(UnsubscribeMatch::Subject)
         );
-        // A newsletter that offers its own unsubscribe link is not asking us.
-        assert_eq!(shared(true, "Unsubscribe anytime", "unsubscribe"), None);
-        let dedicated = unsubscribe(&to, Some(&ours), false, true, None, Some("x"), "");
-        assert_eq!(dedicated, None, "list mail, even to a dedicated address");
-        // A tokened address is ours alone: list headers do not matter.
-        let token = SendRef {
-            purpose: Purpose::Unsubscribe,
-            send_id: 7,
-        };
-        let tokened = vec!["unsubscribe+abc@acme.example".to_string()];
         assert_eq!(
-            unsubscribe(&tokened, None, true, true, Some(token), None, ""),
+            ask(true, Some("Re: Spring offers"), "Please unsubscribe me.\n"),
+            Some(UnsubscribeMatch::Body)
+        );
+        // Someone else's newsletter, its footer saying "Unsubscribe".
+        assert_eq!(
+            ask(
+                false,
+                Some("10 tips for spring"),
+                "Not interested? Unsubscribe."
+            ),
+            None
+        );
+        // A signed unsubscribe token needs no words, shared mailbox or not.
+        let token = SendRef {
+            send_id: 9,
+            purpose: Purpose::Unsubscribe,
+        };
+        let tokened = vec!["unsubscribe+9-x@acme.example".to_string()];
+        assert_eq!(
+            unsubscribe(
+                &tokened,
+                Some(&ours),
+                true,
+                true,
+                false,
+                Some(token),
+                None,
+                ""
+            ),
             Some(UnsubscribeMatch::AddressOnly)
         );
     }

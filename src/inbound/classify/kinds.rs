@@ -324,3 +324,28 @@ pub enum Unclassified {
     /// A webhook event that carries nothing for tend (`open`, `processed`, …).
     IgnoredEvent { event: String },
 }
+
+/// Why, in words, for the line an operator reads.
+impl std::fmt::Display for Unclassified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unclassified::NotAMessage => write!(f, "not a message (no header block)"),
+            Unclassified::TooLarge { size, limit } => {
+                write!(
+                    f,
+                    "too large to read ({size} bytes; at most {limit} are read)"
+                )
+            }
+            Unclassified::TooDeep { limit } => {
+                write!(f, "MIME parts nested deeper than {limit} levels")
+            }
+            Unclassified::TooManyParts { limit } => write!(f, "more than {limit} MIME parts"),
+            Unclassified::Malformed { detail } => write!(f, "broken MIME: {detail}"),
+            Unclassified::ParserFailed => write!(f, "the MIME parser gave up"),
+            Unclassified::Unrecognised { detail } => write!(f, "{detail}"),
+            Unclassified::IgnoredEvent { event } => {
+                write!(f, "a provider event tend does not act on ({event})")
+            }
+        }
+    }
+}

@@ -52,9 +52,8 @@ pub struct Context<'a> {
     pub installation: &'a str,
     /// The `mailto:` address of `List-Unsubscribe`, if one is advertised.
     pub unsubscribe_address: Option<&'a EmailAddress>,
-    /// The unsubscribe address is also a person's mailbox (the From address,
-    /// when no dedicated one is configured): mail to it is an unsubscribe
-    /// request only when it says so.
+    /// The unsubscribe address is also where people write (the From or
+    /// Reply-To mailbox): mail to it asks to stop only if it says so.
     pub unsubscribe_address_shared: bool,
     /// `RCPT TO` addresses, when the message came by SMTP/LMTP.
     pub envelope_recipients: &'a [String],
@@ -71,21 +70,18 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// A dedicated unsubscribe mailbox: anything a person sends it asks to stop.
+    /// A mailbox only unsubscribe requests go to: whatever reaches it asks to stop.
     pub fn with_unsubscribe_address(mut self, address: Option<&'a EmailAddress>) -> Self {
         self.unsubscribe_address = address;
         self.unsubscribe_address_shared = false;
         self
     }
 
-    /// An unsubscribe address that is also someone's mailbox.
-    pub fn with_shared_unsubscribe_address(self, address: Option<&'a EmailAddress>) -> Self {
-        self.with_unsubscribe_address(address)
-            .with_unsubscribe_shared(true)
-    }
-
-    pub fn with_unsubscribe_shared(mut self, shared: bool) -> Self {
-        self.unsubscribe_address_shared = shared;
+    /// A mailbox people also write to (replies, personal mail): only a
+    /// message whose subject or first lines ask to stop is a request.
+    pub fn with_shared_unsubscribe_address(mut self, address: Option<&'a EmailAddress>) -> Self {
+        self.unsubscribe_address = address;
+        self.unsubscribe_address_shared = true;
         self
     }
 
@@ -229,6 +225,7 @@ impl<'a> Reading<'a> {
             self.ctx.unsubscribe_address,
             self.ctx.unsubscribe_address_shared,
             human::is_list_mail(&self.header),
+            answer.is_some(),
             recipient_token,
             self.subject.as_deref(),
             &self.walked.text,

@@ -26,6 +26,21 @@ fn inbound_row(row: &PgRow) -> StoreResult<InboundRow> {
     })
 }
 
+/// The message a suppression passes to on undo: its id, the reason its
+/// effect gives, and the suppression's new detail.
+fn heir_of(row: &PgRow) -> StoreResult<(i64, SuppressionReason, String)> {
+    let ctx = "reading an inbound message";
+    let id: i64 = row.try_get("id").ctx(ctx)?;
+    let effect: String = row.try_get("effect").ctx(ctx)?;
+    let summary: String = row.try_get("summary").ctx(ctx)?;
+    let reason = match effect.as_str() {
+        "complaint" => SuppressionReason::Complaint,
+        "unsubscribe" => SuppressionReason::Unsubscribe,
+        _ => SuppressionReason::Bounce,
+    };
+    Ok((id, reason, format!("inbound #{id}: {summary}")))
+}
+
 impl InboundStore for PostgresStore {
     async fn record_inbound(
         &self,
@@ -233,7 +248,7 @@ impl InboundStore for PostgresStore {
         let ctx = "undoing an inbound message";
         let mut tx = self.pool.begin().await.ctx(ctx)?;
         let row = sqlx::query(
-            "SELECT suppressed, event_id, failure_id, undone_at FROM inbound_messages WHERE id = $1 FOR UPDATE",
+            "SELECT contact_id, suppressed, event_id, failure_id, undone_at FROM inbound_messages WHERE id = $1 FOR UPDATE",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -243,6 +258,7 @@ impl InboundStore for PostgresStore {
             found: row.is_some(),
             already: false,
             lifted: None,
+            kept_by: None,
             events_removed: 0,
             soft_bounces_removed: 0,
         };
@@ -256,16 +272,58 @@ impl InboundStore for PostgresStore {
             return Ok(outcome);
         }
         if let Some(value) = row.try_get::<Option<String>, _>("suppressed").ctx(ctx)? {
+            let contact: Option<i64> = row.try_get("contact_id").ctx(ctx)?;
+            let heir = sqlx::query(
+                "SELECT id, effect, summary FROM inbound_messages
+                 WHERE contact_id = $1 AND id <> $2 AND undone_at IS NULL
+                   AND effect IN ('hard_bounce', 'complaint', 'unsubscribe')
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(contact)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(ctx)?;
             // Only the suppression this message added, if nothing replaced it since.
-            let lifted = sqlx::query("DELETE FROM suppressions WHERE value = $1 AND source = $2")
-                .bind(&value)
-                .bind(format!("inbound #{id}"))
-                .execute(&mut *tx)
-                .await
-                .ctx(ctx)?
-                .rows_affected();
-            if lifted > 0 {
-                outcome.lifted = Some(value);
+            let own = format!("inbound #{id}");
+            match heir {
+                Some(heir) => {
+                    let (heir_id, reason, detail) = heir_of(&heir)?;
+                    let moved = sqlx::query(
+                        "UPDATE suppressions SET reason = $1, source = $2, detail = $3 WHERE value = $4 AND source = $5",
+                    )
+                    .bind(reason.as_str())
+                    .bind(format!("inbound #{heir_id}"))
+                    .bind(detail)
+                    .bind(&value)
+                    .bind(&own)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx(ctx)?
+                    .rows_affected();
+                    if moved > 0 {
+                        sqlx::query("UPDATE inbound_messages SET suppressed = $1 WHERE id = $2")
+                            .bind(&value)
+                            .bind(heir_id)
+                            .execute(&mut *tx)
+                            .await
+                            .ctx(ctx)?;
+                        outcome.kept_by = Some(heir_id);
+                    }
+                }
+                None => {
+                    let lifted =
+                        sqlx::query("DELETE FROM suppressions WHERE value = $1 AND source = $2")
+                            .bind(&value)
+                            .bind(&own)
+                            .execute(&mut *tx)
+                            .await
+                            .ctx(ctx)?
+                            .rows_affected();
+                    if lifted > 0 {
+                        outcome.lifted = Some(value);
+                    }
+                }
             }
         }
         if let Some(event) = row.try_get::<Option<i64>, _>("event_id").ctx(ctx)? {

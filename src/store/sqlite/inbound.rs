@@ -28,6 +28,21 @@ fn inbound_row(row: &SqliteRow) -> StoreResult<InboundRow> {
     })
 }
 
+/// The message a suppression passes to on undo: its id, the reason its
+/// effect gives, and the suppression's new detail.
+fn heir_of(row: &SqliteRow) -> StoreResult<(i64, SuppressionReason, String)> {
+    let ctx = "reading an inbound message";
+    let id: i64 = row.try_get("id").ctx(ctx)?;
+    let effect: String = row.try_get("effect").ctx(ctx)?;
+    let summary: String = row.try_get("summary").ctx(ctx)?;
+    let reason = match effect.as_str() {
+        "complaint" => SuppressionReason::Complaint,
+        "unsubscribe" => SuppressionReason::Unsubscribe,
+        _ => SuppressionReason::Bounce,
+    };
+    Ok((id, reason, format!("inbound #{id}: {summary}")))
+}
+
 impl InboundStore for SqliteStore {
     async fn record_inbound(
         &self,
@@ -244,7 +259,7 @@ impl InboundStore for SqliteStore {
         let _write = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.ctx(ctx)?;
         let row = sqlx::query(
-            "SELECT suppressed, event_id, failure_id, undone_at FROM inbound_messages WHERE id = ?",
+            "SELECT contact_id, suppressed, event_id, failure_id, undone_at FROM inbound_messages WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -254,6 +269,7 @@ impl InboundStore for SqliteStore {
             found: row.is_some(),
             already: false,
             lifted: None,
+            kept_by: None,
             events_removed: 0,
             soft_bounces_removed: 0,
         };
@@ -267,16 +283,58 @@ impl InboundStore for SqliteStore {
             return Ok(outcome);
         }
         if let Some(value) = row.try_get::<Option<String>, _>("suppressed").ctx(ctx)? {
+            let contact: Option<i64> = row.try_get("contact_id").ctx(ctx)?;
+            let heir = sqlx::query(
+                "SELECT id, effect, summary FROM inbound_messages
+                 WHERE contact_id = ? AND id <> ? AND undone_at IS NULL
+                   AND effect IN ('hard_bounce', 'complaint', 'unsubscribe')
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(contact)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(ctx)?;
             // Only the suppression this message added, if nothing replaced it since.
-            let lifted = sqlx::query("DELETE FROM suppressions WHERE value = ? AND source = ?")
-                .bind(&value)
-                .bind(format!("inbound #{id}"))
-                .execute(&mut *tx)
-                .await
-                .ctx(ctx)?
-                .rows_affected();
-            if lifted > 0 {
-                outcome.lifted = Some(value);
+            let own = format!("inbound #{id}");
+            match heir {
+                Some(heir) => {
+                    let (heir_id, reason, detail) = heir_of(&heir)?;
+                    let moved = sqlx::query(
+                        "UPDATE suppressions SET reason = ?, source = ?, detail = ? WHERE value = ? AND source = ?",
+                    )
+                    .bind(reason.as_str())
+                    .bind(format!("inbound #{heir_id}"))
+                    .bind(detail)
+                    .bind(&value)
+                    .bind(&own)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx(ctx)?
+                    .rows_affected();
+                    if moved > 0 {
+                        sqlx::query("UPDATE inbound_messages SET suppressed = ? WHERE id = ?")
+                            .bind(&value)
+                            .bind(heir_id)
+                            .execute(&mut *tx)
+                            .await
+                            .ctx(ctx)?;
+                        outcome.kept_by = Some(heir_id);
+                    }
+                }
+                None => {
+                    let lifted =
+                        sqlx::query("DELETE FROM suppressions WHERE value = ? AND source = ?")
+                            .bind(&value)
+                            .bind(&own)
+                            .execute(&mut *tx)
+                            .await
+                            .ctx(ctx)?
+                            .rows_affected();
+                    if lifted > 0 {
+                        outcome.lifted = Some(value);
+                    }
+                }
             }
         }
         if let Some(event) = row.try_get::<Option<i64>, _>("event_id").ctx(ctx)? {
