@@ -45,6 +45,9 @@ pub struct Settings {
     pub http: HttpSettings,
     /// DKIM signing; off when the section is absent.
     pub dkim: Option<DkimSettings>,
+    /// What comes back: the receiver, the mailbox, webhooks.
+    #[serde(default)]
+    pub inbound: InboundSettings,
     /// `[attributes]`: attribute types for filters, read with positions
     /// from the config file by `catalog::vocabulary`.
     #[serde(default)]
@@ -96,6 +99,141 @@ impl Default for HttpSettings {
             events_token: None,
             events_token_file: None,
         }
+    }
+}
+
+/// `[inbound]`: how bounces, complaints, replies and unsubscribe mails reach
+/// tend. Off until one way in is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InboundSettings {
+    /// An SMTP/LMTP listener the site's MTA hands mail for the bounce domain
+    /// to, e.g. `127.0.0.1:2526`; empty: off.
+    pub listen: String,
+    /// `smtp`, `lmtp`, or `auto` (the client's greeting decides).
+    pub protocol: String,
+    /// The domain of return-path (`bounces+TOKEN@…`), reply and unsubscribe
+    /// addresses; defaults to `sending.return_path`'s domain, else the From domain.
+    pub bounce_domain: Option<String>,
+    /// Put a reply token in `Reply-To` (`reply+TOKEN@bounce domain`) so a
+    /// reply names its send for sure; the reply is kept and, with
+    /// `forward_replies_to`, passed on to a person.
+    pub reply_tokens: bool,
+    pub forward_replies_to: Option<String>,
+    /// Keep each inbound message's raw text this long (then only what tend
+    /// made of it remains).
+    pub keep_raw_for: Duration,
+    /// Largest message taken (bigger ones are refused by the receiver).
+    pub max_message_bytes: usize,
+    pub imap: Option<ImapSettings>,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+impl Default for InboundSettings {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            protocol: "auto".into(),
+            bounce_domain: None,
+            reply_tokens: false,
+            forward_replies_to: None,
+            keep_raw_for: Duration::from_days(30),
+            max_message_bytes: 10 * 1024 * 1024,
+            imap: None,
+            webhooks: WebhookSettings::default(),
+        }
+    }
+}
+
+impl InboundSettings {
+    /// Whether any way in is set up (then return paths carry tokens).
+    pub fn enabled(&self) -> bool {
+        !self.listen.trim().is_empty() || self.imap.is_some() || self.webhooks.any()
+    }
+}
+
+/// `[inbound.imap]`: a mailbox tend polls.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    pub host: String,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    #[serde(default = "default_imap_tls")]
+    pub tls: TlsMode,
+    pub user: String,
+    /// Only from `TEND__INBOUND__IMAP__PASSWORD` or `password_file`.
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_imap_folder")]
+    pub folder: String,
+    #[serde(default = "default_processed_folder")]
+    pub processed_folder: String,
+    #[serde(default = "default_imap_interval")]
+    pub interval: Duration,
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_imap_port() -> u16 {
+    993
+}
+fn default_imap_tls() -> TlsMode {
+    TlsMode::Tls
+}
+fn default_imap_folder() -> String {
+    "INBOX".into()
+}
+fn default_processed_folder() -> String {
+    "tend/processed".into()
+}
+fn default_imap_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImapSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("folder", &self.folder)
+            .field("processed_folder", &self.processed_folder)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+/// `[inbound.webhooks]`: providers that push events (each off unless set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Amazon SES via SNS: the topic ARNs accepted (any AWS account can sign
+    /// messages for its own topic, so the topic is what makes one ours).
+    pub ses_topics: Vec<String>,
+    /// A PEM certificate to check SNS signatures with instead of fetching
+    /// `SigningCertURL` (for hosts without outbound HTTPS).
+    pub ses_certificate_file: Option<PathBuf>,
+    /// SendGrid's signed event webhook: its verification key (base64).
+    pub sendgrid_public_key: Option<String>,
+    /// Postmark: the basic-auth user; the password only from
+    /// `TEND__INBOUND__WEBHOOKS__POSTMARK_PASSWORD`.
+    pub postmark_user: Option<String>,
+    pub postmark_password: Option<Secret>,
+    /// Mailgun's webhook signing key, only from
+    /// `TEND__INBOUND__WEBHOOKS__MAILGUN_SIGNING_KEY`.
+    pub mailgun_signing_key: Option<Secret>,
+}
+
+impl WebhookSettings {
+    pub fn any(&self) -> bool {
+        !self.ses_topics.is_empty()
+            || self.sendgrid_public_key.is_some()
+            || self.postmark_user.is_some()
+            || self.postmark_password.is_some()
+            || self.mailgun_signing_key.is_some()
     }
 }
 
@@ -447,6 +585,18 @@ impl Settings {
                 ));
             }
         }
+        for key in [
+            "inbound.imap.password",
+            "inbound.webhooks.postmark_password",
+            "inbound.webhooks.mailgun_signing_key",
+        ] {
+            if file_only.get_string(key).is_ok() {
+                let env = format!("TEND__{}", key.replace('.', "__").to_uppercase());
+                return Err(invalid(format!(
+                    "`{key}` must not be written in the config file; set {env} (or a `…_file` key where there is one)"
+                )));
+            }
+        }
         if file_only.get_string("smtp.password").is_ok() {
             return Err(invalid(
                 "`smtp.password` must not be written in the config file; set TEND__SMTP__PASSWORD or `smtp.password_file`".into(),
@@ -496,6 +646,19 @@ impl Settings {
                     }
                 })?;
                 settings.http.secret = Some(Secret::new(secret.trim()));
+            }
+        }
+        if let Some(imap) = settings.inbound.imap.as_mut() {
+            if imap.password.is_none() {
+                if let Some(file) = &imap.password_file {
+                    let secret = std::fs::read_to_string(file).map_err(|source| {
+                        SettingsError::PasswordFile {
+                            path: file.display().to_string(),
+                            source,
+                        }
+                    })?;
+                    imap.password = Some(Secret::new(secret.trim_end_matches(['\r', '\n'])));
+                }
             }
         }
         if settings.http.events_token.is_none() {
@@ -582,6 +745,30 @@ impl Settings {
                 return Err("key `http.secret` must be at least 16 characters".into());
             }
         }
+        let inbound = &self.inbound;
+        if !["auto", "smtp", "lmtp"].contains(&inbound.protocol.as_str()) {
+            return Err(format!(
+                "key `inbound.protocol`: `{}` is not one of auto, smtp, lmtp",
+                inbound.protocol
+            ));
+        }
+        if !inbound.listen.trim().is_empty()
+            && inbound
+                .listen
+                .trim()
+                .parse::<std::net::SocketAddr>()
+                .is_err()
+        {
+            return Err(format!(
+                "key `inbound.listen`: `{}` is not an address to listen on (write e.g. 127.0.0.1:2526)",
+                inbound.listen
+            ));
+        }
+        if let Some(forward) = &inbound.forward_replies_to {
+            crate::domain::EmailAddress::parse(forward).map_err(|e| {
+                format!("key `inbound.forward_replies_to`: `{forward}` is not an address: {e}")
+            })?;
+        }
         let public = &self.http.public_url;
         if !(public.starts_with("https://") || public.starts_with("http://")) {
             return Err(format!(
@@ -616,6 +803,23 @@ impl Settings {
     /// The from mailbox; required once anything is rendered or sent.
     pub fn from_mailbox(&self) -> Option<Mailbox> {
         self.sending.from.as_ref().and_then(|f| f.parse().ok())
+    }
+
+    /// The domain of tokened return-path, reply and unsubscribe addresses:
+    /// `inbound.bounce_domain`, else `sending.return_path`'s domain, else the
+    /// From domain.
+    pub fn bounce_domain(&self) -> Option<String> {
+        self.inbound
+            .bounce_domain
+            .clone()
+            .or_else(|| {
+                self.sending
+                    .return_path
+                    .as_deref()
+                    .and_then(|r| r.rsplit_once('@'))
+                    .map(|(_, d)| d.trim_end_matches('>').to_string())
+            })
+            .or_else(|| self.from_mailbox().map(|m| m.email.domain().to_string()))
     }
 }
 

@@ -20,6 +20,7 @@
 //! - [`send`]: SMTP/file transports, rate limit, the claim → send → record loop.
 //! - [`store`]: the `Store` trait and its SQLite implementation; nothing else speaks SQL.
 //! - [`import`]: CSV import of contacts and events, with per-line rejections.
+//! - [`inbound`]: what comes back (bounces, complaints, auto-replies, replies, unsubscribes): VERP tokens, one classifier, provider webhooks.
 //! - [`links`]: signed links in messages (unsubscribe), and their key.
 //! - [`http`]: the daemon's HTTP listener: one-click unsubscribe, health.
 //! - [`clicks`]: tracked-link clicks: a reader's, or a link scanner's.
@@ -40,6 +41,7 @@ pub mod daemon;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod inbound;
 pub mod links;
 pub mod metrics;
 pub mod pilot;

@@ -158,6 +158,35 @@ pub static HELD: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// What came back per campaign and kind, read fresh from the store (so it
+/// survives restarts and counts every daemon's intake).
+pub static INBOUND_KEPT: LazyLock<GaugeVec> = LazyLock::new(|| {
+    register(
+        GaugeVec::new(
+            Opts::new(
+                "tend_inbound_messages",
+                "Inbound messages and webhook events kept (undone ones left out), by campaign (empty: not tied to one) and kind",
+            ),
+            &["campaign", "kind"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Inbound messages and webhook events kept by this process, by kind.
+pub static INBOUND: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "tend_inbound_total",
+                "Inbound messages and webhook events by kind (hard_bounce, soft_bounce, complaint, auto_reply, reply, unsubscribe, unclassified…)",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric"),
+    )
+});
+
 /// Touches every metric so each appears in the output even before it moves.
 pub fn init() {
     LazyLock::force(&SENDS);
@@ -175,6 +204,8 @@ pub fn init() {
     LazyLock::force(&RELAY_BREAKER_TRIPS);
     LazyLock::force(&SMTP_REFUSALS);
     LazyLock::force(&HELD);
+    LazyLock::force(&INBOUND);
+    LazyLock::force(&INBOUND_KEPT);
 }
 
 /// The text exposition format.

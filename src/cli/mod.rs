@@ -9,6 +9,7 @@ mod app;
 mod check;
 mod contacts;
 mod events;
+mod inbound;
 mod outbox;
 mod pilot;
 mod plan;
@@ -83,6 +84,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Outbox by state, held and in-doubt sends, the relay, the last tick
     Status,
+    /// What came back (bounces, complaints, replies…): take FILE… or `-`; list, show, undo
+    Inbound(inbound::InboundArgs),
     /// The outbox row by row (Message-IDs, reasons); `resolve` settles in-doubt rows
     Outbox(outbox::OutboxArgs),
     /// What a campaign did; for a pilot, treatment vs holdout with a 95% interval
@@ -115,6 +118,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
         Command::Outbox(args) => outbox::run(&ctx, args).await,
+        Command::Inbound(args) => inbound::run(&ctx, args).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Pilot(cmd) => pilot::run(&ctx, cmd).await,
         Command::Segment(cmd) => segment::run(&ctx, cmd).await,

@@ -54,13 +54,28 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(listener)
         }
     };
+    let inbound = match ctx.settings.inbound.listen.trim() {
+        "" => None,
+        address => {
+            let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                UserError(format!(
+                    "cannot listen on `{address}` (inbound.listen): {e}"
+                ))
+            })?;
+            tracing::info!("inbound: listening on smtp://{}", listener.local_addr()?);
+            Some(listener)
+        }
+    };
     let stats = daemon::run(
         store,
         &ctx.settings,
         &ctx.config_path,
         loaded,
         clock,
-        listener,
+        daemon::Listeners {
+            http: listener,
+            inbound,
+        },
         shutdown_signal(),
     )
     .await?;

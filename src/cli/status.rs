@@ -1,6 +1,6 @@
 //! `tend status`: at a glance — the outbox by state and campaign, in-doubt
-//! sends, the last and next tick, deferring domains, and the daemon's last
-//! reload.
+//! sends, the last and next tick, deferring domains, what came back, and
+//! the daemon's last reload.
 
 use super::app::{Context, print_json};
 use crate::domain::SendState;
@@ -20,6 +20,10 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         .relay_health(&crate::send::relay_name(&ctx.settings.smtp))
         .await?;
     let senders = store.workers().await?;
+    let mut came_back: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, kind, n) in store.inbound_counts(None).await? {
+        *came_back.entry(kind).or_default() += n;
+    }
     let now = ctx.clock().now();
     let mut totals: BTreeMap<SendState, u64> = BTreeMap::new();
     for c in &counts {
@@ -40,6 +44,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 "id": w.id, "heartbeat_at": w.heartbeat_at,
             })).collect::<Vec<_>>(),
             "reload": reload,
+            "inbound": came_back,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -85,6 +90,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             relay.failures,
             relay.last_error
         )?;
+    }
+    if !came_back.is_empty() {
+        let kinds: Vec<String> = came_back.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        outln!("came back: {} (see `tend inbound list`)", kinds.join(", "))?;
+    } else if ctx.settings.inbound.enabled() {
+        outln!("came back: nothing yet (inbound is on)")?;
     }
     for sender in &senders {
         outln!(

@@ -8,6 +8,7 @@
 //! the wire are released back to `queued`; SMTP transactions in flight get
 //! `daemon.shutdown_grace` to finish and be recorded.
 
+pub mod inbound;
 mod notify;
 pub mod reload;
 
@@ -41,9 +42,21 @@ pub enum DaemonError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Send(#[from] SendError),
+    #[error("inbound webhooks: {0}")]
+    Webhook(#[from] crate::inbound::webhooks::WebhookError),
 }
 
-/// Runs until `shutdown` completes; serves HTTP on `listener` meanwhile.
+/// The daemon's bound listeners (bound by the caller, so a test can use
+/// port 0 and a busy port is the caller's clear error).
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// `http.listen`: unsubscribe, clicks, events, webhooks, health, metrics.
+    pub http: Option<TcpListener>,
+    /// `inbound.listen`: the SMTP/LMTP receiver for the bounce domain.
+    pub inbound: Option<TcpListener>,
+}
+
+/// Runs until `shutdown` completes; serves its listeners meanwhile.
 /// Returns what was sent.
 pub async fn run<S: Store>(
     store: S,
@@ -51,7 +64,7 @@ pub async fn run<S: Store>(
     config_path: &std::path::Path,
     loaded: Arc<Loaded>,
     clock: Arc<dyn Clock>,
-    listener: Option<TcpListener>,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<SendStats, DaemonError> {
     crate::metrics::init();
@@ -67,8 +80,11 @@ pub async fn run<S: Store>(
     let (stop_tasks, tasks_stopped) = watch::channel(false);
     let (catalog_tx, catalog) = watch::channel(loaded);
     let report_catalog = catalog.clone();
+    let inbound_tasks =
+        inbound::start(&store, settings, &clock, listeners.inbound, &tasks_stopped).await?;
+    let webhooks = inbound_tasks.webhooks.clone();
 
-    let http_task = listener.map(|listener| {
+    let http_task = listeners.http.map(|listener| {
         let state = HttpState {
             store: store.clone(),
             key: identity.links.key().clone(),
@@ -82,6 +98,7 @@ pub async fn run<S: Store>(
             tick_every: settings.daemon.tick.to_std(),
             catalog: Some(report_catalog),
             relay: Some(crate::send::relay_name(&settings.smtp)),
+            webhooks,
         };
         let mut stopped = tasks_stopped.clone();
         tokio::spawn(async move {
@@ -115,6 +132,7 @@ pub async fn run<S: Store>(
         let _ = task.await;
     }
     let _ = reload_task.await;
+    inbound_tasks.stopped().await;
     result
 }
 

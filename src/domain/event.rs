@@ -80,5 +80,12 @@ pub const CLICK: TreatmentOnly = TreatmentOnly {
     why: "only the treatment can click (only it gets tend's links)",
 };
 
-/// Every [`TreatmentOnly`] kind (a `reply` read from tend's own mailbox would join).
-pub const TREATMENT_ONLY_KINDS: &[TreatmentOnly] = &[CLICK];
+pub const REPLY: TreatmentOnly = TreatmentOnly {
+    kind: "reply",
+    source: "inbound",
+    what: "replies to tend's messages",
+    why: "only the treatment can answer a message (only it gets one)",
+};
+
+/// Every [`TreatmentOnly`] kind.
+pub const TREATMENT_ONLY_KINDS: &[TreatmentOnly] = &[CLICK, REPLY];

@@ -81,6 +81,18 @@ impl TokenKey {
         String::from_utf8(payload).map_err(|_| TokenError::Malformed)
     }
 
+    /// The full HMAC-SHA256 tag of `payload`, for token formats that cannot
+    /// use the base64 envelope above: a VERP return path must survive MTAs
+    /// that fold the case of the local part (`crate::inbound::verp`).
+    pub fn tag(&self, payload: &[u8]) -> [u8; 32] {
+        self.mac(payload).finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is the start of `payload`'s tag, compared in constant time.
+    pub fn verify_tag(&self, payload: &[u8], tag: &[u8]) -> bool {
+        self.mac(payload).verify_truncated_left(tag).is_ok()
+    }
+
     pub fn sign(&self, token: &UnsubToken) -> String {
         self.seal(&format!("v1:{}:{}", token.contact_id, token.campaign))
     }

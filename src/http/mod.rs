@@ -1,9 +1,11 @@
 //! The daemon's HTTP listener: one-click unsubscribe (RFC 8058), event
-//! intake (`POST /events`), health and Prometheus metrics.
+//! intake (`POST /events`), provider webhooks (`POST /inbound/…`), health
+//! and Prometheus metrics.
 //! Like mini-redis' `server::run`, [`serve`] takes an already-bound listener
 //! and a shutdown future, so tests bind `127.0.0.1:0` and stop it at will.
 
 mod events;
+mod inbound;
 mod track;
 mod unsubscribe;
 
@@ -34,6 +36,8 @@ pub struct HttpState<S> {
     pub catalog: Option<tokio::sync::watch::Receiver<Arc<crate::send::Loaded>>>,
     /// The relay whose circuit breaker `/healthz` reports (`None`: not checked).
     pub relay: Option<String>,
+    /// Provider webhooks (`/inbound/…`), if any is configured.
+    pub webhooks: Option<Arc<crate::inbound::intake::WebhookIntake<S>>>,
 }
 
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
@@ -48,6 +52,10 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
         // Link scanners often check with HEAD: same redirect, no body, marked as automated.
         .route("/c/{token}", get(track::click::<S>).head(track::click::<S>))
         .route("/reports/{campaign}", get(track::report::<S>))
+        .route("/inbound/ses", post(inbound::ses::<S>))
+        .route("/inbound/sendgrid", post(inbound::sendgrid::<S>))
+        .route("/inbound/postmark", post(inbound::postmark::<S>))
+        .route("/inbound/mailgun", post(inbound::mailgun::<S>))
         .with_state(Arc::new(state))
 }
 
@@ -136,6 +144,17 @@ async fn metrics<S: Store>(State(state): State<Arc<HttpState<S>>>) -> (StatusCod
             crate::metrics::IN_DOUBT.set(in_doubt as f64);
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read the outbox"),
+    }
+    match state.store.inbound_counts(None).await {
+        Ok(counts) => {
+            crate::metrics::INBOUND_KEPT.reset();
+            for (campaign, kind, n) in counts {
+                crate::metrics::INBOUND_KEPT
+                    .with_label_values(&[campaign.as_str(), kind.as_str()])
+                    .set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count inbound messages"),
     }
     if let Ok(Some(tick)) = state.store.last_tick().await {
         let age = (chrono::Utc::now() - tick.finished_at).num_milliseconds() as f64 / 1000.0;

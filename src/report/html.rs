@@ -268,6 +268,25 @@ pub fn render(r: &Report) -> String {
             "<h2>Not sent, and why</h2><table data-test=\"not-sent\"><thead><tr><th>messages</th><th>state</th><th>reason</th></tr></thead><tbody>{not_sent}</tbody></table>"
         )
     };
+    let came_back: String = r
+        .came_back
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr><td>{}</td><th scope=\"row\">{}</th><td style=\"text-align:left\">{}</td></tr>",
+                c.count,
+                escape(&c.kind.replace('_', " ")),
+                escape(c.effect)
+            )
+        })
+        .collect();
+    let came_back = if came_back.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<h2>What came back</h2><table data-test=\"came-back\"><thead><tr><th>messages</th><th>kind</th><th>what tend did</th></tr></thead><tbody>{came_back}</tbody></table>"
+        )
+    };
     let clicks_role = if r.clicks_counted {
         "Counted as responses here because <code>respond_on</code> names <code>click</code>: only the treatment can click, so the comparison is biased."
     } else {
@@ -306,6 +325,7 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.35rem .7rem;bord
 </div>
 <h2>By step</h2>
 <table><thead><tr><th>step</th><th>sent</th><th>responded after it</th></tr></thead><tbody>{steps}</tbody></table>
+{came_back}
 {not_sent}
 </body></html>
 "#,

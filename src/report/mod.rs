@@ -78,6 +78,46 @@ pub struct Report {
     pub held: Vec<HeldCount>,
     /// Spam complaints per message sent, against Gmail's and Yahoo's limits.
     pub complaints: complaints::Complaints,
+    /// What came back for this campaign's messages, by kind (undone ones left out).
+    pub came_back: Vec<CameBack>,
+}
+
+/// One kind of message that came back (by mail or a provider's webhook).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CameBack {
+    /// `hard_bounce`, `soft_bounce`, `complaint`, `auto_reply`, `reply`…
+    pub kind: String,
+    pub count: u64,
+    /// What tend did about it, in words.
+    pub effect: &'static str,
+}
+
+/// What each inbound kind does, as a report says it.
+pub fn inbound_effect(kind: &str) -> &'static str {
+    match kind {
+        "hard_bounce" => "address suppressed",
+        "soft_bounce" => "counted; suppressed after sending.soft_bounce_limit within the span",
+        "delayed" => "the receiving server is still trying; nothing done",
+        "complaint" => "address suppressed",
+        "auto_reply" => "recorded only: never a bounce, never a reply",
+        "reply" => "a response: ends the campaign where `exit_on` names reply",
+        "unsubscribe" => "unsubscribed",
+        "unclassified" => "kept for a person to look at; nothing done",
+        _ => "nothing done",
+    }
+}
+
+async fn came_back<S: Store>(store: &S, campaign: &str) -> Result<Vec<CameBack>, StoreError> {
+    Ok(store
+        .inbound_counts(Some(campaign))
+        .await?
+        .into_iter()
+        .map(|(_, kind, count)| CameBack {
+            effect: inbound_effect(&kind),
+            kind,
+            count,
+        })
+        .collect())
 }
 
 impl Report {
@@ -197,6 +237,7 @@ pub async fn build<S: Store>(
             .filter(|h| h.campaign == campaign.id)
             .collect(),
         complaints: complaints::complaints(store, &campaign.id).await?,
+        came_back: came_back(store, &campaign.id).await?,
     })
 }
 

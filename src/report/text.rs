@@ -63,6 +63,12 @@ pub fn render(r: &Report) -> String {
     }
     out += &format!("\nverdict: {}\n", r.verdict);
     out += &format!("complaint rate: {}\n", r.complaints.summary);
+    if !r.came_back.is_empty() {
+        out += "\nwhat came back (`tend inbound list --campaign` for each):\n";
+        for c in &r.came_back {
+            out += &format!("  {:>6}  {:<13} {}\n", c.count, c.kind, c.effect);
+        }
+    }
     for w in &r.warnings {
         out += &format!("warning: {w}\n");
     }

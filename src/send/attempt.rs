@@ -331,12 +331,7 @@ impl<S: Store> Sender<S> {
                 });
             }
         }
-        let envelope_from = campaign
-            .from
-            .as_ref()
-            .unwrap_or(&s.identity.from)
-            .email
-            .to_string();
+        let envelope_from = composed.envelope_from.clone();
         let bytes = composed.message.formatted();
         let marked = std::sync::Mutex::new(None);
         let mark = || async {
@@ -549,7 +544,12 @@ impl<S: Store> Sender<S> {
         record: FailureRecord,
     ) -> SendOutcome {
         let sending = &self.shared.settings.sending;
-        let mut times = match self.shared.store.soft_bounces(send.contact.id).await {
+        let mut times = match self
+            .shared
+            .store
+            .soft_bounces(send.contact.id, Some(send.id))
+            .await
+        {
             Ok(times) => times,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read soft bounces; retrying");

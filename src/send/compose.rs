@@ -37,6 +37,22 @@ pub struct Identity {
     pub feedback_id: Option<String>,
     /// `sending.postal_address`, printed under the unsubscribe line.
     pub postal_address: Option<String>,
+    /// `sending.return_path`: the envelope sender when no inbound way in is set up.
+    pub return_path: Option<String>,
+    /// Set when bounces and replies come back to tend ([`crate::config::InboundSettings`]):
+    /// return paths, unsubscribe mailboxes (and reply addresses) carry a
+    /// signed token naming the send.
+    pub tokens: Option<Tokens>,
+}
+
+/// Where tokenised addresses live.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// `inbound.bounce_domain` or the return path's domain; `None`: each
+    /// message's From domain.
+    pub domain: Option<String>,
+    /// `inbound.reply_tokens`: `Reply-To: reply+TOKEN@domain`.
+    pub reply: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +101,29 @@ impl Identity {
             installation,
             feedback_id: settings.sending.feedback_id.clone(),
             postal_address: settings.sending.postal_address.clone(),
+            return_path: settings.sending.return_path.clone(),
+            tokens: settings.inbound.enabled().then(|| Tokens {
+                domain: settings.bounce_domain(),
+                reply: settings.inbound.reply_tokens,
+            }),
         })
+    }
+
+    /// The envelope sender (`MAIL FROM`) of a message from `from`: a signed
+    /// `bounces+TOKEN@…` when bounces come back to tend, so every bounce
+    /// names its send; else `sending.return_path`; else the From address.
+    pub fn envelope_sender(&self, send_id: i64, from: &Mailbox) -> String {
+        match &self.tokens {
+            Some(tokens) => crate::inbound::verp::envelope_sender(
+                self.links.key(),
+                send_id,
+                tokens.domain.as_deref().unwrap_or(from.email.domain()),
+            ),
+            None => self
+                .return_path
+                .clone()
+                .unwrap_or_else(|| from.email.to_string()),
+        }
     }
 }
 
@@ -107,6 +145,8 @@ impl Formatted {
 #[derive(Debug)]
 pub struct Composed {
     pub message: Formatted,
+    /// The envelope sender (`MAIL FROM`).
+    pub envelope_from: String,
     pub subject: String,
     pub message_id: String,
     /// Variant choices, opener and text part: recorded with the send.
@@ -200,15 +240,58 @@ pub fn compose(
         .feedback_id
         .clone()
         .unwrap_or_else(|| from.email.domain().to_lowercase());
+    // With inbound on, replies and mailto unsubscribes name their send.
+    let (reply_to, unsubscribe_mailto) = match (&identity.tokens, send) {
+        (Some(tokens), Some((send_id, _))) => {
+            let domain = tokens
+                .domain
+                .clone()
+                .unwrap_or_else(|| from.email.domain().to_string());
+            let key = identity.links.key();
+            let reply = if tokens.reply {
+                crate::inbound::verp::reply_address(key, send_id, &domain)
+                    .parse::<Mailbox>()
+                    .ok()
+                    .map(|mut mailbox| {
+                        mailbox.name = identity
+                            .reply_to
+                            .as_ref()
+                            .and_then(|r| r.name.clone())
+                            .or_else(|| from.name.clone());
+                        mailbox
+                    })
+            } else {
+                identity.reply_to.clone()
+            };
+            let mailto = crate::inbound::verp::address(
+                key,
+                crate::inbound::Purpose::Unsubscribe,
+                send_id,
+                &domain,
+            );
+            (reply, mailto)
+        }
+        _ => (
+            identity.reply_to.clone(),
+            identity.unsubscribe_mailto.clone(),
+        ),
+    };
+    let envelope_from = match send {
+        Some((send_id, _)) => identity.envelope_sender(send_id, &from),
+        None => identity
+            .return_path
+            .clone()
+            .unwrap_or_else(|| from.email.to_string()),
+    };
     let meta = MessageMeta {
         feedback_id: format!("{}:{}:{sender_id}", campaign.id, step + 1),
         from,
-        reply_to: identity.reply_to.clone(),
+        reply_to,
         to: Mailbox::new(name, address),
         message_id: id.clone(),
         date: now,
         unsubscribe_url,
-        unsubscribe_mailto: identity.unsubscribe_mailto.clone(),
+        unsubscribe_mailto,
         campaign: campaign.id.clone(),
     };
     let bytes = build_message(&rendered, &meta)?.formatted();
@@ -218,6 +301,7 @@ pub fn compose(
     };
     Ok(Composed {
         message: Formatted(bytes),
+        envelope_from,
         subject: rendered.subject,
         message_id: id,
         content: SentContent {

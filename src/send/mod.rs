@@ -65,12 +65,18 @@ pub async fn identity<S: Store>(
     now: DateTime<Utc>,
 ) -> Result<Identity, SendError> {
     let links = crate::links::Links::load(store, settings, now).await?;
+    let installation = installation_id(store, now).await?;
+    Ok(Identity::new(settings, links, installation)?)
+}
+
+/// This database's installation id (random, made once and kept): it makes
+/// Message-IDs unique to the installation, and tells our own apart.
+pub async fn installation_id<S: Store>(store: &S, now: DateTime<Utc>) -> Result<String, SendError> {
     let mut candidate = [0u8; 6];
     getrandom::fill(&mut candidate)
         .map_err(|e| SendError::Identity(IdentityError::Installation(e.to_string())))?;
     let installation = store.secret("installation_id", &candidate, now).await?;
-    let installation: String = installation.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Identity::new(settings, links, installation)?)
+    Ok(installation.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Counts of one or more sending rounds.

@@ -70,6 +70,20 @@ macro_rules! delegate {
     )*};
 }
 
+impl InboundStore for Backend {
+    delegate! {
+        record_inbound(message: &NewInbound, now: DateTime<Utc>) -> StoreResult<InboundRecorded>;
+        send_owner(send_id: i64) -> StoreResult<Option<(i64, String)>>;
+        inbound_rows(filter: &InboundFilter) -> StoreResult<Vec<InboundRow>>;
+        inbound_detail(id: i64) -> StoreResult<Option<InboundDetail>>;
+        undo_inbound(id: i64, note: &str, now: DateTime<Utc>) -> StoreResult<UndoOutcome>;
+        inbound_counts(campaign: Option<&str>) -> StoreResult<Vec<(String, String, u64)>>;
+        purge_inbound_raw(before: DateTime<Utc>) -> StoreResult<u64>;
+        imap_decided(mailbox: &ImapMailbox, uids: &[u32]) -> StoreResult<Vec<(u32, bool)>>;
+        imap_record(mailbox: &ImapMailbox, uid: u32, own: bool, now: DateTime<Utc>) -> StoreResult<()>;
+    }
+}
+
 impl ContactStore for Backend {
     delegate! {
         upsert_contacts(rows: &[NewContact], now: DateTime<Utc>) -> StoreResult<UpsertCounts>;
@@ -117,7 +131,7 @@ impl OutboxStore for Backend {
         heartbeat(worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()>;
         workers() -> StoreResult<Vec<WorkerInfo>>;
         recover(dead: &[String], now: DateTime<Utc>) -> StoreResult<Recovered>;
-        soft_bounces(contact_id: i64) -> StoreResult<Vec<DateTime<Utc>>>;
+        soft_bounces(contact_id: i64, bouncing: Option<i64>) -> StoreResult<Vec<DateTime<Utc>>>;
         find_send(campaign: &str, contact_id: i64, step: u32) -> StoreResult<Option<SendRow>>;
         history(contact_id: i64, before_send: Option<i64>) -> StoreResult<Vec<PastSend>>;
         outbox_rows(filter: &OutboxFilter) -> StoreResult<Vec<OutboxRow>>;

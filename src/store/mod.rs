@@ -15,6 +15,7 @@ mod audience;
 mod backend;
 mod contacts;
 mod filter_sql;
+mod inbound;
 mod outbox;
 mod postgres;
 mod reports;
@@ -25,6 +26,7 @@ mod types;
 pub use audience::AudienceStore;
 pub use backend::{Backend, Kind, open};
 pub use contacts::ContactStore;
+pub use inbound::InboundStore;
 pub use outbox::OutboxStore;
 pub use postgres::{PostgresStore, redact_url};
 pub use reports::ReportStore;
@@ -79,16 +81,32 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
 
 /// The traits, for code that calls a concrete store's methods.
 pub mod prelude {
-    pub use super::{AudienceStore, ContactStore, OutboxStore, ReportStore, StateStore, Store};
+    pub use super::{
+        AudienceStore, ContactStore, InboundStore, OutboxStore, ReportStore, StateStore, Store,
+    };
 }
 
 /// Everything tend persists. Static dispatch: callers are generic over `S: Store`.
 pub trait Store:
-    ContactStore + AudienceStore + OutboxStore + StateStore + ReportStore + Clone + 'static
+    ContactStore
+    + AudienceStore
+    + OutboxStore
+    + StateStore
+    + ReportStore
+    + InboundStore
+    + Clone
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: ContactStore + AudienceStore + OutboxStore + StateStore + ReportStore + Clone + 'static
+    T: ContactStore
+        + AudienceStore
+        + OutboxStore
+        + StateStore
+        + ReportStore
+        + InboundStore
+        + Clone
+        + 'static
 {
 }

@@ -65,10 +65,14 @@ pub trait OutboxStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Recovered>> + Send;
 
-    /// Times of the address's soft bounces since it last accepted a message.
+    /// Times of the address's soft bounces since it last accepted a message:
+    /// a message sent that no bounce came back for. `bouncing` is the send a
+    /// bounce is being read for now (its own acceptance by the relay does
+    /// not count as a delivery).
     fn soft_bounces(
         &self,
         contact_id: i64,
+        bouncing: Option<i64>,
     ) -> impl Future<Output = StoreResult<Vec<DateTime<Utc>>>> + Send;
 
     /// The send row of (campaign, contact, step) in the contact's open or latest enrollment.

@@ -454,3 +454,118 @@ pub struct EventTrigger {
 
 /// A contact who may have an anniversary soon: (id, created at, time zone).
 pub type Anniversary = (i64, DateTime<Utc>, Option<String>);
+
+/// What an inbound message does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundEffect {
+    None,
+    /// Counted as a soft bounce of the send (the soft-bounce rule decides).
+    SoftBounce,
+    /// Suppresses the address as a bounce.
+    HardBounce,
+    /// Suppresses the address as a complaint.
+    Complaint,
+    /// Records a `reply` event (exits naming `reply` or `activity` fire).
+    Reply,
+    /// Unsubscribes the address.
+    Unsubscribe,
+}
+
+impl InboundEffect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboundEffect::None => "none",
+            InboundEffect::SoftBounce => "soft_bounce",
+            InboundEffect::HardBounce => "hard_bounce",
+            InboundEffect::Complaint => "complaint",
+            InboundEffect::Reply => "reply",
+            InboundEffect::Unsubscribe => "unsubscribe",
+        }
+    }
+}
+
+/// An inbound message (or webhook event) to keep, with its resolved target.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub source: String,
+    /// Identifies the message (or event) for idempotency: a repeat is ignored.
+    pub digest: String,
+    pub raw: Option<Vec<u8>>,
+    pub kind: String,
+    pub effect: InboundEffect,
+    pub classification: serde_json::Value,
+    /// One line, addresses masked.
+    pub summary: String,
+    pub send_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub campaign: Option<String>,
+    /// Why, for the suppression or event it adds (addresses masked).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InboundRecorded {
+    pub id: i64,
+    pub duplicate: bool,
+    /// The address was suppressed by this message (not before).
+    pub suppressed: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InboundFilter {
+    pub kind: Option<String>,
+    pub campaign: Option<String>,
+    pub limit: Option<u64>,
+}
+
+/// One kept inbound message, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboundRow {
+    pub id: i64,
+    pub received_at: DateTime<Utc>,
+    pub source: String,
+    pub kind: String,
+    pub effect: String,
+    pub summary: String,
+    pub email: Option<String>,
+    pub campaign: Option<String>,
+    pub send_id: Option<i64>,
+    pub suppressed: Option<String>,
+    pub undone_at: Option<DateTime<Utc>>,
+    pub undo_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboundDetail {
+    #[serde(flatten)]
+    pub row: InboundRow,
+    pub classification: serde_json::Value,
+    /// The message as received (gone after retention).
+    #[serde(skip)]
+    pub raw: Option<Vec<u8>>,
+    pub raw_kept: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UndoOutcome {
+    pub found: bool,
+    /// It had been undone before: nothing changed.
+    pub already: bool,
+    /// The suppression lifted, if it still stood.
+    pub lifted: Option<String>,
+    /// The suppression stays: this other kept message (a bounce, a
+    /// complaint, an unsubscribe of the same contact, not undone) asks for
+    /// it too, and now owns it.
+    pub kept_by: Option<i64>,
+    pub events_removed: u64,
+    pub soft_bounces_removed: u64,
+}
+
+/// One IMAP folder of one account, at one UIDVALIDITY.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapMailbox {
+    pub account: String,
+    pub folder: String,
+    pub uid_validity: u32,
+}

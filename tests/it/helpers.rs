@@ -301,6 +301,14 @@ impl LogLines {
         }
     }
 
+    /// Everything logged so far (for failure messages), without waiting.
+    pub fn so_far(&self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.borrow_mut().push(line);
+        }
+        self.seen.borrow().join("\n")
+    }
+
     /// Blocks until a line containing `needle` arrives (or panics after `timeout`).
     pub fn wait_for(&self, needle: &str, timeout: std::time::Duration) -> String {
         let deadline = std::time::Instant::now() + timeout;

@@ -532,7 +532,8 @@ fn clicks_are_their_own_figure_and_never_a_response() {
         definition,
         "A response is any activity from your own systems (purchase, login, …, imported or posted \
          to /events) within 21 days of entry; clicks on tend's links are not counted: only the \
-         treatment can click (only it gets tend's links)."
+         treatment can click (only it gets tend's links); replies to tend's messages are not \
+         counted: only the treatment can answer a message (only it gets one)."
     );
 
     let text = app

@@ -4,6 +4,7 @@
 //! stage selection agrees with the Rust definition.
 
 use crate::pg::PgDb;
+use crate::store_inbound::*;
 use crate::store_reads::*;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
@@ -636,4 +637,14 @@ stories!(
     racing_imports_and_enrollments_neither_fail_nor_duplicate,
     pilot_figures_count_responses_and_clicks_by_group,
     outbox_held_and_ended_counts_say_what_happened,
+    an_inbound_message_is_kept_once_and_its_effect_applied_once,
+    a_message_of_nobody_we_know_is_kept_and_changes_nothing,
+    undo_lifts_exactly_the_suppression_its_message_added,
+    undoing_one_of_two_messages_that_stop_an_address_leaves_it_stopped,
+    a_reply_is_an_event_exit_rules_see_until_it_is_undone,
+    a_soft_bounce_counts_until_it_is_undone,
+    soft_bounces_by_mail_add_up_across_messages_until_one_gets_through,
+    kept_messages_are_listed_newest_first_and_counted_without_the_undone,
+    raw_text_is_forgotten_only_before_the_cutoff,
+    an_imap_polls_decisions_are_kept_per_account_folder_and_uid_validity,
 );

@@ -91,6 +91,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
         tick_every: std::time::Duration::from_secs(60),
         catalog: None,
         relay: None,
+        webhooks: None,
     };
     tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;

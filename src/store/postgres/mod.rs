@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 mod audience;
 mod contacts;
+mod inbound;
 mod outbox;
 mod reports;
 mod segments;
@@ -39,11 +40,18 @@ fn migrator() -> Migrator {
         )
     };
     Migrator {
-        migrations: Cow::Owned(vec![migration(
-            1,
-            "init",
-            include_str!("../../../migrations/postgres/0001_init.sql"),
-        )]),
+        migrations: Cow::Owned(vec![
+            migration(
+                1,
+                "init",
+                include_str!("../../../migrations/postgres/0001_init.sql"),
+            ),
+            migration(
+                2,
+                "inbound",
+                include_str!("../../../migrations/postgres/0002_inbound.sql"),
+            ),
+        ]),
         ..Migrator::DEFAULT
     }
 }

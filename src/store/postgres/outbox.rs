@@ -565,15 +565,25 @@ impl OutboxStore for PostgresStore {
         Ok(Recovered { released, in_doubt })
     }
 
-    async fn soft_bounces(&self, contact_id: i64) -> StoreResult<Vec<DateTime<Utc>>> {
+    async fn soft_bounces(
+        &self,
+        contact_id: i64,
+        bouncing: Option<i64>,
+    ) -> StoreResult<Vec<DateTime<Utc>>> {
+        // A message the relay accepted may still bounce later (by mail): only
+        // one no bounce came back for shows the mailbox took mail again.
         sqlx::query_scalar(
             "SELECT at FROM smtp_failures
              WHERE contact_id = $1 AND verdict = 'soft_bounce'
-               AND at > coalesce((SELECT max(sent_at) FROM sends WHERE contact_id = $1 AND state = 'sent'),
+               AND at > coalesce((SELECT max(s.sent_at) FROM sends s
+                                  WHERE s.contact_id = $1 AND s.state = 'sent'
+                                    AND s.id IS DISTINCT FROM $2
+                                    AND NOT EXISTS (SELECT 1 FROM smtp_failures f WHERE f.send_id = s.id)),
                                  'epoch'::timestamptz)
              ORDER BY at",
         )
         .bind(contact_id)
+        .bind(bouncing)
         .fetch_all(&self.pool)
         .await
         .ctx("reading soft bounces")

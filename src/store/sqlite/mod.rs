@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 mod audience;
 mod contacts;
+mod inbound;
 mod outbox;
 mod reports;
 mod segments;
@@ -75,6 +76,11 @@ fn migrator() -> Migrator {
                 7,
                 "state",
                 include_str!("../../../migrations/sqlite/0007_state.sql"),
+            ),
+            migration(
+                8,
+                "inbound",
+                include_str!("../../../migrations/sqlite/0008_inbound.sql"),
             ),
         ]),
         ..Migrator::DEFAULT
