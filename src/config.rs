@@ -48,6 +48,9 @@ pub struct Settings {
     /// What comes back: the receiver, the mailbox, webhooks.
     #[serde(default)]
     pub inbound: InboundSettings,
+    /// How long personal data is kept.
+    #[serde(default)]
+    pub retention: RetentionSettings,
     /// `[attributes]`: attribute types for filters, read with positions
     /// from the config file by `catalog::vocabulary`.
     #[serde(default)]
@@ -75,7 +78,16 @@ pub struct HttpSettings {
     /// Signs unsubscribe links. Only from `TEND__HTTP__SECRET` or `secret_file`;
     /// when neither is set tend generates one and keeps it in the database.
     pub secret: Option<Secret>,
+    /// One line per secret, newest first: the first signs, the others still
+    /// verify links in mail already sent (rotation without broken links).
     pub secret_file: Option<PathBuf>,
+    /// Older secrets that still verify, space- or comma-separated; only from
+    /// `TEND__HTTP__PREVIOUS_SECRETS`.
+    #[serde(rename = "previous_secrets")]
+    pub previous_secrets_text: Option<Secret>,
+    /// The older secrets, from the two places above.
+    #[serde(skip)]
+    pub previous_secrets: Vec<Secret>,
     pub unsubscribe_scope: UnsubscribeScope,
     /// Bearer token for `POST /events`. Only from `TEND__HTTP__EVENTS_TOKEN`
     /// or `events_token_file`; without one the endpoint is off.
@@ -95,6 +107,8 @@ impl Default for HttpSettings {
             public_url: "http://127.0.0.1:8025".into(),
             secret: None,
             secret_file: None,
+            previous_secrets_text: None,
+            previous_secrets: Vec::new(),
             unsubscribe_scope: UnsubscribeScope::All,
             events_token: None,
             events_token_file: None,
@@ -516,6 +530,20 @@ impl Default for LifecycleSettings {
     }
 }
 
+/// `[retention]`: how long tend keeps personal data it no longer needs,
+/// enforced by the daemon once a day (each unset: kept). Counts in reports
+/// stay; what is forgotten is the text.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// The text of messages sent (bodies and chosen variants; subjects stay).
+    pub message_bodies: Option<Duration>,
+    /// Events (purchases, clicks, replies…); older pilots' reports lose them.
+    pub events: Option<Duration>,
+    /// Raw inbound mail; defaults to `inbound.keep_raw_for`.
+    pub inbound_raw: Option<Duration>,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonSettings {
@@ -571,6 +599,11 @@ impl Settings {
         if file_only.get_string("http.events_token").is_ok() {
             return Err(invalid(
                 "`http.events_token` must not be written in the config file; set TEND__HTTP__EVENTS_TOKEN or `http.events_token_file`".into(),
+            ));
+        }
+        if file_only.get_string("http.previous_secrets").is_ok() {
+            return Err(invalid(
+                "`http.previous_secrets` must not be written in the config file; set TEND__HTTP__PREVIOUS_SECRETS or list them after the first line of `http.secret_file`".into(),
             ));
         }
         if file_only.get_string("http.secret").is_ok() {
@@ -645,8 +678,18 @@ impl Settings {
                         source,
                     }
                 })?;
-                settings.http.secret = Some(Secret::new(secret.trim()));
+                let mut lines = secret.lines().map(str::trim).filter(|l| !l.is_empty());
+                settings.http.secret = lines.next().map(Secret::new);
+                settings.http.previous_secrets = lines.map(Secret::new).collect();
             }
+        }
+        if let Some(text) = settings.http.previous_secrets_text.take() {
+            settings.http.previous_secrets.extend(
+                text.expose()
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|p| !p.is_empty())
+                    .map(Secret::new),
+            );
         }
         if let Some(imap) = settings.inbound.imap.as_mut() {
             if imap.password.is_none() {
@@ -660,6 +703,9 @@ impl Settings {
                     imap.password = Some(Secret::new(secret.trim_end_matches(['\r', '\n'])));
                 }
             }
+        }
+        if settings.retention.inbound_raw.is_none() {
+            settings.retention.inbound_raw = Some(settings.inbound.keep_raw_for);
         }
         if settings.http.events_token.is_none() {
             if let Some(file) = &settings.http.events_token_file {
@@ -744,6 +790,17 @@ impl Settings {
             if secret.expose().len() < 16 {
                 return Err("key `http.secret` must be at least 16 characters".into());
             }
+        }
+        if self
+            .http
+            .previous_secrets
+            .iter()
+            .any(|s| s.expose().len() < 16)
+        {
+            return Err("every previous link secret must be at least 16 characters".into());
+        }
+        if !self.http.previous_secrets.is_empty() && self.http.secret.is_none() {
+            return Err("previous link secrets need the current one: set TEND__HTTP__SECRET or `http.secret_file` (or use `tend keys rotate` with the stored key)".into());
         }
         let inbound = &self.inbound;
         if !["auto", "smtp", "lmtp"].contains(&inbound.protocol.as_str()) {

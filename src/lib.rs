@@ -21,7 +21,8 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation; nothing else speaks SQL.
 //! - [`import`]: CSV import of contacts and events, with per-line rejections.
 //! - [`inbound`]: what comes back (bounces, complaints, auto-replies, replies, unsubscribes): VERP tokens, one classifier, provider webhooks.
-//! - [`links`]: signed links in messages (unsubscribe), and their key.
+//! - [`links`]: signed links in messages (unsubscribe, clicks), and their rotating key ring.
+//! - [`privacy`]: a person's data: export, erasure (a keyed hash stays), retention.
 //! - [`http`]: the daemon's HTTP listener: one-click unsubscribe, health.
 //! - [`clicks`]: tracked-link clicks: a reader's, or a link scanner's.
 //! - [`report`]: campaign and pilot statistics (Wilson, Newcombe), text/JSON/HTML.
@@ -46,6 +47,7 @@ pub mod links;
 pub mod metrics;
 pub mod pilot;
 pub mod plan;
+pub mod privacy;
 pub mod production;
 pub mod render;
 pub mod report;

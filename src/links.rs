@@ -1,13 +1,21 @@
-//! Signed links placed in messages (unsubscribe today). The signing key
-//! comes from `http.secret` when set; otherwise tend generates one on first
-//! use and keeps it in the database, so every daemon sharing the database
-//! signs and verifies with the same key and links survive restarts.
+//! Signed links placed in messages (unsubscribe, tracked clicks) and the
+//! keys that sign them. The key comes from `http.secret` when set (with
+//! `http.previous_secrets`, or the further lines of `http.secret_file`, still
+//! verifying); otherwise tend generates one on first use and keeps it in the
+//! database, so every daemon sharing the database signs and verifies with
+//! the same key and links survive restarts. `tend keys rotate` makes a new
+//! stored key sign while the old ones keep verifying; running daemons pick
+//! it up at their next tick ([`Keys::refresh`]).
 
 use crate::config::Settings;
 use crate::domain::{ClickToken, TokenKey, UnsubToken};
 use crate::store::StoreError;
 use crate::store::prelude::*;
 use chrono::{DateTime, Utc};
+use std::sync::{Arc, RwLock};
+
+/// The name of the stored link key; retired ones are `link-signing@TIME`.
+pub const LINK_KEY: &str = "link-signing";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -19,10 +27,49 @@ pub enum LinkError {
     ShortSecret,
 }
 
+/// The key ring a process signs and verifies with, shared by everything
+/// in it (sender, HTTP listener, inbound) and refreshed in place.
+#[derive(Debug, Clone)]
+pub struct Keys(Arc<RwLock<TokenKey>>);
+
+impl Keys {
+    /// A ring that never changes (tests, one-shot commands).
+    pub fn fixed(key: TokenKey) -> Keys {
+        Keys(Arc::new(RwLock::new(key)))
+    }
+
+    pub async fn load<S: Store>(
+        store: &S,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> Result<Keys, LinkError> {
+        Ok(Keys::fixed(ring(store, settings, now).await?))
+    }
+
+    /// The ring as it is now.
+    pub fn current(&self) -> TokenKey {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Reads the ring again (after a rotation); whether it changed.
+    pub async fn refresh<S: Store>(
+        &self,
+        store: &S,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LinkError> {
+        let fresh = ring(store, settings, now).await?;
+        let mut key = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let changed = *key != fresh;
+        *key = fresh;
+        Ok(changed)
+    }
+}
+
 /// Builds link URLs for one public base URL.
 #[derive(Debug, Clone)]
 pub struct Links {
-    key: TokenKey,
+    keys: Keys,
     base: String,
 }
 
@@ -32,19 +79,28 @@ impl Links {
         settings: &Settings,
         now: DateTime<Utc>,
     ) -> Result<Self, LinkError> {
-        Ok(Self {
-            key: signing_key(store, settings, now).await?,
-            base: settings.http.public_url.trim_end_matches('/').to_string(),
-        })
+        Ok(Self::new(Keys::load(store, settings, now).await?, settings))
     }
 
-    pub fn key(&self) -> &TokenKey {
-        &self.key
+    pub fn new(keys: Keys, settings: &Settings) -> Self {
+        Self {
+            keys,
+            base: settings.http.public_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The ring as it is now: its newest secret signs.
+    pub fn key(&self) -> TokenKey {
+        self.keys.current()
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// The one-click unsubscribe URL for a contact and campaign.
     pub fn unsubscribe_url(&self, contact_id: i64, campaign: &str) -> String {
-        let token = self.key.sign(&UnsubToken {
+        let token = self.key().sign(&UnsubToken {
             contact_id,
             campaign: campaign.to_string(),
         });
@@ -55,7 +111,7 @@ impl Links {
 impl Links {
     /// A signed redirect to `url` that records a `click` first.
     pub fn click_url(&self, contact_id: i64, campaign: &str, step: u32, url: &str) -> String {
-        let token = self.key.sign_click(&ClickToken {
+        let token = self.key().sign_click(&ClickToken {
             contact_id,
             campaign: campaign.to_string(),
             step,
@@ -110,18 +166,46 @@ pub fn rewrite_links(text: &str, html: bool, mut track: impl FnMut(&str) -> Stri
     }
 }
 
-async fn signing_key<S: Store>(
+/// The configured secrets (newest first), else the stored ones: the
+/// current key (made on first use) and the retired ones not yet removed.
+async fn ring<S: Store>(
     store: &S,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<TokenKey, LinkError> {
     if let Some(secret) = &settings.http.secret {
-        return TokenKey::new(secret.expose().as_bytes()).ok_or(LinkError::ShortSecret);
+        let secrets = std::iter::once(secret)
+            .chain(&settings.http.previous_secrets)
+            .map(|s| s.expose().as_bytes().to_vec())
+            .collect();
+        return TokenKey::ring(secrets).ok_or(LinkError::ShortSecret);
     }
     let mut candidate = [0u8; 32];
     getrandom::fill(&mut candidate).map_err(|e| LinkError::Random(e.to_string()))?;
-    let stored = store.secret("link-signing", &candidate, now).await?;
-    TokenKey::new(&stored).ok_or(LinkError::ShortSecret)
+    let current = store.secret(LINK_KEY, &candidate, now).await?;
+    let retired = store
+        .secrets_named(LINK_KEY)
+        .await?
+        .into_iter()
+        .filter(|s| s.name != LINK_KEY)
+        .map(|s| s.value);
+    TokenKey::ring(std::iter::once(current).chain(retired).collect()).ok_or(LinkError::ShortSecret)
+}
+
+/// Makes a new stored key sign; the old one keeps verifying until retired.
+/// Returns the new key's fingerprint.
+pub async fn rotate<S: Store>(store: &S, now: DateTime<Utc>) -> Result<String, LinkError> {
+    // Make sure there is a current key to retire (a fresh database has none yet).
+    let mut first = [0u8; 32];
+    getrandom::fill(&mut first).map_err(|e| LinkError::Random(e.to_string()))?;
+    store.secret(LINK_KEY, &first, now).await?;
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh).map_err(|e| LinkError::Random(e.to_string()))?;
+    let retired_as = format!("{LINK_KEY}@{}", now.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
+    store
+        .rotate_secret(LINK_KEY, &fresh, &retired_as, now)
+        .await?;
+    Ok(crate::domain::fingerprint(&fresh))
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
 //! `tend contacts import FILE.csv`: upsert; bad rows reported by line number.
+//! `tend contacts export EMAIL` and `tend contacts erase EMAIL`: a person's
+//! right to see and to erase what tend holds about them.
 
 use super::app::{Context, UserError, print_json};
 use crate::import::{Rejected, parse_contacts};
@@ -16,13 +18,31 @@ pub enum ContactsCommand {
         /// The CSV file
         file: PathBuf,
     },
+    /// Everything tend holds about one person, as JSON
+    Export {
+        email: String,
+        /// Write to this file instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase one person: only a keyed hash of the address stays, so they are never emailed again
+    Erase {
+        email: String,
+        /// Really erase (without it, says what would be removed)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Rows per transaction: large imports commit in steps.
 const CHUNK: usize = 1_000;
 
 pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<ExitCode> {
-    let ContactsCommand::Import { file } = command;
+    let file = match command {
+        ContactsCommand::Import { file } => file,
+        ContactsCommand::Export { email, out } => return export(ctx, &email, out).await,
+        ContactsCommand::Erase { email, yes } => return erase(ctx, &email, yes).await,
+    };
     let input = std::fs::File::open(&file)
         .map_err(|e| UserError(format!("cannot open {}: {e}", file.display())))?;
     let parsed = parse_contacts(std::io::BufReader::new(input))
@@ -33,6 +53,8 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
     let contacts: Vec<_> = parsed.rows.into_iter().map(|(_, c)| c).collect();
     let mut progress =
         super::progress::Progress::new("importing contacts", Some(contacts.len() as u64));
+    let erased = crate::privacy::ErasureList::load(&store, now).await?;
+    let mut suppressed_again = 0;
     for chunk in contacts.chunks(CHUNK) {
         progress.advance(chunk.len() as u64);
         let done = store
@@ -41,8 +63,16 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
             .context("importing contacts")?;
         counts.inserted += done.inserted;
         counts.updated += done.updated;
+        suppressed_again += erased
+            .suppress_returning(&store, chunk.iter().map(|c| c.email.as_str()), now)
+            .await?;
     }
     progress.finish();
+    if suppressed_again > 0 {
+        eprintln!(
+            "{suppressed_again} imported address(es) had been erased on request: they are suppressed again and will not be emailed (`tend suppress remove` only with their renewed consent)"
+        );
+    }
     report(
         ctx,
         &file,
@@ -79,4 +109,73 @@ pub fn report(
     } else {
         ExitCode::from(1)
     })
+}
+
+fn address(email: &str) -> anyhow::Result<crate::domain::EmailAddress> {
+    crate::domain::EmailAddress::parse(email)
+        .map_err(|e| UserError(format!("`{email}` is not an email address: {e}")).into())
+}
+
+async fn export(ctx: &Context, email: &str, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    let Some(data) = crate::privacy::export(&store, &address(email)?).await? else {
+        return Err(UserError("tend holds nothing about that address".into()).into());
+    };
+    let json = serde_json::to_string_pretty(&data)?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, json + "\n")
+                .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
+            outln!(
+                "wrote {}: the contact, {} passage(s), {} message(s), {} event(s), {} suppression(s), {} inbound message(s)",
+                path.display(),
+                data.enrollments.len(),
+                data.sends.len(),
+                data.events.len(),
+                data.suppressions.len(),
+                data.inbound.len()
+            )?;
+        }
+        None => outln!("{json}")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn erase(ctx: &Context, email: &str, yes: bool) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    let address = address(email)?;
+    if !yes {
+        let Some(data) = crate::privacy::export(&store, &address).await? else {
+            return Err(UserError("tend holds nothing about that address".into()).into());
+        };
+        outln!(
+            "would erase contact #{}: {} passage(s), {} message(s), {} event(s), {} suppression(s), {} inbound message(s); run again with --yes",
+            data.contact.id,
+            data.enrollments.len(),
+            data.sends.len(),
+            data.events.len(),
+            data.suppressions.len(),
+            data.inbound.len()
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    let Some((id, erased)) = crate::privacy::erase(&store, &address, ctx.clock().now()).await?
+    else {
+        return Err(UserError("tend holds nothing about that address".into()).into());
+    };
+    if ctx.json {
+        print_json(&serde_json::json!({ "contact": id, "erased": erased }))?;
+    } else {
+        outln!(
+            "erased contact #{id}: address and name replaced; {} passage(s) ended, {} queued message(s) cancelled, {} message(s) cleared, {} event detail(s) cleared, {} SMTP repl(ies) cleared, {} inbound message(s) cleared; the address stays only as a keyed hash (with {} suppression(s) it had), so a re-import is never emailed",
+            erased.enrollments_ended,
+            erased.sends_cancelled,
+            erased.messages_cleared,
+            erased.events_cleared,
+            erased.smtp_replies_cleared,
+            erased.inbound_cleared,
+            erased.suppressions_replaced
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

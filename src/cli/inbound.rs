@@ -201,7 +201,7 @@ async fn files(
         )
         .into());
     }
-    let ingest = ingest::from_settings(store, &ctx.settings, ctx.clock()).await?;
+    let ingest = ingest::from_settings(store, &ctx.settings, ctx.clock(), None).await?;
     let mut failed = false;
     let mut results = Vec::new();
     for path in files {

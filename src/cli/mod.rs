@@ -10,6 +10,7 @@ mod check;
 mod contacts;
 mod events;
 mod inbound;
+mod keys;
 mod outbox;
 mod pilot;
 mod plan;
@@ -86,6 +87,9 @@ pub enum Command {
     Status,
     /// What came back (bounces, complaints, replies…): take FILE… or `-`; list, show, undo
     Inbound(inbound::InboundArgs),
+    /// The keys that sign links and return paths: list, rotate, retire
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// The outbox row by row (Message-IDs, reasons); `resolve` settles in-doubt rows
     Outbox(outbox::OutboxArgs),
     /// What a campaign did; for a pilot, treatment vs holdout with a 95% interval
@@ -119,6 +123,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => status::run(&ctx).await,
         Command::Outbox(args) => outbox::run(&ctx, args).await,
         Command::Inbound(args) => inbound::run(&ctx, args).await,
+        Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Pilot(cmd) => pilot::run(&ctx, cmd).await,
         Command::Segment(cmd) => segment::run(&ctx, cmd).await,

@@ -1,6 +1,6 @@
 //! `tend status`: at a glance — the outbox by state and campaign, in-doubt
-//! sends, the last and next tick, deferring domains, what came back, and
-//! the daemon's last reload.
+//! sends, the last and next tick, deferring domains, what came back, the
+//! retention rules and their last run, and the daemon's last reload.
 
 use super::app::{Context, print_json};
 use crate::domain::SendState;
@@ -24,6 +24,11 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     for (_, kind, n) in store.inbound_counts(None).await? {
         *came_back.entry(kind).or_default() += n;
     }
+    let last_retention = store.last_retention().await?;
+    let rules = &ctx.settings.retention;
+    let kept = |d: &Option<crate::domain::Duration>| {
+        d.map(|d| d.to_string()).unwrap_or_else(|| "kept".into())
+    };
     let now = ctx.clock().now();
     let mut totals: BTreeMap<SendState, u64> = BTreeMap::new();
     for c in &counts {
@@ -45,6 +50,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             })).collect::<Vec<_>>(),
             "reload": reload,
             "inbound": came_back,
+            "retention": {
+                "message_bodies": rules.message_bodies.map(|d| d.to_string()),
+                "events": rules.events.map(|d| d.to_string()),
+                "inbound_raw": rules.inbound_raw.map(|d| d.to_string()),
+                "last_run": last_retention,
+            },
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -97,6 +108,22 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     } else if ctx.settings.inbound.enabled() {
         outln!("came back: nothing yet (inbound is on)")?;
     }
+    outln!(
+        "retention: message bodies {}, events {}, inbound raw mail {}; {}",
+        kept(&rules.message_bodies),
+        kept(&rules.events),
+        kept(&rules.inbound_raw),
+        match &last_retention {
+            Some(r) => format!(
+                "last applied {} (forgot {} bodies, {} events, {} raw messages)",
+                r.ran_at.to_rfc3339(),
+                r.message_bodies,
+                r.events,
+                r.inbound_raw
+            ),
+            None => "not applied yet (the daemon applies it daily)".into(),
+        }
+    )?;
     for sender in &senders {
         outln!(
             "sender {} (last seen {})",

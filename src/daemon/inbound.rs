@@ -255,6 +255,7 @@ pub async fn start<S: Store>(
     store: &S,
     settings: &Settings,
     clock: &Arc<dyn Clock>,
+    keys: &crate::links::Keys,
     listener: Option<TcpListener>,
     stop: &watch::Receiver<bool>,
 ) -> Result<InboundTasks<S>, DaemonError> {
@@ -265,7 +266,13 @@ pub async fn start<S: Store>(
             tasks,
         });
     }
-    let ingest = ingest::from_settings(store.clone(), settings, Arc::clone(clock)).await?;
+    let ingest = ingest::from_settings(
+        store.clone(),
+        settings,
+        Arc::clone(clock),
+        Some(keys.clone()),
+    )
+    .await?;
     let webhooks = if settings.inbound.webhooks.any() {
         Some(Arc::new(WebhookIntake::new(
             ingest.clone(),
@@ -305,21 +312,6 @@ pub async fn start<S: Store>(
             stopping(stop),
         )));
     }
-    let keep = settings.inbound.keep_raw_for.to_chrono();
-    let mut halt = stop.clone();
-    tasks.push(tokio::spawn(async move {
-        let mut daily = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
-        loop {
-            tokio::select! {
-                _ = daily.tick() => {}
-                _ = halt.wait_for(|s| *s) => return,
-            }
-            match ingest.purge(keep).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(messages = n, "inbound: forgot the raw text of messages past inbound.keep_raw_for"),
-                Err(e) => tracing::warn!(error = %redact_addresses(&e.to_string()), "inbound: cannot forget old raw messages; trying again tomorrow"),
-            }
-        }
-    }));
+    // Raw messages are forgotten by the daemon's retention task ([retention] inbound_raw).
     Ok(InboundTasks { webhooks, tasks })
 }

@@ -80,14 +80,21 @@ pub async fn run<S: Store>(
     let (stop_tasks, tasks_stopped) = watch::channel(false);
     let (catalog_tx, catalog) = watch::channel(loaded);
     let report_catalog = catalog.clone();
-    let inbound_tasks =
-        inbound::start(&store, settings, &clock, listeners.inbound, &tasks_stopped).await?;
+    let inbound_tasks = inbound::start(
+        &store,
+        settings,
+        &clock,
+        identity.links.keys(),
+        listeners.inbound,
+        &tasks_stopped,
+    )
+    .await?;
     let webhooks = inbound_tasks.webhooks.clone();
 
     let http_task = listeners.http.map(|listener| {
         let state = HttpState {
             store: store.clone(),
-            key: identity.links.key().clone(),
+            key: identity.links.keys().clone(),
             scope: settings.http.unsubscribe_scope,
             clock: Arc::clone(&clock),
             events_token: settings
@@ -110,6 +117,12 @@ pub async fn run<S: Store>(
             }
         })
     });
+    let retention_task = tokio::spawn(retention(
+        store.clone(),
+        settings.retention,
+        Arc::clone(&clock),
+        tasks_stopped.clone(),
+    ));
     let daemon_id = crate::send::worker::current(clock.now()).id;
     let reload_task = tokio::spawn(reload::run(
         settings.clone(),
@@ -132,8 +145,35 @@ pub async fn run<S: Store>(
         let _ = task.await;
     }
     let _ = reload_task.await;
+    let _ = retention_task.await;
     inbound_tasks.stopped().await;
     result
+}
+
+/// Applies `[retention]` at start and then once a day until `stop` flips.
+async fn retention<S: Store>(
+    store: S,
+    rules: crate::config::RetentionSettings,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut daily = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    loop {
+        tokio::select! {
+            _ = daily.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match crate::privacy::apply_retention(&store, &rules, clock.now()).await {
+            Ok(run) if run.message_bodies + run.events + run.inbound_raw > 0 => tracing::info!(
+                message_bodies = run.message_bodies,
+                events = run.events,
+                inbound_raw = run.inbound_raw,
+                "retention: forgot what is past [retention]"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %redact_addresses(&e.to_string()), "retention: cannot apply the rules; trying again tomorrow"),
+        }
+    }
 }
 
 async fn run_loop<S: Store>(
@@ -145,6 +185,7 @@ async fn run_loop<S: Store>(
     notifier: &Notifier,
     shutdown: impl Future<Output = ()>,
 ) -> Result<SendStats, DaemonError> {
+    let keys = identity.links.keys().clone();
     let sender = Sender::new(store.clone(), settings, identity, Arc::clone(&clock))?;
     let tick_every = settings
         .daemon
@@ -186,6 +227,17 @@ async fn run_loop<S: Store>(
         let mut healthy = true;
         if Instant::now() >= next_tick {
             // A failing tick (e.g. the database is briefly locked) is logged and retried next time.
+            // A `tend keys rotate` elsewhere reaches this daemon here.
+            match keys.refresh(&store, settings, clock.now()).await {
+                Ok(true) => tracing::info!(
+                    signing = %keys.current().fingerprints()[0],
+                    "link keys changed: signing with the newest, verifying with all"
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot re-read the link keys")
+                }
+            }
             match plan::tick(&store, &loaded.catalog, settings, clock.now()).await {
                 Ok(report) => {
                     crate::metrics::TICKS.inc();

@@ -27,4 +27,4 @@ pub use send::{
 };
 pub use stage::{Stage, StageError};
 pub use suppression::{NewSuppression, Suppression, SuppressionReason, SuppressionScope};
-pub use token::{ClickToken, TokenError, TokenKey, UnsubToken};
+pub use token::{ClickToken, TokenError, TokenKey, UnsubToken, fingerprint};

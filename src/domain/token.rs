@@ -4,6 +4,9 @@
 //!
 //! Format: `base64url(payload) "." base64url(tag[..16])`, payload
 //! `v1:CONTACT_ID:CAMPAIGN`.
+//!
+//! A key is a ring: the newest secret signs, every secret in it verifies,
+//! so rotating the secret does not break links in mail already sent.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,14 +19,23 @@ type HmacSha256 = Hmac<Sha256>;
 /// Bytes of the tag kept in a token: 128 bits is plenty against forgery and keeps URLs short.
 const TAG_LEN: usize = 16;
 
-/// The secret that signs links.
-#[derive(Clone)]
-pub struct TokenKey(Vec<u8>);
+/// The secrets that sign and verify links, newest first.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenKey(Vec<Vec<u8>>);
 
 impl fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenKey(***)")
     }
+}
+
+/// A secret's public name: the first 8 bytes of SHA-256 over it, in hex.
+pub fn fingerprint(secret: &[u8]) -> String {
+    use sha2::Digest;
+    Sha256::digest(secret)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Who asked to stop, for which campaign.
@@ -41,16 +53,38 @@ pub enum TokenError {
     BadSignature,
 }
 
+fn mac_with(secret: &[u8], payload: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(payload);
+    mac
+}
+
 impl TokenKey {
     /// A key needs at least 16 bytes of secret.
     pub fn new(secret: &[u8]) -> Option<Self> {
-        (secret.len() >= 16).then(|| Self(secret.to_vec()))
+        (secret.len() >= 16).then(|| Self(vec![secret.to_vec()]))
+    }
+
+    /// A ring: `secrets[0]` signs, all verify. Every secret needs 16 bytes.
+    pub fn ring(secrets: Vec<Vec<u8>>) -> Option<Self> {
+        (!secrets.is_empty() && secrets.iter().all(|s| s.len() >= 16)).then_some(Self(secrets))
+    }
+
+    /// Short public names of the secrets, newest first (for `tend keys list`).
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.0.iter().map(|s| fingerprint(s)).collect()
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-        mac.update(payload);
-        mac
+        mac_with(&self.0[0], payload)
+    }
+
+    /// Whether any secret of the ring made `tag` (a prefix) for `payload`.
+    /// Every secret is tried, so the time taken does not say which matched.
+    fn verifies(&self, payload: &[u8], tag: &[u8]) -> bool {
+        self.0.iter().fold(false, |found, secret| {
+            mac_with(secret, payload).verify_truncated_left(tag).is_ok() | found
+        })
     }
 
     /// `base64url(payload) "." base64url(tag)`: the envelope every token shares.
@@ -75,9 +109,9 @@ impl TokenKey {
         if tag.len() != TAG_LEN {
             return Err(TokenError::Malformed);
         }
-        self.mac(&payload)
-            .verify_truncated_left(&tag)
-            .map_err(|_| TokenError::BadSignature)?;
+        if !self.verifies(&payload, &tag) {
+            return Err(TokenError::BadSignature);
+        }
         String::from_utf8(payload).map_err(|_| TokenError::Malformed)
     }
 
@@ -88,9 +122,10 @@ impl TokenKey {
         self.mac(payload).finalize().into_bytes().into()
     }
 
-    /// Whether `tag` is the start of `payload`'s tag, compared in constant time.
+    /// Whether `tag` is the start of `payload`'s tag under any secret of
+    /// the ring, compared in constant time.
     pub fn verify_tag(&self, payload: &[u8], tag: &[u8]) -> bool {
-        self.mac(payload).verify_truncated_left(tag).is_ok()
+        self.verifies(payload, tag)
     }
 
     pub fn sign(&self, token: &UnsubToken) -> String {
@@ -184,6 +219,33 @@ mod tests {
         );
         assert_eq!(key().verify(payload), Err(TokenError::Malformed));
         assert_eq!(key().verify(""), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn after_rotation_old_and_new_secrets_verify_and_a_removed_one_does_not() {
+        let old = b"the-old-secret-of-16+bytes".to_vec();
+        let new = b"the-new-secret-of-16+bytes".to_vec();
+        let token = UnsubToken {
+            contact_id: 42,
+            campaign: "win-back".into(),
+        };
+        let by_old = TokenKey::new(&old).unwrap().sign(&token);
+        let ring = TokenKey::ring(vec![new.clone(), old.clone()]).unwrap();
+        let by_ring = ring.sign(&token);
+        assert_eq!(ring.verify(&by_old), Ok(token.clone()), "mail already sent");
+        assert_eq!(ring.verify(&by_ring), Ok(token.clone()));
+        // The newest secret signs.
+        assert_eq!(by_ring, TokenKey::new(&new).unwrap().sign(&token));
+        let retired = TokenKey::new(&new).unwrap();
+        assert_eq!(retired.verify(&by_old), Err(TokenError::BadSignature));
+        assert!(ring.verify_tag(b"x", &TokenKey::new(&old).unwrap().tag(b"x")[..10]));
+        assert!(!retired.verify_tag(b"x", &TokenKey::new(&old).unwrap().tag(b"x")[..10]));
+        assert_eq!(
+            ring.fingerprints(),
+            vec![fingerprint(&new), fingerprint(&old)]
+        );
+        assert!(TokenKey::ring(vec![new, b"short".to_vec()]).is_none());
+        assert!(TokenKey::ring(Vec::new()).is_none());
     }
 
     #[test]

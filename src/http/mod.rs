@@ -11,7 +11,6 @@ mod unsubscribe;
 
 use crate::clock::Clock;
 use crate::config::UnsubscribeScope;
-use crate::domain::TokenKey;
 use crate::store::prelude::*;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,7 +24,8 @@ use tokio::net::TcpListener;
 #[derive(Debug)]
 pub struct HttpState<S> {
     pub store: S,
-    pub key: TokenKey,
+    /// The link keys (refreshed in place after a rotation).
+    pub key: crate::links::Keys,
     pub scope: UnsubscribeScope,
     pub clock: Arc<dyn Clock>,
     /// `POST /events` is off without a token.

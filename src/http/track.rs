@@ -18,7 +18,7 @@ pub async fn click<S: Store>(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(click) = state.key.verify_click(&token) else {
+    let Ok(click) = state.key.current().verify_click(&token) else {
         return (StatusCode::BAD_REQUEST, "this link is not valid\n").into_response();
     };
     let now = state.clock.now();

@@ -34,7 +34,7 @@ fn invalid() -> Response {
 }
 
 fn verify<S: Store>(state: &HttpState<S>, token: &str) -> Option<UnsubToken> {
-    match state.key.verify(token) {
+    match state.key.current().verify(token) {
         Ok(t) => Some(t),
         Err(e) => {
             tracing::warn!(error = %e, "refused an unsubscribe token");

@@ -49,7 +49,7 @@ pub struct UnsubscribeMailbox {
 #[derive(Debug)]
 pub struct Ingest<S> {
     store: S,
-    key: TokenKey,
+    keys: crate::links::Keys,
     installation: String,
     unsubscribe: Option<UnsubscribeMailbox>,
     soft: SoftRule,
@@ -60,7 +60,7 @@ impl<S: Clone> Clone for Ingest<S> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
-            key: self.key.clone(),
+            keys: self.keys.clone(),
             installation: self.installation.clone(),
             unsubscribe: self.unsubscribe.clone(),
             soft: self.soft,
@@ -106,7 +106,7 @@ fn detail(classification: &Classification) -> String {
 impl<S: Store> Ingest<S> {
     pub fn new(
         store: S,
-        key: TokenKey,
+        keys: crate::links::Keys,
         installation: String,
         unsubscribe: Option<UnsubscribeMailbox>,
         soft: SoftRule,
@@ -114,7 +114,7 @@ impl<S: Store> Ingest<S> {
     ) -> Self {
         Self {
             store,
-            key,
+            keys,
             installation,
             unsubscribe,
             soft,
@@ -122,9 +122,14 @@ impl<S: Store> Ingest<S> {
         }
     }
 
-    /// What webhooks need to tie an event to a send.
-    pub fn context(&self) -> Context<'_> {
-        let ctx = Context::new(&self.key, &self.installation);
+    /// The link keys as they are now (they verify return-path tokens).
+    pub fn key(&self) -> TokenKey {
+        self.keys.current()
+    }
+
+    /// What webhooks need to tie an event to a send, with `key` from [`Ingest::key`].
+    pub fn context<'a>(&'a self, key: &'a TokenKey) -> Context<'a> {
+        let ctx = Context::new(key, &self.installation);
         match &self.unsubscribe {
             Some(m) if m.shared => ctx.with_shared_unsubscribe_address(Some(&m.address)),
             Some(m) => ctx.with_unsubscribe_address(Some(&m.address)),
@@ -138,7 +143,10 @@ impl<S: Store> Ingest<S> {
 
     /// Classifies a raw message without keeping anything.
     pub fn classify(&self, raw: &[u8], envelope_recipients: &[String]) -> Classification {
-        let ctx = self.context().with_envelope_recipients(envelope_recipients);
+        let key = self.key();
+        let ctx = self
+            .context(&key)
+            .with_envelope_recipients(envelope_recipients);
         classify(raw, &ctx)
     }
 
@@ -317,17 +325,23 @@ impl<S: Store> Ingest<S> {
 /// Ingestion as the settings describe it: the link key (which signs
 /// return-path tokens), this installation's id, the advertised unsubscribe
 /// mailbox, the soft-bounce rule.
+/// `keys`: the ring the rest of the process uses (so a rotation reaches
+/// ingestion too); `None` loads it.
 pub async fn from_settings<S: Store>(
     store: S,
     settings: &crate::config::Settings,
     clock: Arc<dyn Clock>,
+    keys: Option<crate::links::Keys>,
 ) -> Result<Ingest<S>, crate::send::SendError> {
     let now = clock.now();
-    let links = crate::links::Links::load(&store, settings, now).await?;
+    let keys = match keys {
+        Some(keys) => keys,
+        None => crate::links::Keys::load(&store, settings, now).await?,
+    };
     let installation = crate::send::installation_id(&store, now).await?;
     Ok(Ingest::new(
         store,
-        links.key().clone(),
+        keys,
         installation,
         unsubscribe_mailbox(settings),
         SoftRule {

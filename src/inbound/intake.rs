@@ -131,7 +131,8 @@ impl<S: Store> WebhookIntake<S> {
         proof: &RequestProof,
         body: &[u8],
     ) -> Result<Taken, IntakeError> {
-        let ctx = self.ingest.context();
+        let key = self.ingest.key();
+        let ctx = self.ingest.context(&key);
         let events = match provider {
             Provider::Ses => return self.ses(body).await,
             Provider::SendGrid => {
@@ -176,7 +177,8 @@ impl<S: Store> WebhookIntake<S> {
         }
         let url = sns::certificate_url(body)?;
         let pem = self.certificate(&url).await?;
-        let ctx = self.ingest.context();
+        let key = self.ingest.key();
+        let ctx = self.ingest.context(&key);
         match sns::receive(body, &url, &pem, &self.ses_topics, &ctx)? {
             SnsMessage::Notification { events, .. } => self.take(events).await,
             SnsMessage::SubscriptionConfirmation {

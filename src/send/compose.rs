@@ -115,7 +115,7 @@ impl Identity {
     pub fn envelope_sender(&self, send_id: i64, from: &Mailbox) -> String {
         match &self.tokens {
             Some(tokens) => crate::inbound::verp::envelope_sender(
-                self.links.key(),
+                &self.links.key(),
                 send_id,
                 tokens.domain.as_deref().unwrap_or(from.email.domain()),
             ),
@@ -249,7 +249,7 @@ pub fn compose(
                 .unwrap_or_else(|| from.email.domain().to_string());
             let key = identity.links.key();
             let reply = if tokens.reply {
-                crate::inbound::verp::reply_address(key, send_id, &domain)
+                crate::inbound::verp::reply_address(&key, send_id, &domain)
                     .parse::<Mailbox>()
                     .ok()
                     .map(|mut mailbox| {
@@ -264,7 +264,7 @@ pub fn compose(
                 identity.reply_to.clone()
             };
             let mailto = crate::inbound::verp::address(
-                key,
+                &key,
                 crate::inbound::Purpose::Unsubscribe,
                 send_id,
                 &domain,

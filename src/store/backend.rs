@@ -84,6 +84,16 @@ impl InboundStore for Backend {
     }
 }
 
+impl PrivacyStore for Backend {
+    delegate! {
+        personal_data(contact_id: i64) -> StoreResult<Option<PersonalData>>;
+        erase_contact(contact_id: i64, hash: &str, now: DateTime<Utc>) -> StoreResult<Erased>;
+        erasures() -> StoreResult<Vec<(String, SuppressionReason)>>;
+        apply_retention(cutoffs: &RetentionCutoffs, now: DateTime<Utc>) -> StoreResult<RetentionRun>;
+        last_retention() -> StoreResult<Option<RetentionRun>>;
+    }
+}
+
 impl ContactStore for Backend {
     delegate! {
         upsert_contacts(rows: &[NewContact], now: DateTime<Utc>) -> StoreResult<UpsertCounts>;
@@ -150,6 +160,9 @@ impl StateStore for Backend {
         record_tick(tick: &TickRecord) -> StoreResult<()>;
         last_tick() -> StoreResult<Option<TickRecord>>;
         secret(name: &str, candidate: &[u8], now: DateTime<Utc>) -> StoreResult<Vec<u8>>;
+        secrets_named(name: &str) -> StoreResult<Vec<StoredSecret>>;
+        rotate_secret(name: &str, value: &[u8], retired_as: &str, now: DateTime<Utc>) -> StoreResult<()>;
+        delete_secret(name: &str) -> StoreResult<bool>;
         schedule_checkpoint(campaign: &str) -> StoreResult<Option<DateTime<Utc>>>;
         set_schedule_checkpoint(campaign: &str, until: DateTime<Utc>) -> StoreResult<()>;
         report_daemon(report: &DaemonReport) -> StoreResult<()>;

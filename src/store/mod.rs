@@ -18,6 +18,7 @@ mod filter_sql;
 mod inbound;
 mod outbox;
 mod postgres;
+mod privacy;
 mod reports;
 mod sqlite;
 mod state;
@@ -29,6 +30,7 @@ pub use contacts::ContactStore;
 pub use inbound::InboundStore;
 pub use outbox::OutboxStore;
 pub use postgres::{PostgresStore, redact_url};
+pub use privacy::PrivacyStore;
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 pub use state::StateStore;
@@ -82,7 +84,8 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
 /// The traits, for code that calls a concrete store's methods.
 pub mod prelude {
     pub use super::{
-        AudienceStore, ContactStore, InboundStore, OutboxStore, ReportStore, StateStore, Store,
+        AudienceStore, ContactStore, InboundStore, OutboxStore, PrivacyStore, ReportStore,
+        StateStore, Store,
     };
 }
 
@@ -94,6 +97,7 @@ pub trait Store:
     + StateStore
     + ReportStore
     + InboundStore
+    + PrivacyStore
     + Clone
     + 'static
 {
@@ -106,6 +110,7 @@ impl<T> Store for T where
         + StateStore
         + ReportStore
         + InboundStore
+        + PrivacyStore
         + Clone
         + 'static
 {

@@ -37,6 +37,25 @@ pub trait StateStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 
+    /// The secrets named `name` or `name@…` (retired ones), newest first.
+    fn secrets_named(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Vec<StoredSecret>>> + Send;
+
+    /// Makes `value` the secret `name`, keeping the one it replaces as
+    /// `retired_as`, in one transaction.
+    fn rotate_secret(
+        &self,
+        name: &str,
+        value: &[u8],
+        retired_as: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Forgets a secret; whether there was one.
+    fn delete_secret(&self, name: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
     /// Until when a campaign's entry schedule has been checked.
     fn schedule_checkpoint(
         &self,

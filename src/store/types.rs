@@ -1,7 +1,9 @@
 //! What the store takes and gives beyond the domain vocabulary: requests,
 //! results and figures, in plain data.
 
-use crate::domain::{Contact, Group, HoldReason, NewSuppression, SendState, SentContent};
+use crate::domain::{
+    Contact, Group, HoldReason, NewSuppression, SendState, SentContent, Suppression,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -401,6 +403,23 @@ pub struct StepFigures {
 /// Everything a pilot report reads: figures per group, and per step.
 pub type PilotFigures = (Vec<(Group, GroupFigures)>, Vec<StepFigures>);
 
+/// A secret kept in the database (its value never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    pub name: String,
+    pub value: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSecret")
+            .field("name", &self.name)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a running daemon says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DaemonReport {
@@ -568,4 +587,108 @@ pub struct ImapMailbox {
     pub account: String,
     pub folder: String,
     pub uid_validity: u32,
+}
+
+/// Everything tend holds about one person (`tend contacts export`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonalData {
+    pub contact: Contact,
+    pub enrollments: Vec<EnrollmentRecord>,
+    pub sends: Vec<SendRecord>,
+    pub events: Vec<EventRecord>,
+    /// The address's own suppression and any on its domain.
+    pub suppressions: Vec<Suppression>,
+    /// What mail servers answered when a message to them failed.
+    pub smtp_failures: Vec<FailureNote>,
+    pub inbound: Vec<InboundRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnrollmentRecord {
+    pub id: i64,
+    pub campaign: String,
+    pub group: String,
+    pub entered_at: DateTime<Utc>,
+    pub exited_at: Option<DateTime<Utc>>,
+    pub exit_reason: Option<String>,
+}
+
+/// One message of the outbox, as kept (subject and body only once sent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SendRecord {
+    pub id: i64,
+    pub campaign: String,
+    pub step: u32,
+    pub template: String,
+    pub state: String,
+    pub due_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    pub body_text: Option<String>,
+    /// The variant chosen for each slot (JSON as stored).
+    pub variants: Option<serde_json::Value>,
+    pub last_error: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRecord {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub detail: String,
+    pub source: String,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureNote {
+    pub send_id: i64,
+    pub at: DateTime<Utc>,
+    pub verdict: String,
+    pub reason: String,
+    pub reply: String,
+}
+
+/// An inbound message about the person, with its raw text while kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboundRecord {
+    pub id: i64,
+    pub received_at: DateTime<Utc>,
+    pub source: String,
+    pub kind: String,
+    pub effect: String,
+    pub summary: String,
+    pub detail: String,
+    pub campaign: Option<String>,
+    pub raw: Option<String>,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Erased {
+    pub enrollments_ended: u64,
+    pub sends_cancelled: u64,
+    pub messages_cleared: u64,
+    pub events_cleared: u64,
+    pub smtp_replies_cleared: u64,
+    pub inbound_cleared: u64,
+    pub suppressions_replaced: u64,
+}
+
+/// Before when each kind of data is forgotten (`None`: kept).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionCutoffs {
+    pub message_bodies: Option<DateTime<Utc>>,
+    pub events: Option<DateTime<Utc>>,
+    pub inbound_raw: Option<DateTime<Utc>>,
+}
+
+/// One application of the retention rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetentionRun {
+    pub ran_at: DateTime<Utc>,
+    pub message_bodies: u64,
+    pub events: u64,
+    pub inbound_raw: u64,
 }

@@ -24,6 +24,7 @@ mod operations;
 mod pg;
 mod pilot;
 mod postfix;
+mod privacy;
 mod production;
 mod receiver;
 mod relay;

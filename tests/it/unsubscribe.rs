@@ -84,7 +84,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let state = HttpState {
         store: store.clone(),
-        key: key(),
+        key: tend::links::Keys::fixed(key()),
         scope,
         clock: Arc::new(FixedClock(now())),
         events_token: Some("events-token-for-tests".into()),

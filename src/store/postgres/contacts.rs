@@ -217,7 +217,6 @@ impl ContactStore for PostgresStore {
     }
 
     async fn list_suppressions(&self) -> StoreResult<Vec<Suppression>> {
-        let ctx = "reading a suppression";
         // Byte order, as SQLite sorts, whatever the database's collation.
         let rows = sqlx::query(
             "SELECT value, scope, reason, source, detail, created_at FROM suppressions
@@ -226,27 +225,7 @@ impl ContactStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .ctx("listing suppressions")?;
-        rows.iter()
-            .map(|row| {
-                let scope: String = row.try_get("scope").ctx(ctx)?;
-                let reason: String = row.try_get("reason").ctx(ctx)?;
-                Ok(Suppression {
-                    value: row.try_get("value").ctx(ctx)?,
-                    scope: if scope == "domain" {
-                        SuppressionScope::Domain
-                    } else {
-                        SuppressionScope::Address
-                    },
-                    reason: reason.parse().map_err(|detail| StoreError::Corrupt {
-                        context: ctx,
-                        detail,
-                    })?,
-                    source: row.try_get("source").ctx(ctx)?,
-                    detail: row.try_get("detail").ctx(ctx)?,
-                    created_at: row.try_get("created_at").ctx(ctx)?,
-                })
-            })
-            .collect()
+        rows.iter().map(suppression_from_row).collect()
     }
 
     async fn unsubscribe(
@@ -324,4 +303,26 @@ impl ContactStore for PostgresStore {
             .await
             .ctx("listing contact time zones")
     }
+}
+
+/// A row of `SELECT value, scope, reason, source, detail, created_at FROM suppressions`.
+pub(super) fn suppression_from_row(row: &PgRow) -> StoreResult<Suppression> {
+    let ctx = "reading a suppression";
+    let scope: String = row.try_get("scope").ctx(ctx)?;
+    let reason: String = row.try_get("reason").ctx(ctx)?;
+    Ok(Suppression {
+        value: row.try_get("value").ctx(ctx)?,
+        scope: if scope == "domain" {
+            SuppressionScope::Domain
+        } else {
+            SuppressionScope::Address
+        },
+        reason: reason.parse().map_err(|detail| StoreError::Corrupt {
+            context: ctx,
+            detail,
+        })?,
+        source: row.try_get("source").ctx(ctx)?,
+        detail: row.try_get("detail").ctx(ctx)?,
+        created_at: row.try_get("created_at").ctx(ctx)?,
+    })
 }

@@ -19,6 +19,7 @@ mod audience;
 mod contacts;
 mod inbound;
 mod outbox;
+mod privacy;
 mod reports;
 mod segments;
 mod state;
@@ -50,6 +51,11 @@ fn migrator() -> Migrator {
                 2,
                 "inbound",
                 include_str!("../../../migrations/postgres/0002_inbound.sql"),
+            ),
+            migration(
+                3,
+                "privacy",
+                include_str!("../../../migrations/postgres/0003_privacy.sql"),
             ),
         ]),
         ..Migrator::DEFAULT

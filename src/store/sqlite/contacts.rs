@@ -227,27 +227,7 @@ impl ContactStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .ctx("listing suppressions")?;
-        rows.iter()
-            .map(|row| {
-                let scope: String = row.try_get("scope").ctx("reading a suppression")?;
-                let reason: String = row.try_get("reason").ctx("reading a suppression")?;
-                Ok(Suppression {
-                    value: row.try_get("value").ctx("reading a suppression")?,
-                    scope: if scope == "domain" {
-                        SuppressionScope::Domain
-                    } else {
-                        SuppressionScope::Address
-                    },
-                    reason: reason.parse().map_err(|detail| StoreError::Corrupt {
-                        context: "reading a suppression",
-                        detail,
-                    })?,
-                    source: row.try_get("source").ctx("reading a suppression")?,
-                    detail: row.try_get("detail").ctx("reading a suppression")?,
-                    created_at: from_ts(row.try_get("created_at").ctx("reading a suppression")?),
-                })
-            })
-            .collect()
+        rows.iter().map(suppression_from_row).collect()
     }
 
     async fn unsubscribe(
@@ -327,4 +307,26 @@ impl ContactStore for SqliteStore {
             .await
             .ctx("listing contact time zones")
     }
+}
+
+/// A row of `SELECT value, scope, reason, source, detail, created_at FROM suppressions`.
+pub(super) fn suppression_from_row(row: &SqliteRow) -> StoreResult<Suppression> {
+    let ctx = "reading a suppression";
+    let scope: String = row.try_get("scope").ctx(ctx)?;
+    let reason: String = row.try_get("reason").ctx(ctx)?;
+    Ok(Suppression {
+        value: row.try_get("value").ctx(ctx)?,
+        scope: if scope == "domain" {
+            SuppressionScope::Domain
+        } else {
+            SuppressionScope::Address
+        },
+        reason: reason.parse().map_err(|detail| StoreError::Corrupt {
+            context: ctx,
+            detail,
+        })?,
+        source: row.try_get("source").ctx(ctx)?,
+        detail: row.try_get("detail").ctx(ctx)?,
+        created_at: from_ts(row.try_get("created_at").ctx(ctx)?),
+    })
 }

@@ -148,6 +148,64 @@ impl StateStore for SqliteStore {
             .ctx("reading a secret")
     }
 
+    async fn secrets_named(&self, name: &str) -> StoreResult<Vec<StoredSecret>> {
+        let ctx = "reading secrets";
+        let rows = sqlx::query(
+            "SELECT name, value, created_at FROM secrets WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '@'
+             ORDER BY created_at DESC, name = ?1 DESC, name DESC",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredSecret {
+                    name: row.try_get("name").ctx(ctx)?,
+                    value: row.try_get("value").ctx(ctx)?,
+                    created_at: from_ts(row.try_get("created_at").ctx(ctx)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn rotate_secret(
+        &self,
+        name: &str,
+        value: &[u8],
+        retired_as: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let ctx = "rotating a secret";
+        let _write = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await.ctx(ctx)?;
+        sqlx::query("UPDATE secrets SET name = ? WHERE name = ?")
+            .bind(retired_as)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+        sqlx::query("INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(value)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+        tx.commit().await.ctx(ctx)
+    }
+
+    async fn delete_secret(&self, name: &str) -> StoreResult<bool> {
+        let _write = self.write_lock.lock().await;
+        Ok(sqlx::query("DELETE FROM secrets WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .ctx("forgetting a secret")?
+            .rows_affected()
+            > 0)
+    }
+
     async fn schedule_checkpoint(&self, campaign: &str) -> StoreResult<Option<DateTime<Utc>>> {
         let at: Option<i64> =
             sqlx::query_scalar("SELECT checked_until FROM schedule_checkpoints WHERE campaign = ?")
