@@ -93,6 +93,65 @@ pub struct HttpSettings {
     /// or `events_token_file`; without one the endpoint is off.
     pub events_token: Option<Secret>,
     pub events_token_file: Option<PathBuf>,
+    /// `[http.limits]`: what the public listener tolerates from one client.
+    pub limits: HttpLimits,
+}
+
+/// `[http.limits]`: the listener faces the internet, so every request and
+/// connection is bounded in size, time and rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpLimits {
+    /// Largest request body taken (`413` beyond).
+    pub max_body_bytes: usize,
+    /// Largest request head (request line and headers; `431` beyond).
+    pub max_header_bytes: usize,
+    /// A client must send a whole request head within this, and a kept-alive
+    /// connection that sends nothing for this long is closed.
+    pub header_timeout: Duration,
+    /// A whole request, body included, must arrive and be answered within
+    /// this (`408` beyond).
+    pub request_timeout: Duration,
+    /// A connection is closed (after its current request) at this age.
+    pub connection_lifetime: Duration,
+    /// Open connections in all (further ones are closed at once).
+    pub max_connections: usize,
+    /// Open connections from one client address.
+    pub max_connections_per_client: usize,
+    /// `/u/…` and `/c/…` requests per client address (`429` beyond).
+    pub links: Rate,
+    /// `POST /events` and `/inbound/…` webhook requests per client address.
+    pub events: Rate,
+    /// Console sign-in attempts per client address.
+    pub sign_in: Rate,
+    /// Any other request per client address.
+    pub other: Rate,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is
+    /// believed; from anyone else the header is ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        let per_minute = |count| Rate {
+            count,
+            period: Duration::from_secs(60),
+        };
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            connection_lifetime: Duration::from_secs(300),
+            max_connections: 1024,
+            max_connections_per_client: 64,
+            links: per_minute(120),
+            events: per_minute(1200),
+            sign_in: per_minute(10),
+            other: per_minute(600),
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// A text setting for which "unset" and "empty" mean the same.
@@ -112,6 +171,7 @@ impl Default for HttpSettings {
             unsubscribe_scope: UnsubscribeScope::All,
             events_token: None,
             events_token_file: None,
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -774,6 +834,36 @@ impl Settings {
         }
         if self.smtp.connections == 0 {
             return Err("key `smtp.connections` must be at least 1".into());
+        }
+        let limits = &self.http.limits;
+        crate::http::guard::Proxies::parse(&limits.trusted_proxies)
+            .map_err(|e| format!("key `http.limits.trusted_proxies`: {e}"))?;
+        for (key, rate) in [
+            ("links", limits.links),
+            ("events", limits.events),
+            ("sign_in", limits.sign_in),
+            ("other", limits.other),
+        ] {
+            if rate.count == 0 || rate.period.as_secs() <= 0 {
+                return Err(format!(
+                    "key `http.limits.{key}` must allow at least one request per period, e.g. \"60/min\""
+                ));
+            }
+        }
+        if limits.max_connections == 0 || limits.max_connections_per_client == 0 {
+            return Err("keys `http.limits.max_connections` and `max_connections_per_client` must be at least 1".into());
+        }
+        if limits.max_header_bytes < 8192 {
+            return Err(format!(
+                "key `http.limits.max_header_bytes` ({}) must be at least 8192",
+                limits.max_header_bytes
+            ));
+        }
+        if limits.header_timeout.as_secs() <= 0 || limits.request_timeout.as_secs() <= 0 {
+            return Err(
+                "keys `http.limits.header_timeout` and `request_timeout` must be at least 1s"
+                    .into(),
+            );
         }
         if !(self.sending.breaker_share > 0.0 && self.sending.breaker_share <= 1.0) {
             return Err(format!(

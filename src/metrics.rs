@@ -187,6 +187,34 @@ pub static INBOUND: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Requests the listener refused with 429, by budget.
+pub static HTTP_LIMITED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "tend_http_rate_limited_total",
+                "Requests answered 429 because one client used up a budget (links, events, sign_in, other)",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Connections the listener closed at once: too many open, in all or from one client.
+pub static HTTP_REFUSED_CONNECTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "tend_http_refused_connections_total",
+                "Connections closed on arrival (reason: total, per_client)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric"),
+    )
+});
+
 /// Touches every metric so each appears in the output even before it moves.
 pub fn init() {
     LazyLock::force(&SENDS);
@@ -206,6 +234,12 @@ pub fn init() {
     LazyLock::force(&HELD);
     LazyLock::force(&INBOUND);
     LazyLock::force(&INBOUND_KEPT);
+    for kind in ["links", "events", "sign_in", "other"] {
+        HTTP_LIMITED.with_label_values(&[kind]);
+    }
+    for reason in ["total", "per_client"] {
+        HTTP_REFUSED_CONNECTIONS.with_label_values(&[reason]);
+    }
 }
 
 /// The text exposition format.

@@ -45,7 +45,8 @@ impl ErasureKey {
 
     /// The hash kept for an (already normalised, lower-case) address.
     pub fn hash(&self, address: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(address.as_bytes());
         mac.finalize()
             .into_bytes()

@@ -97,7 +97,9 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<ExitCode
                 "{signing} now signs new links; older keys keep verifying (`tend keys list`). Running daemons switch at their next tick; retire an old key with `tend keys retire FINGERPRINT` once its mail no longer matters."
             )?;
         }
-        KeysCommand::Retire { fingerprint: wanted } => {
+        KeysCommand::Retire {
+            fingerprint: wanted,
+        } => {
             if configured(ctx) {
                 return Err(UserError(CONFIGURED.into()).into());
             }
@@ -106,10 +108,9 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<ExitCode
                 .iter()
                 .find(|s| fingerprint(&s.value) == wanted.trim().to_lowercase())
             else {
-                return Err(UserError(format!(
-                    "no link key {wanted} (see `tend keys list`)"
-                ))
-                .into());
+                return Err(
+                    UserError(format!("no link key {wanted} (see `tend keys list`)")).into(),
+                );
             };
             if found.name == LINK_KEY {
                 return Err(UserError(

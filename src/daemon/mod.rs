@@ -106,6 +106,8 @@ pub async fn run<S: Store>(
             catalog: Some(report_catalog),
             relay: Some(crate::send::relay_name(&settings.smtp)),
             webhooks,
+            limits: settings.http.limits.clone(),
+            public_url: settings.http.public_url.clone(),
         };
         let mut stopped = tasks_stopped.clone();
         tokio::spawn(async move {
@@ -171,7 +173,9 @@ async fn retention<S: Store>(
                 "retention: forgot what is past [retention]"
             ),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %redact_addresses(&e.to_string()), "retention: cannot apply the rules; trying again tomorrow"),
+            Err(e) => {
+                tracing::warn!(error = %redact_addresses(&e.to_string()), "retention: cannot apply the rules; trying again tomorrow")
+            }
         }
     }
 }

@@ -51,9 +51,12 @@ async fn receive<S: Store>(
         ),
         Err(IntakeError::Webhook(e)) if e.is_unauthorized() => {
             tracing::warn!(provider = provider_name, reason = %e, "refused a webhook request");
+            // The log says why; the answer does not help anyone forge one.
             (
                 StatusCode::UNAUTHORIZED,
-                Json(json!({ "error": e.to_string() })),
+                Json(
+                    json!({ "error": "the request could not be proven to come from the provider" }),
+                ),
             )
         }
         Err(IntakeError::Webhook(e)) => {

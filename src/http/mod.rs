@@ -5,7 +5,9 @@
 //! and a shutdown future, so tests bind `127.0.0.1:0` and stop it at will.
 
 mod events;
+pub mod guard;
 mod inbound;
+mod server;
 mod track;
 mod unsubscribe;
 
@@ -38,9 +40,15 @@ pub struct HttpState<S> {
     pub relay: Option<String>,
     /// Provider webhooks (`/inbound/…`), if any is configured.
     pub webhooks: Option<Arc<crate::inbound::intake::WebhookIntake<S>>>,
+    /// What one client may ask of the listener (`[http.limits]`).
+    pub limits: crate::config::HttpLimits,
+    /// `http.public_url`: over https, browsers are told to stay on it.
+    pub public_url: String,
 }
 
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
+    let guard = Arc::new(guard::Guard::new(&state.limits, &state.public_url));
+    let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route(
             "/u/{token}",
@@ -57,6 +65,8 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
         .route("/inbound/postmark", post(inbound::postmark::<S>))
         .route("/inbound/mailgun", post(inbound::mailgun::<S>))
         .with_state(Arc::new(state))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
 }
 
 /// Serves until `shutdown` completes; in-flight requests finish first.
@@ -65,9 +75,8 @@ pub async fn serve<S: Store>(
     state: HttpState<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.limits.clone();
+    server::serve(listener, router(state), &limits, shutdown).await
 }
 
 /// `200` with the database reachable and the planner ticking (`"status":
@@ -115,7 +124,8 @@ async fn health<S: Store>(
         }
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            let body = serde_json::json!({ "status": "unhealthy", "database": "unreachable", "error": e.to_string() });
+            // What went wrong is in the log, not in an answer to anyone who asks.
+            let body = serde_json::json!({ "status": "unhealthy", "database": "unreachable" });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }

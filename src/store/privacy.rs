@@ -27,7 +27,9 @@ pub trait PrivacyStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Erased>> + Send;
 
     /// The erasure list: (hash, the suppression reason to restore).
-    fn erasures(&self) -> impl Future<Output = StoreResult<Vec<(String, SuppressionReason)>>> + Send;
+    fn erasures(
+        &self,
+    ) -> impl Future<Output = StoreResult<Vec<(String, SuppressionReason)>>> + Send;
 
     /// Applies the retention cutoffs (each `None`: keep forever) and records the run.
     fn apply_retention(

@@ -20,6 +20,7 @@ mod inbound;
 mod inbound_cli;
 mod inbound_webhooks;
 mod journeys;
+mod listener;
 mod operations;
 mod pg;
 mod pilot;

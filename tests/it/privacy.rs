@@ -113,9 +113,11 @@ fn an_export_holds_what_was_imported_sent_and_recorded() {
     );
     assert_eq!(data["enrollments"].as_array().unwrap().len(), 1);
     // Nobody else's data is in it.
-    assert!(!std::fs::read_to_string(app.path("export.json"))
-        .unwrap()
-        .contains("neighbour"));
+    assert!(
+        !std::fs::read_to_string(app.path("export.json"))
+            .unwrap()
+            .contains("neighbour")
+    );
     let unknown = app.tend(&["contacts", "export", "nobody@example.com"]);
     assert_eq!(unknown.code, 1, "{}", unknown.stderr);
 }
@@ -150,14 +152,21 @@ fn an_erased_person_is_nowhere_in_the_database_file_and_a_reimport_is_never_mail
     let report_before = json(&app.tend(&["report", "welcome", "--format", "json"]).ok());
     let bytes = database_bytes(&app);
     for needle in [ADDRESS, "Quixotic", "+49 30 1234567", "order 4711"] {
-        assert!(contains(&bytes, needle), "the test data is there first: {needle}");
+        assert!(
+            contains(&bytes, needle),
+            "the test data is there first: {needle}"
+        );
     }
 
     let dry = app.tend(&["contacts", "erase", ADDRESS]);
     assert_eq!(dry.code, 1, "without --yes nothing happens");
     assert!(dry.stdout.contains("would erase"), "{}", dry.stdout);
     let erase = app.tend(&["contacts", "erase", ADDRESS, "--yes"]).ok();
-    assert!(erase.stdout.contains("erased contact #"), "{}", erase.stdout);
+    assert!(
+        erase.stdout.contains("erased contact #"),
+        "{}",
+        erase.stdout
+    );
     for output in [&erase.stdout, &erase.stderr] {
         assert!(!output.to_lowercase().contains("zebulon"), "{output}");
     }
@@ -192,7 +201,11 @@ fn an_erased_person_is_nowhere_in_the_database_file_and_a_reimport_is_never_mail
 
     // Imported again (a stale CRM export): kept from mail.
     let import = app.tend(&["contacts", "import", "contacts.csv"]).ok();
-    assert!(import.stderr.contains("erased on request"), "{}", import.stderr);
+    assert!(
+        import.stderr.contains("erased on request"),
+        "{}",
+        import.stderr
+    );
     let suppressed = json(&app.tend(&["suppress", "list", "--json"]).ok());
     assert!(
         suppressed
@@ -235,7 +248,8 @@ fn after_a_key_rotation_old_links_work_until_their_key_is_retired() {
     ));
     // The stored key, not the tests' fixed TEND__HTTP__SECRET.
     let stored = [("TEND__HTTP__SECRET", "")];
-    app.tend_with(&["run", "--once", "--now", NOW], &stored).ok();
+    app.tend_with(&["run", "--once", "--now", NOW], &stored)
+        .ok();
     let old_token = unsubscribe_token(&app.smtp().received()[0]);
     let keys = |app: &TestApp| json(&app.tend_with(&["keys", "list", "--json"], &stored).ok());
     let before = keys(&app);
@@ -253,12 +267,19 @@ fn after_a_key_rotation_old_links_work_until_their_key_is_retired() {
         &["keys", "retire", after[0]["fingerprint"].as_str().unwrap()],
         &stored,
     );
-    assert_eq!(retiring_the_signer.code, 1, "{}", retiring_the_signer.stderr);
+    assert_eq!(
+        retiring_the_signer.code, 1,
+        "{}",
+        retiring_the_signer.stderr
+    );
 
     let daemon = app.spawn_daemon(&[("TEND__HTTP__SECRET", ""), ("TEND__DAEMON__TICK", "1s")]);
     let addr = daemon.http_addr();
     let (status, _) = http_request(addr, "GET", &format!("/u/{old_token}"), "");
-    assert_eq!(status, 200, "a link in mail sent before the rotation still works");
+    assert_eq!(
+        status, 200,
+        "a link in mail sent before the rotation still works"
+    );
 
     // Retired while the daemon runs: its next tick stops accepting the old key.
     app.tend_with(&["keys", "retire", &old_key], &stored).ok();
@@ -280,11 +301,17 @@ fn with_configured_secrets_the_first_signs_and_the_others_still_verify() {
     ));
     let old = "the-old-configured-secret-0123456789";
     let new = "the-new-configured-secret-0123456789";
-    app.tend_with(&["run", "--once", "--now", NOW], &[("TEND__HTTP__SECRET", old)])
-        .ok();
+    app.tend_with(
+        &["run", "--once", "--now", NOW],
+        &[("TEND__HTTP__SECRET", old)],
+    )
+    .ok();
     let old_token = unsubscribe_token(&app.smtp().received()[0]);
     app.write("secret", &format!("{new}\n{old}\n"));
-    let rotated = [("TEND__HTTP__SECRET", ""), ("TEND__HTTP__SECRET_FILE", "secret")];
+    let rotated = [
+        ("TEND__HTTP__SECRET", ""),
+        ("TEND__HTTP__SECRET_FILE", "secret"),
+    ];
     let listed = json(&app.tend_with(&["keys", "list", "--json"], &rotated).ok());
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(listed[0]["source"], "configuration");
@@ -308,7 +335,11 @@ fn the_daemon_applies_retention_and_status_says_so() {
     let app = TestApp::with_smtp(&[]);
     lived_in(&app);
     let status = app.tend(&["status"]).ok();
-    assert!(status.stdout.contains("retention: message bodies kept"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("retention: message bodies kept"),
+        "{}",
+        status.stdout
+    );
     // Forty days on, with bodies kept 30 days and events a week.
     let daemon = app.spawn_daemon_at(
         &days_from_now(40),
@@ -323,19 +354,31 @@ fn the_daemon_applies_retention_and_status_says_so() {
         if !status["retention"]["last_run"].is_null() {
             break status["retention"]["last_run"].clone();
         }
-        assert!(Instant::now() < deadline, "no retention run:\n{}", daemon.logs.so_far());
+        assert!(
+            Instant::now() < deadline,
+            "no retention run:\n{}",
+            daemon.logs.so_far()
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(daemon.terminate(), Some(0));
     assert!(run["message_bodies"].as_u64().unwrap() >= 2, "{run}");
     assert!(run["events"].as_u64().unwrap() >= 2, "{run}");
     let data = json(&app.tend(&["contacts", "export", ADDRESS]).ok());
-    assert!(data["sends"][0]["body_text"].is_null(), "{:#}", data["sends"]);
+    assert!(
+        data["sends"][0]["body_text"].is_null(),
+        "{:#}",
+        data["sends"]
+    );
     assert!(
         data["sends"][0]["subject"].is_string(),
         "subjects stay (reports show them)"
     );
-    assert!(data["events"].as_array().unwrap().is_empty(), "{:#}", data["events"]);
+    assert!(
+        data["events"].as_array().unwrap().is_empty(),
+        "{:#}",
+        data["events"]
+    );
     assert!(
         data["inbound"][0]["raw"].is_null(),
         "raw inbound mail forgotten after inbound.keep_raw_for (30d)"

@@ -92,6 +92,8 @@ async fn start(scope: UnsubscribeScope) -> Server {
         catalog: None,
         relay: None,
         webhooks: None,
+        limits: Default::default(),
+        public_url: "http://127.0.0.1".into(),
     };
     tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;

@@ -284,10 +284,12 @@ impl PrivacyStore for SqliteStore {
 
     async fn last_retention(&self) -> StoreResult<Option<RetentionRun>> {
         let ctx = "reading the last retention run";
-        let row = sqlx::query("SELECT ran_at, bodies, events, inbound_raw FROM retention_runs WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .ctx(ctx)?;
+        let row = sqlx::query(
+            "SELECT ran_at, bodies, events, inbound_raw FROM retention_runs WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .ctx(ctx)?;
         row.map(|row| {
             Ok(RetentionRun {
                 ran_at: from_ts(row.try_get("ran_at").ctx(ctx)?),
@@ -318,11 +320,12 @@ async fn erase(
         return Ok(erased);
     };
     // Whatever kept them from mail keeps them from it, as a hash.
-    let reason: Option<String> = sqlx::query_scalar("SELECT reason FROM suppressions WHERE value = ?")
-        .bind(&email)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx(ctx)?;
+    let reason: Option<String> =
+        sqlx::query_scalar("SELECT reason FROM suppressions WHERE value = ?")
+            .bind(&email)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(ctx)?;
     sqlx::query(
         "INSERT INTO erasures (hash, reason, erased_at) VALUES (?, ?, ?)
          ON CONFLICT (hash) DO UPDATE SET erased_at = excluded.erased_at",
