@@ -590,7 +590,7 @@ pub struct ImapMailbox {
 }
 
 /// Everything tend holds about one person (`tend contacts export`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PersonalData {
     pub contact: Contact,
     pub enrollments: Vec<EnrollmentRecord>,

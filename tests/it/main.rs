@@ -36,6 +36,7 @@ mod shared;
 mod smtp;
 mod store;
 mod store_inbound;
+mod store_privacy;
 mod store_reads;
 mod tools;
 mod transport;

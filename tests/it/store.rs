@@ -5,6 +5,7 @@
 
 use crate::pg::PgDb;
 use crate::store_inbound::*;
+use crate::store_privacy::*;
 use crate::store_reads::*;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
@@ -647,4 +648,6 @@ stories!(
     kept_messages_are_listed_newest_first_and_counted_without_the_undone,
     raw_text_is_forgotten_only_before_the_cutoff,
     an_imap_polls_decisions_are_kept_per_account_folder_and_uid_validity,
+    an_erasure_leaves_a_hash_and_keeps_every_count,
+    retention_forgets_only_what_is_older_than_its_cutoff,
 );

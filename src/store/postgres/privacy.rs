@@ -349,7 +349,9 @@ async fn erase(
         "UPDATE sends SET subject = NULL, body_text = NULL, opener = NULL, variants = NULL,
                 smtp_response = NULL, note = NULL,
                 last_error = CASE WHEN last_error IS NULL THEN NULL ELSE 'erased on request' END
-         WHERE contact_id = $1",
+         WHERE contact_id = $1
+           AND (subject IS NOT NULL OR body_text IS NOT NULL OR opener IS NOT NULL
+                OR variants IS NOT NULL OR smtp_response IS NOT NULL OR note IS NOT NULL)",
     )
     .bind(contact_id)
     .execute(&mut *tx)
@@ -358,7 +360,8 @@ async fn erase(
     .rows_affected();
     // Counts stay (a response is still a response); what was said goes.
     erased.events_cleared = sqlx::query(
-        "UPDATE events SET detail = 'erased:' || id, user_agent = NULL WHERE contact_id = $1",
+        "UPDATE events SET detail = 'erased:' || id, user_agent = NULL
+         WHERE contact_id = $1 AND (detail <> 'erased:' || id OR user_agent IS NOT NULL)",
     )
     .bind(contact_id)
     .execute(&mut *tx)
@@ -366,7 +369,7 @@ async fn erase(
     .ctx(ctx)?
     .rows_affected();
     erased.smtp_replies_cleared =
-        sqlx::query("UPDATE smtp_failures SET reply = '' WHERE contact_id = $1")
+        sqlx::query("UPDATE smtp_failures SET reply = '' WHERE contact_id = $1 AND reply <> ''")
             .bind(contact_id)
             .execute(&mut *tx)
             .await
@@ -375,7 +378,7 @@ async fn erase(
     erased.inbound_cleared = sqlx::query(&format!(
         "UPDATE inbound_messages SET raw = NULL, classification = 'null'::jsonb,
                 summary = kind || ' (erased on request)'
-         WHERE {ABOUT_CONTACT}"
+         WHERE ({ABOUT_CONTACT}) AND (raw IS NOT NULL OR classification <> 'null'::jsonb)"
     ))
     .bind(contact_id)
     .bind(&email)

@@ -366,7 +366,9 @@ async fn erase(
         "UPDATE sends SET subject = NULL, body_text = NULL, opener = NULL, variants = NULL,
                 smtp_response = NULL, note = NULL,
                 last_error = CASE WHEN last_error IS NULL THEN NULL ELSE 'erased on request' END
-         WHERE contact_id = ?",
+         WHERE contact_id = ?
+           AND (subject IS NOT NULL OR body_text IS NOT NULL OR opener IS NOT NULL
+                OR variants IS NOT NULL OR smtp_response IS NOT NULL OR note IS NOT NULL)",
     )
     .bind(contact_id)
     .execute(&mut *tx)
@@ -375,7 +377,8 @@ async fn erase(
     .rows_affected();
     // Counts stay (a response is still a response); what was said goes.
     erased.events_cleared = sqlx::query(
-        "UPDATE events SET detail = 'erased:' || id, user_agent = NULL WHERE contact_id = ?",
+        "UPDATE events SET detail = 'erased:' || id, user_agent = NULL
+         WHERE contact_id = ? AND (detail <> 'erased:' || id OR user_agent IS NOT NULL)",
     )
     .bind(contact_id)
     .execute(&mut *tx)
@@ -383,7 +386,7 @@ async fn erase(
     .ctx(ctx)?
     .rows_affected();
     erased.smtp_replies_cleared =
-        sqlx::query("UPDATE smtp_failures SET reply = '' WHERE contact_id = ?")
+        sqlx::query("UPDATE smtp_failures SET reply = '' WHERE contact_id = ? AND reply <> ''")
             .bind(contact_id)
             .execute(&mut *tx)
             .await
@@ -391,8 +394,9 @@ async fn erase(
             .rows_affected();
     erased.inbound_cleared = sqlx::query(
         "UPDATE inbound_messages SET raw = NULL, classification = 'null', summary = kind || ' (erased on request)'
-         WHERE contact_id = ?1 OR (raw IS NOT NULL AND instr(lower(CAST(raw AS TEXT)), ?2) > 0)
-            OR instr(lower(classification), ?2) > 0",
+         WHERE (contact_id = ?1 OR (raw IS NOT NULL AND instr(lower(CAST(raw AS TEXT)), ?2) > 0)
+                OR instr(lower(classification), ?2) > 0)
+           AND (raw IS NOT NULL OR classification <> 'null')",
     )
     .bind(contact_id)
     .bind(&email)
