@@ -30,7 +30,10 @@ fn lived_in(app: &TestApp) -> String {
              neighbour@example.com,Nora Neighbour,{created},,,\n"
         ),
     );
-    logs += &app.tend(&["contacts", "import", "contacts.csv"]).ok().stderr;
+    logs += &app
+        .tend(&["contacts", "import", "contacts.csv"])
+        .ok()
+        .stderr;
     logs += &app.run_once(NOW).stderr;
     app.write(
         "events.csv",
@@ -55,7 +58,10 @@ fn lived_in(app: &TestApp) -> String {
         id = sent.header("Message-ID").unwrap(),
     );
     app.write("reply.eml", &reply);
-    logs += &app.tend(&["inbound", "reply.eml", "--now", NOW]).ok().stderr;
+    logs += &app
+        .tend(&["inbound", "reply.eml", "--now", NOW])
+        .ok()
+        .stderr;
     logs
 }
 
@@ -223,7 +229,10 @@ fn an_erased_person_is_nowhere_in_the_database_file_and_a_reimport_is_never_mail
     // in logs; names and bodies are never logged).
     assert!(logs.len() > 200, "tend logged something: {logs}");
     for needle in ["zebulon", "quixotic", "+49 30 1234567"] {
-        assert!(!logs.to_lowercase().contains(needle), "`{needle}` in the logs:\n{logs}");
+        assert!(
+            !logs.to_lowercase().contains(needle),
+            "`{needle}` in the logs:\n{logs}"
+        );
     }
     let later: Vec<String> = app.smtp().received()[before..]
         .iter()
