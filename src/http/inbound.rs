@@ -51,12 +51,12 @@ async fn receive<S: Store>(
         ),
         Err(IntakeError::Webhook(e)) if e.is_unauthorized() => {
             tracing::warn!(provider = provider_name, reason = %e, "refused a webhook request");
-            // The log says why; the answer does not help anyone forge one.
+            // Why the proof failed (a stale timestamp, a wrong key) is about
+            // the request, never about tend's insides, and helps whoever
+            // sets the webhook up.
             (
                 StatusCode::UNAUTHORIZED,
-                Json(
-                    json!({ "error": "the request could not be proven to come from the provider" }),
-                ),
+                Json(json!({ "error": e.to_string() })),
             )
         }
         Err(IntakeError::Webhook(e)) => {

@@ -581,10 +581,10 @@ fn the_daemon_forgets_raw_text_past_keep_raw_for_and_keeps_what_it_made_of_it() 
             "key-for-a-test",
         ),
     ]);
-    daemon.logs.wait_for(
-        "forgot the raw text of messages past inbound.keep_raw_for",
-        Duration::from_secs(30),
-    );
+    let line = daemon
+        .logs
+        .wait_for("retention: forgot what is past", Duration::from_secs(30));
+    assert!(line.contains("inbound_raw=1"), "{line}");
     let old = tend(&app, &["inbound", "show", "1", "--raw"]);
     assert_ne!(old.code, 0);
     assert!(
