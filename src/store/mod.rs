@@ -1,5 +1,6 @@
 //! The ledger. The [`Store`] traits, split by concern ([`ContactStore`],
-//! [`AudienceStore`], [`OutboxStore`], [`StateStore`], [`ReportStore`]),
+//! [`AudienceStore`], [`OutboxStore`], [`StateStore`], [`ReportStore`],
+//! [`InboundStore`], [`AuditStore`], [`ConsoleStore`]),
 //! and one backend per folder (`sqlite/`, `postgres/`), each with its own
 //! SQL and migrations; the backend is chosen once from the database URL
 //! ([`open`]). Every other module speaks to the traits in domain types and
@@ -12,7 +13,9 @@
 //! `sending` right before its data leaves.
 
 mod audience;
+mod audit;
 mod backend;
+mod console;
 mod contacts;
 mod filter_sql;
 mod inbound;
@@ -24,6 +27,8 @@ mod state;
 mod types;
 
 pub use audience::AudienceStore;
+pub use audit::{AuditEntry, AuditFilter, AuditStore};
+pub use console::{ConsoleSession, ConsoleStore, ContactTimeline, TimelineEnrollment, TimelineEvent, TimelineInbound, TimelineSend};
 pub use backend::{Backend, Kind, open};
 pub use contacts::ContactStore;
 pub use inbound::InboundStore;
@@ -82,7 +87,8 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
 /// The traits, for code that calls a concrete store's methods.
 pub mod prelude {
     pub use super::{
-        AudienceStore, ContactStore, InboundStore, OutboxStore, ReportStore, StateStore, Store,
+        AudienceStore, AuditStore, ConsoleStore, ContactStore, InboundStore, OutboxStore,
+        ReportStore, StateStore, Store,
     };
 }
 
@@ -94,6 +100,8 @@ pub trait Store:
     + StateStore
     + ReportStore
     + InboundStore
+    + AuditStore
+    + ConsoleStore
     + Clone
     + 'static
 {
@@ -106,6 +114,8 @@ impl<T> Store for T where
         + StateStore
         + ReportStore
         + InboundStore
+        + AuditStore
+        + ConsoleStore
         + Clone
         + 'static
 {

@@ -16,6 +16,8 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 mod audience;
+mod audit;
+mod console;
 mod contacts;
 mod inbound;
 mod outbox;
@@ -50,6 +52,11 @@ fn migrator() -> Migrator {
                 2,
                 "inbound",
                 include_str!("../../../migrations/postgres/0002_inbound.sql"),
+            ),
+            migration(
+                5,
+                "console",
+                include_str!("../../../migrations/postgres/0005_console.sql"),
             ),
         ]),
         ..Migrator::DEFAULT

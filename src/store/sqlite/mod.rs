@@ -13,6 +13,8 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 mod audience;
+mod audit;
+mod console;
 mod contacts;
 mod inbound;
 mod outbox;
@@ -81,6 +83,11 @@ fn migrator() -> Migrator {
                 8,
                 "inbound",
                 include_str!("../../../migrations/sqlite/0008_inbound.sql"),
+            ),
+            migration(
+                11,
+                "console",
+                include_str!("../../../migrations/sqlite/0011_console.sql"),
             ),
         ]),
         ..Migrator::DEFAULT
