@@ -48,6 +48,9 @@ pub struct Settings {
     /// What comes back: the receiver, the mailbox, webhooks.
     #[serde(default)]
     pub inbound: InboundSettings,
+    /// The web console for marketing staff; off unless `console.enabled`.
+    #[serde(default)]
+    pub console: crate::console::ConsoleSettings,
     /// `[attributes]`: attribute types for filters, read with positions
     /// from the config file by `catalog::vocabulary`.
     #[serde(default)]
@@ -677,6 +680,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.console.validate()?;
         if let Some(from) = &self.sending.from {
             from.parse::<Mailbox>().map_err(|e| {
                 format!("key `sending.from`: invalid mailbox `{from}`: {e} (write `Name <address@example.com>`)")

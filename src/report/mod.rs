@@ -12,6 +12,7 @@
 pub mod complaints;
 mod html;
 pub mod stats;
+pub mod status;
 mod text;
 
 pub use html::render as html;

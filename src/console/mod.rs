@@ -1,0 +1,3 @@
+//! The web console for marketing staff.
+mod settings;
+pub use settings::{ConsoleSettings, ConsoleUser, Role};
