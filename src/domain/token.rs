@@ -42,6 +42,19 @@ pub enum TokenError {
 }
 
 impl TokenKey {
+    /// A secret of its own for `purpose`, derived from this key (HMAC-SHA256, hex).
+    pub fn derive(&self, purpose: &str) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(purpose.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// A key needs at least 16 bytes of secret.
     pub fn new(secret: &[u8]) -> Option<Self> {
         (secret.len() >= 16).then(|| Self(secret.to_vec()))

@@ -60,14 +60,33 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
 }
 
 /// Serves until `shutdown` completes; in-flight requests finish first.
+/// `extra` routes (the web console) share the listener.
 pub async fn serve<S: Store>(
     listener: TcpListener,
     state: HttpState<S>,
+    extra: Option<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut app = router(state);
+    if let Some(extra) = extra {
+        app = app.merge(extra);
+    }
+    serve_router(listener, app, shutdown).await
+}
+
+/// Serves a router with each request's peer address known (the console's
+/// sign-in limits and trusted proxies need it).
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// `200` with the database reachable and the planner ticking (`"status":

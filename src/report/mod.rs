@@ -16,6 +16,7 @@ pub mod status;
 mod text;
 
 pub use html::render as html;
+pub use html::{rate_chart, timeline_chart};
 pub use text::render as text;
 
 use crate::catalog::{Campaign, Sample};
