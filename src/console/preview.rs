@@ -36,9 +36,14 @@ fn parts(composed: &Composed) -> serde_json::Value {
     let text = parsed
         .as_ref()
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()));
+    // The parser would make an HTML body out of a text-only message: show
+    // an HTML part only when one is sent.
     let html = parsed
         .as_ref()
-        .filter(|m| !m.html_body.is_empty())
+        .filter(|m| {
+            use mail_parser::MimeHeaders;
+            m.parts.iter().any(|p| p.is_content_type("text", "html"))
+        })
         .and_then(|m| m.body_html(0).map(|t| t.into_owned()));
     json!({
         "subject": composed.subject,

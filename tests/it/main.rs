@@ -8,6 +8,7 @@ mod bounces;
 mod calendar;
 mod came_back;
 mod check;
+mod console;
 mod crash;
 mod daemon;
 mod delivery;

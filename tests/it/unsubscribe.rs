@@ -93,7 +93,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
         relay: None,
         webhooks: None,
     };
-    tokio::spawn(serve(listener, state, async {
+    tokio::spawn(serve(listener, state, None, async {
         let _ = stopped.await;
     }));
     Server {

@@ -1,0 +1,636 @@
+//! The web console against the real daemon: `tend run` serving `/console/`
+//! on its HTTP listener, a real SQLite file filled by the real binary
+//! (import, a tick with a real SMTP server, an inbound bounce), and real
+//! HTTP requests. Every page and action: without a session (to sign-in),
+//! with a wrong CSRF token (403), as a viewer (403 on actions), as an
+//! operator (done and audited); hostile text shown as text everywhere;
+//! sign-in limits; the trusted single-sign-on header; and the whole
+//! console in a real headless Chromium (`tests/support/console_browser.py`).
+
+use crate::helpers::{Daemon, NOW, TestApp, days_from_now, hours_from_now, repo};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+const OPERATOR_PASSWORD: &str = "correct horse battery staple";
+const VIEWER_PASSWORD: &str = "viewer's own password";
+const HOSTILE_NAME: &str = "<script>alert('name')</script> Eve";
+const HOSTILE_DESCRIPTION: &str = "<script>alert('campaign')</script> Wake-up pilot";
+/// The corpus's signing key (`tests/fixtures/inbound/README.md`).
+const FIXTURE_SECRET: &str = "inbound-fixtures-secret-0123456789";
+
+const PILOT: &str = r#"
+description = "DESCRIPTION"
+segment = { stage = "sleeping" }
+pilot = { sample = 0.6, holdout = 0.4, seed = "console-test", respond_within = "21d", respond_on = ["purchase", "reply"] }
+
+[[steps]]
+after = "0d"
+template = "win-back/checking-in"
+
+[[steps]]
+after = "6d"
+template = "win-back/something-new"
+"#;
+
+fn hash(app: &TestApp, password: &str) -> String {
+    let mut child = app
+        .command(&["console", "hash-password"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    hash
+}
+
+/// The shipped campaigns plus a pilot with a hostile description; new and
+/// sleeping contacts (one with a hostile name); a tick that sent step 1
+/// to a real SMTP server; one row in doubt; one bounce taken.
+fn setup(sso_proxy: &str) -> TestApp {
+    let app = TestApp::with_smtp(&[]);
+    app.write(
+        "campaigns/winback-pilot.toml",
+        &PILOT.replace("DESCRIPTION", HOSTILE_DESCRIPTION),
+    );
+    let operator = hash(&app, OPERATOR_PASSWORD);
+    let viewer = hash(&app, VIEWER_PASSWORD);
+    let config = std::fs::read_to_string(app.path("config/tend.toml")).unwrap();
+    app.write(
+        "config/tend.toml",
+        &format!(
+            "{config}\n[console]\nenabled = true\nsso_header = \"X-Forwarded-User\"\nsso_proxies = [\"{sso_proxy}\"]\ntimezone = \"Europe/Berlin\"\nlogin_attempts = 3\n\n[[console.users]]\nname = \"olga\"\npassword_hash = \"{operator}\"\nrole = \"operator\"\n\n[[console.users]]\nname = \"vic\"\npassword_hash = \"{viewer}\"\nrole = \"viewer\"\n"
+        ),
+    );
+    let mut csv = String::from("email,name,created_at,last_activity_at,timezone\n");
+    csv += &format!(
+        "ana@example.com,Ana Lopez,{},{},Europe/Madrid\n",
+        days_from_now(-2),
+        days_from_now(-1)
+    );
+    csv += &format!(
+        "evil@example.com,\"{HOSTILE_NAME}\",{},{},America/New_York\n",
+        days_from_now(-3),
+        days_from_now(-1)
+    );
+    csv += &format!(
+        "gone@example.com,Gone,{},{},\n",
+        days_from_now(-1),
+        days_from_now(-1)
+    );
+    for i in 0..30 {
+        csv += &format!(
+            "s{i}@example.com,Sam {i},{},{},\n",
+            days_from_now(-400),
+            days_from_now(-120)
+        );
+    }
+    app.import_contacts(&csv);
+    app.run_once(NOW);
+    // One send whose sender stopped after handing it over: in doubt.
+    sql(
+        &app,
+        "UPDATE sends SET state = 'in_doubt', message_id = '<doubt@acme.example>', wire_at = sent_at
+         WHERE id = (SELECT min(s.id) FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE c.email = 'ana@example.com')",
+    );
+    app.tend_with(
+        &[
+            "inbound",
+            &repo()
+                .join("tests/fixtures/inbound/postfix-dsn-hard-5.1.1.eml")
+                .display()
+                .to_string(),
+            "--now",
+            NOW,
+        ],
+        &[("TEND__HTTP__SECRET", FIXTURE_SECRET)],
+    )
+    .ok();
+    app
+}
+
+fn sql(app: &TestApp, statement: &str) {
+    let url = format!("sqlite://{}", app.path("tend.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let done = sqlx::query(statement).execute(&pool).await.unwrap();
+        assert_eq!(done.rows_affected(), 1, "{statement}");
+        pool.close().await;
+    });
+}
+
+struct Console {
+    _daemon: Daemon,
+    addr: SocketAddr,
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+fn start(app: &TestApp) -> Console {
+    let daemon = app.spawn_daemon_at(&hours_from_now(1), &[]);
+    let addr = daemon.http_addr();
+    Console {
+        _daemon: daemon,
+        addr,
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Console {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(cookie) = cookie {
+            request += &format!("Cookie: {cookie}\r\n");
+        }
+        for (name, value) in extra {
+            request += &format!("{name}: {value}\r\n");
+        }
+        if method == "POST" {
+            request += "Content-Type: application/x-www-form-urlencoded\r\n";
+        }
+        request += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        Reply {
+            status: head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            head: head.to_string(),
+            body: body.to_string(),
+        }
+    }
+
+    fn get(&self, path: &str, cookie: &str) -> Reply {
+        self.request("GET", path, Some(cookie), &[], "")
+    }
+
+    fn post(&self, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Reply {
+        self.request("POST", path, Some(cookie), &[], &form(pairs))
+    }
+
+    /// Signs in with the form; returns the session cookie.
+    fn sign_in(&self, user: &str, password: &str) -> String {
+        let reply = self.request(
+            "POST",
+            "/console/login",
+            None,
+            &[],
+            &form(&[("user", user), ("password", password), ("next", "/console/")]),
+        );
+        assert_eq!(reply.status, 303, "{}\n{}", reply.head, reply.body);
+        let cookie = reply.header("set-cookie").expect("a session cookie");
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+            assert!(cookie.contains(attribute), "{cookie}");
+        }
+        assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+        cookie.split(';').next().unwrap().to_string()
+    }
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &page[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// Every page, as (path, something it must say).
+fn pages(contact: i64) -> Vec<(String, &'static str)> {
+    vec![
+        ("/console/".into(), "Outbox by state"),
+        ("/console/campaigns".into(), "winback-pilot"),
+        ("/console/campaigns/winback-pilot".into(), "Segment now"),
+        (
+            "/console/preview?campaign=welcome&q=eve".into(),
+            "Contacts found",
+        ),
+        (
+            format!("/console/preview?campaign=welcome&contact={contact}"),
+            "Step 2: welcome",
+        ),
+        ("/console/calendar".into(), "Sends per hour, Europe&#x2F;Berlin"),
+        ("/console/contacts?q=example".into(), "ana@example.com"),
+        (format!("/console/contacts/{contact}"), "Timeline"),
+        ("/console/reports".into(), "winback-pilot"),
+        ("/console/reports/winback-pilot".into(), "Pilot verdict"),
+        ("/console/reports/winback-pilot/csv".into(), "campaign,row,name"),
+        ("/console/suppressions".into(), "gone@example.com"),
+        ("/console/inbound".into(), "hard_bounce"),
+        ("/console/audit".into(), "Audit log"),
+    ]
+}
+
+/// The id of a contact, from the contacts search page.
+fn contact_id(console: &Console, cookie: &str, query: &str) -> i64 {
+    let page = console.get(&format!("/console/contacts?q={query}"), cookie);
+    let at = page.body.find("/console/contacts/").unwrap();
+    let rest = &page.body[at + "/console/contacts/".len()..];
+    rest[..rest.find('"').unwrap()].parse().unwrap()
+}
+
+const ACTIONS: &[&str] = &[
+    "/console/actions/suppress",
+    "/console/actions/unsuppress",
+    "/console/actions/promote",
+    "/console/actions/settle",
+    "/console/actions/undo-inbound",
+];
+
+#[test]
+fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
+    let app = setup("10.9.9.9");
+    let console = start(&app);
+
+    // Without a session: every page and action goes to sign-in.
+    for (path, _) in pages(1) {
+        let reply = console.request("GET", &path, None, &[], "");
+        assert_eq!(reply.status, 303, "{path}");
+        let to = reply.header("location").unwrap();
+        assert!(to.starts_with("/console/login?next="), "{path}: {to}");
+    }
+    for path in ACTIONS {
+        let reply = console.request("POST", path, None, &[], "csrf=x&value=a%40b.example");
+        assert_eq!(reply.status, 303, "{path}");
+    }
+    // The SSO header from an untrusted address is ignored.
+    let reply = console.request("GET", "/console/", None, &[("X-Forwarded-User", "olga")], "");
+    assert_eq!(reply.status, 303);
+
+    // Wrong password: 401, no cookie.
+    let reply = console.request(
+        "POST",
+        "/console/login",
+        None,
+        &[],
+        &form(&[("user", "olga"), ("password", "nope")]),
+    );
+    assert_eq!(reply.status, 401);
+    assert!(reply.header("set-cookie").is_none());
+
+    let viewer = console.sign_in("vic", VIEWER_PASSWORD);
+    let ana = contact_id(&console, &viewer, "ana%40example.com");
+    let eve = contact_id(&console, &viewer, "eve");
+    for (path, says) in pages(ana) {
+        let reply = console.get(&path, &viewer);
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        assert!(reply.body.contains(says), "{path} says {says}:\n{}", reply.body);
+        // Hostile text is never markup, on any page.
+        assert!(
+            !reply.body.contains("<script>alert("),
+            "{path} lets a script through"
+        );
+    }
+    // The hostile name and description are shown, as text.
+    for path in [
+        "/console/contacts?q=eve".to_string(),
+        format!("/console/contacts/{eve}"),
+        format!("/console/preview?campaign=welcome&contact={eve}"),
+    ] {
+        let body = console.get(&path, &viewer).body;
+        assert!(body.contains("&lt;script&gt;alert("), "{path}:\n{body}");
+    }
+    for path in ["/console/campaigns", "/console/reports", "/console/reports/winback-pilot"] {
+        let body = console.get(path, &viewer).body;
+        assert!(
+            body.contains("&lt;script&gt;alert(&#x27;campaign&#x27;)&lt;&#x2F;script&gt; Wake-up pilot"),
+            "{path}:\n{body}"
+        );
+    }
+    // The preview is what is sent: headers, text part, HTML in a sandboxed frame.
+    let preview = console
+        .get(&format!("/console/preview?campaign=welcome&contact={ana}"), &viewer)
+        .body;
+    assert!(preview.contains("Message-ID: ") && preview.contains("List-Unsubscribe"), "{preview}");
+    assert!(preview.contains("sandbox srcdoc=\""), "{preview}");
+    assert!(!preview.contains("allow-scripts"));
+    let cli = app
+        .tend(&["preview", "welcome", "--contact", "ana@example.com", "--now", NOW])
+        .ok()
+        .stdout;
+    let subject = cli
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap();
+    assert!(preview.contains(subject), "the CLI's subject {subject} is the console's");
+    // The CSV is a download.
+    let csv = console.get("/console/reports/winback-pilot/csv", &viewer);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(csv.body.contains("winback-pilot,group,treatment,"), "{}", csv.body);
+
+    // A viewer may not act, even with the right token.
+    let token = csrf_of(&console.get("/console/", &viewer).body);
+    for path in ACTIONS {
+        let reply = console.post(path, &viewer, &[("csrf", &token), ("value", "x@example.com")]);
+        assert_eq!(reply.status, 403, "viewer on {path}");
+    }
+
+    // An operator with a wrong token: 403, and nothing changed.
+    let operator = console.sign_in("olga", OPERATOR_PASSWORD);
+    let token = csrf_of(&console.get("/console/", &operator).body);
+    assert_ne!(token, csrf_of(&console.get("/console/", &viewer).body));
+    for path in ACTIONS {
+        let reply = console.post(
+            path,
+            &operator,
+            &[("csrf", "not-the-token"), ("value", "x@example.com")],
+        );
+        assert_eq!(reply.status, 403, "wrong CSRF on {path}");
+    }
+    let reply = console.post("/console/actions/suppress", &operator, &[("value", "x@example.com")]);
+    assert_eq!(reply.status, 403, "no CSRF token at all");
+    assert!(!console.get("/console/suppressions", &operator).body.contains("x@example.com"));
+
+    // Operator actions work and are recorded.
+    let act = |path: &str, pairs: &[(&str, &str)]| {
+        let mut all = vec![("csrf", token.as_str()), ("back", "/console/audit")];
+        all.extend_from_slice(pairs);
+        let reply = console.post(path, &operator, &all);
+        assert_eq!(reply.status, 303, "{path}: {}", reply.body);
+        reply.header("location").unwrap()
+    };
+    act(
+        "/console/actions/suppress",
+        &[("value", "blocked.example"), ("note", "<b>bad</b> domain")],
+    );
+    assert!(console.get("/console/suppressions", &operator).body.contains("blocked.example"));
+    act("/console/actions/unsuppress", &[("value", "blocked.example")]);
+    assert!(!console.get("/console/suppressions", &operator).body.contains("blocked.example"));
+
+    let doubt: serde_json::Value = serde_json::from_str(
+        &app.tend(&["--json", "outbox", "--state", "in_doubt"]).ok().stdout,
+    )
+    .unwrap();
+    let row = doubt[0]["id"].as_i64().unwrap().to_string();
+    act("/console/actions/settle", &[("id", &row), ("how", "sent")]);
+    let doubt: serde_json::Value = serde_json::from_str(
+        &app.tend(&["--json", "outbox", "--state", "in_doubt"]).ok().stdout,
+    )
+    .unwrap();
+    assert_eq!(doubt.as_array().unwrap().len(), 0, "settled");
+
+    let inbound: serde_json::Value =
+        serde_json::from_str(&app.tend(&["--json", "inbound", "list"]).ok().stdout).unwrap();
+    let bounce = inbound[0]["id"].as_i64().unwrap().to_string();
+    assert!(console.get("/console/suppressions", &operator).body.contains("gone@example.com"));
+    act("/console/actions/undo-inbound", &[("id", &bounce)]);
+    assert!(
+        !console.get("/console/suppressions", &operator).body.contains("gone@example.com"),
+        "undoing the bounce lifts its suppression"
+    );
+
+    let location = act("/console/actions/promote", &[("campaign", "winback-pilot")]);
+    assert!(location.starts_with("/console/audit?done="), "{location}");
+    let report = console.get("/console/reports/winback-pilot", &operator).body;
+    assert!(report.contains("Promoted to a full rollout"), "{report}");
+
+    let audit = console.get("/console/audit", &viewer).body;
+    for (action, subject) in [
+        ("suppress", "blocked.example"),
+        ("unsuppress", "blocked.example"),
+        ("settle", &format!("outbox #{row}")),
+        ("undo_inbound", &format!("inbound #{bounce}")),
+        ("promote", "winback-pilot"),
+    ] {
+        assert!(
+            audit.contains(&format!("<td>console:olga</td><td>{action}</td><td>{subject}</td>")),
+            "{action} {subject} audited:\n{audit}"
+        );
+    }
+    assert!(audit.contains("&lt;b&gt;bad&lt;&#x2F;b&gt; domain"), "notes are text");
+    assert!(!audit.contains("console:vic"), "the viewer's attempts changed nothing");
+    let only = console.get("/console/audit?action=settle", &viewer).body;
+    assert!(only.contains("<td>settle</td>") && !only.contains("<td>promote</td>"));
+
+    // Sign-out ends the session in the store: the old cookie no longer works.
+    let reply = console.post("/console/logout", &operator, &[("csrf", &token)]);
+    assert_eq!(reply.status, 303);
+    assert_eq!(console.get("/console/", &operator).status, 303);
+    assert_eq!(console.get("/console/", &viewer).status, 200);
+}
+
+#[test]
+fn sign_in_is_limited_per_address_and_user_and_the_proxy_header_is_trusted_from_its_proxy() {
+    let app = setup("127.0.0.1");
+    let console = start(&app);
+    // Through the trusted proxy, the header signs in (roles from the user list).
+    let reply = console.request("GET", "/console/audit", None, &[("X-Forwarded-User", "olga")], "");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("olga (operator)"));
+    let reply = console.request("GET", "/console/", None, &[("X-Forwarded-User", "someone")], "");
+    assert!(reply.body.contains("someone (viewer)"));
+    let token = csrf_of(&reply.body);
+    let reply = console.request(
+        "POST",
+        "/console/actions/suppress",
+        None,
+        &[("X-Forwarded-User", "olga")],
+        &form(&[("csrf", &token), ("value", "sso.example")]),
+    );
+    assert_eq!(reply.status, 403, "another user's token");
+
+    // Three failures for a user: the right password is refused too, for a while.
+    for _ in 0..3 {
+        let reply = console.request(
+            "POST",
+            "/console/login",
+            None,
+            &[],
+            &form(&[("user", "vic"), ("password", "wrong")]),
+        );
+        assert_eq!(reply.status, 401);
+    }
+    let reply = console.request(
+        "POST",
+        "/console/login",
+        None,
+        &[],
+        &form(&[("user", "vic"), ("password", VIEWER_PASSWORD)]),
+    );
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    // The count is in the store: a restarted daemon still refuses.
+    drop(console);
+    let console = start(&app);
+    let reply = console.request(
+        "POST",
+        "/console/login",
+        None,
+        &[],
+        &form(&[("user", "olga"), ("password", OPERATOR_PASSWORD)]),
+    );
+    assert_eq!(reply.status, 429, "the address is limited too");
+}
+
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        if std::env::var("TEND_REQUIRE_TOOLS").is_ok() {
+            panic!("Chromium is required here (TEND_REQUIRE_TOOLS): apt-get install chromium");
+        }
+        eprintln!("SKIPPED: install Debian's chromium to drive the console in a browser");
+    }
+    found
+}
+
+#[test]
+fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_preview_frame() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let app = setup("10.9.9.9");
+    // Some responses for the pilot report's chart.
+    let mut events = String::from("email,kind,at,detail\n");
+    for i in (0..30).step_by(3) {
+        events += &format!("s{i}@example.com,purchase,{},\n", days_from_now(2));
+    }
+    app.write("events.csv", &events);
+    app.tend(&["events", "import", "events.csv"]).ok();
+    let console = start(&app);
+    let cookie = console.sign_in("olga", OPERATOR_PASSWORD);
+    let ana = contact_id(&console, &cookie, "ana%40example.com");
+    let eve = contact_id(&console, &cookie, "eve");
+    let shots = repo().join("target/console-screenshots");
+    let list = serde_json::json!([
+        { "name": "overview", "path": "/console/" },
+        { "name": "campaigns", "path": "/console/campaigns" },
+        { "name": "preview", "path": format!("/console/preview?campaign=welcome&contact={ana}") },
+        { "name": "preview-hostile", "path": format!("/console/preview?campaign=welcome&contact={eve}"), "shot": false },
+        { "name": "calendar", "path": "/console/calendar?zone=Europe%2FBerlin" },
+        { "name": "timeline", "path": format!("/console/contacts/{eve}") },
+        { "name": "pilot-report", "path": "/console/reports/winback-pilot" },
+        { "name": "suppressions", "path": "/console/suppressions", "shot": false },
+        { "name": "inbound", "path": "/console/inbound", "shot": false },
+        { "name": "audit", "path": "/console/audit" },
+    ]);
+    let out = Command::new("python3")
+        .arg(repo().join("tests/support/console_browser.py"))
+        .args([
+            chromium,
+            &format!("http://{}", console.addr),
+            "olga",
+            OPERATOR_PASSWORD,
+            &shots.display().to_string(),
+            &list.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        result["login_url"].as_str().unwrap().contains("/console/login"),
+        "not signed in: the sign-in page first"
+    );
+    for (name, page) in result["pages"].as_object().unwrap() {
+        assert_eq!(page["lang"], "en", "{name}: lang");
+        assert!(!page["title"].as_str().unwrap().is_empty(), "{name}: title");
+        assert_eq!(page["unlabelled"], serde_json::json!([]), "{name}: inputs without labels");
+        assert_eq!(page["low_contrast"], serde_json::json!([]), "{name}: contrast");
+        assert_eq!(page["console_errors"], serde_json::json!([]), "{name}: console errors");
+        if name != "login" {
+            assert!(
+                page["url"].as_str().unwrap().contains("/console/")
+                    && !page["url"].as_str().unwrap().contains("/login"),
+                "{name}: signed in"
+            );
+        }
+    }
+    let pages = &result["pages"];
+    // The preview's sandboxed frame shows the rendered message.
+    let frames = pages["preview"]["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 2, "one frame per step: {frames:?}");
+    assert!(
+        frames[0].as_str().unwrap().contains("Ana"),
+        "the rendered HTML greets the contact: {frames:?}"
+    );
+    // The hostile name is text in the page and in the message.
+    let hostile = &pages["preview-hostile"];
+    assert!(hostile["text"].as_str().unwrap().contains("<script>alert('name')</script>"));
+    assert!(pages["timeline"]["text"].as_str().unwrap().contains("<script>alert('name')</script> Eve"));
+    assert!(pages["campaigns"]["text"].as_str().unwrap().contains(HOSTILE_DESCRIPTION));
+    assert!(pages["pilot-report"]["text"].as_str().unwrap().contains("95% interval"));
+    for shot in [
+        "overview",
+        "overview-phone",
+        "campaigns",
+        "preview",
+        "calendar",
+        "timeline",
+        "pilot-report",
+        "audit",
+    ] {
+        let path = shots.join(format!("{shot}.png"));
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{}", path.display());
+    }
+}
