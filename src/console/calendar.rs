@@ -79,18 +79,18 @@ pub async fn calendar<S: Store>(
                     let n = cells.get(&(*day, h)).copied().unwrap_or(0);
                     // The hour's start in the zone (a gap at a clock change: its earliest instant).
                     let start = day.and_hms_opt(h, 0, 0).map(|t| crate::schedule::resolve_local(zone, t));
-                    let closed = start.and_then(|at| {
-                        crate::schedule::closed(
-                            at,
-                            Zones { window: window_zone, quiet: zone },
-                            chosen.and_then(|c| c.send_window.as_ref()),
-                            quiet.as_ref(),
-                        )
+                    // Each rule on its own, so quiet hours show inside a closed window too.
+                    let zones = Zones { window: window_zone, quiet: zone };
+                    let quiet_now = start.and_then(|at| {
+                        crate::schedule::closed(at, zones, None, quiet.as_ref())
                     });
-                    let shade = match closed {
-                        Some(Hold::QuietHours) => "quiet",
-                        Some(Hold::Window) => "closed",
-                        None => "open",
+                    let window_now = start.and_then(|at| {
+                        crate::schedule::closed(at, zones, chosen.and_then(|c| c.send_window.as_ref()), None)
+                    });
+                    let shade = match (quiet_now, window_now) {
+                        (Some(Hold::QuietHours), _) => "quiet",
+                        (_, Some(Hold::Window)) => "closed",
+                        _ => "open",
                     };
                     // Five steps of intensity, so a wave stands out without a legend of numbers.
                     let level = if n == 0 { 0 } else { 1 + (n * 4 / peak).min(4) };

@@ -22,6 +22,8 @@ const FIXTURE_SECRET: &str = "inbound-fixtures-secret-0123456789";
 const PILOT: &str = r#"
 description = "DESCRIPTION"
 segment = { stage = "sleeping" }
+timezone = "Europe/Berlin"
+send_window = { days = "mon-fri", hours = "09:00-17:00" }
 pilot = { sample = 0.6, holdout = 0.4, seed = "console-test", respond_within = "21d", respond_on = ["purchase", "reply"] }
 
 [[steps]]
@@ -149,7 +151,12 @@ impl Reply {
 }
 
 fn start(app: &TestApp) -> Console {
-    let daemon = app.spawn_daemon_at(&hours_from_now(1), &[]);
+    // Quiet hours for the calendar to shade (only the daemon: the first
+    // tick at NOW sent to every zone).
+    let daemon = app.spawn_daemon_at(
+        &hours_from_now(1),
+        &[("TEND__SENDING__QUIET_HOURS", "21:00-07:00")],
+    );
     let addr = daemon.http_addr();
     Console {
         _daemon: daemon,
@@ -245,6 +252,15 @@ impl Console {
         assert!(!cookie.contains("Secure"), "plain http: {cookie}");
         cookie.split(';').next().unwrap().to_string()
     }
+}
+
+/// Step 1's sent count from the report CSV.
+fn csv_sent(csv: &str) -> u64 {
+    csv.lines()
+        .find(|l| l.contains(",step,1,"))
+        .and_then(|l| l.split(',').nth(4))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn csrf_of(page: &str) -> String {
@@ -373,6 +389,19 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
         .find_map(|l| l.strip_prefix("Subject: "))
         .unwrap();
     assert!(preview.contains(subject), "the CLI's subject {subject} is the console's");
+    // The calendar shades quiet hours and the campaign's window, and
+    // counts the pilot's second step where the planner will send it.
+    let calendar = console
+        .get("/console/calendar?zone=Europe%2FBerlin&campaign=winback-pilot", &viewer)
+        .body;
+    assert!(calendar.contains("class=\"h quiet") && calendar.contains("class=\"h closed"), "{calendar}");
+    let sent_first: u64 = csv_sent(&console.get("/console/reports/winback-pilot/csv", &viewer).body);
+    assert!(sent_first > 0);
+    assert!(
+        calendar.contains(&format!("<strong id=\"total\">{sent_first}</strong>")),
+        "every treatment contact's step 2 is forecast:\n{calendar}"
+    );
+    assert!(calendar.contains("title=\"Mon 16 Mar 11:00"), "six days after the first, 11:00 Berlin");
     // The CSV is a download.
     let csv = console.get("/console/reports/winback-pilot/csv", &viewer);
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
@@ -479,15 +508,22 @@ fn sign_in_is_limited_per_address_and_user_and_the_proxy_header_is_trusted_from_
     assert!(reply.body.contains("olga (operator)"));
     let reply = console.request("GET", "/console/", None, &[("X-Forwarded-User", "someone")], "");
     assert!(reply.body.contains("someone (viewer)"));
-    let token = csrf_of(&reply.body);
-    let reply = console.request(
-        "POST",
-        "/console/actions/suppress",
-        None,
-        &[("X-Forwarded-User", "olga")],
-        &form(&[("csrf", &token), ("value", "sso.example")]),
-    );
-    assert_eq!(reply.status, 403, "another user's token");
+    assert!(!reply.body.contains("Sign out"), "no session to end");
+    // An operator through the proxy acts with the token of its pages, and only with it.
+    let token = csrf_of(&console.request("GET", "/console/", None, &[("X-Forwarded-User", "olga")], "").body);
+    let suppress = |token: &str| {
+        console.request(
+            "POST",
+            "/console/actions/suppress",
+            None,
+            &[("X-Forwarded-User", "olga")],
+            &form(&[("csrf", token), ("value", "sso.example"), ("back", "/console/suppressions")]),
+        )
+    };
+    assert_eq!(suppress("forged").status, 403);
+    assert_eq!(suppress(&token).status, 303);
+    let audit = console.request("GET", "/console/audit", None, &[("X-Forwarded-User", "someone")], "");
+    assert!(audit.body.contains("<td>console:olga</td><td>suppress</td><td>sso.example</td>"));
 
     // Three failures for a user: the right password is refused too, for a while.
     for _ in 0..3 {
@@ -562,7 +598,8 @@ fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_pr
         { "name": "campaigns", "path": "/console/campaigns" },
         { "name": "preview", "path": format!("/console/preview?campaign=welcome&contact={ana}") },
         { "name": "preview-hostile", "path": format!("/console/preview?campaign=welcome&contact={eve}"), "shot": false },
-        { "name": "calendar", "path": "/console/calendar?zone=Europe%2FBerlin" },
+        { "name": "calendar", "path": "/console/calendar?zone=Europe%2FBerlin&campaign=winback-pilot" },
+        { "name": "calendar-all", "path": "/console/calendar?zone=America%2FNew_York", "shot": false },
         { "name": "timeline", "path": format!("/console/contacts/{eve}") },
         { "name": "pilot-report", "path": "/console/reports/winback-pilot" },
         { "name": "suppressions", "path": "/console/suppressions", "shot": false },
@@ -608,7 +645,8 @@ fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_pr
     let pages = &result["pages"];
     // The preview's sandboxed frame shows the rendered message.
     let frames = pages["preview"]["frames"].as_array().unwrap();
-    assert_eq!(frames.len(), 2, "one frame per step: {frames:?}");
+    // Step 1 has an HTML part; step 2 of the shipped campaign is text only.
+    assert_eq!(frames.len(), 1, "one frame per HTML part: {frames:?}");
     assert!(
         frames[0].as_str().unwrap().contains("Ana"),
         "the rendered HTML greets the contact: {frames:?}"

@@ -48,18 +48,15 @@ class Browser:
             "about:blank",
         ]
 
-        def wire():
-            os.dup2(to_r, 3)
-            os.dup2(from_w, 4)
-
+        # The shell puts the pipes where Chromium expects them (3 and 4).
+        wire = 'exec "$0" "$@" 3<&%d 4>&%d' % (to_r, from_w)
         self.proc = subprocess.Popen(
-            [chromium] + flags,
+            ["sh", "-c", wire, chromium] + flags,
             pass_fds=(to_r, from_w),
-            preexec_fn=wire,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        # The child's copies were made by dup2 inside it; keep only ours.
+        # Chromium has its copies; keep only our ends.
         os.close(to_r)
         os.close(from_w)
         self.buffer = b""
