@@ -34,6 +34,7 @@ mod sequences;
 mod shared;
 mod smtp;
 mod store;
+mod store_console;
 mod store_inbound;
 mod store_reads;
 mod tools;

@@ -4,6 +4,7 @@
 //! stage selection agrees with the Rust definition.
 
 use crate::pg::PgDb;
+use crate::store_console::*;
 use crate::store_inbound::*;
 use crate::store_reads::*;
 use chrono::{DateTime, Duration, Utc};
@@ -647,4 +648,8 @@ stories!(
     kept_messages_are_listed_newest_first_and_counted_without_the_undone,
     raw_text_is_forgotten_only_before_the_cutoff,
     an_imap_polls_decisions_are_kept_per_account_folder_and_uid_validity,
+    the_audit_log_lists_newest_first_and_filters,
+    a_session_lives_until_it_expires_or_signs_out,
+    failed_sign_ins_count_per_key_within_the_window,
+    contacts_are_found_and_their_timeline_is_complete,
 );
