@@ -110,7 +110,11 @@ impl Preview<'_> {
     }
 
     async fn sample(&self, step: usize, n: u32, ctx: &Context) -> anyhow::Result<ExitCode> {
-        let contacts = self.0.sample_contacts(n).await.map_err(anyhow::Error::from)?;
+        let contacts = self
+            .0
+            .sample_contacts(n)
+            .await
+            .map_err(anyhow::Error::from)?;
         if contacts.is_empty() {
             return Err(UserError(format!(
                 "no contact is in campaign `{}` or its segment",

@@ -71,9 +71,14 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         _ if !ctx.settings.console.enabled => None,
         address => {
             let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
-                UserError(format!("cannot listen on `{address}` (console.listen): {e}"))
+                UserError(format!(
+                    "cannot listen on `{address}` (console.listen): {e}"
+                ))
             })?;
-            tracing::info!("console: listening on http://{}/console/", listener.local_addr()?);
+            tracing::info!(
+                "console: listening on http://{}/console/",
+                listener.local_addr()?
+            );
             Some(listener)
         }
     };

@@ -20,11 +20,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         relay,
         senders,
         came_back,
-    } = crate::report::status::snapshot(
-        &store,
-        &crate::send::relay_name(&ctx.settings.smtp),
-    )
-    .await?;
+    } = crate::report::status::snapshot(&store, &crate::send::relay_name(&ctx.settings.smtp))
+        .await?;
     let now = ctx.clock().now();
     if ctx.json {
         print_json(&serde_json::json!({

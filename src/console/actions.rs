@@ -39,7 +39,11 @@ pub struct ActionForm {
 /// Back to the page the form was on, with what happened.
 fn done(form: &ActionForm, message: &str) -> PageResult {
     let back = if form.back.starts_with("/console/") && !form.back.starts_with("/console//") {
-        form.back.split('#').next().unwrap_or("/console/").to_string()
+        form.back
+            .split('#')
+            .next()
+            .unwrap_or("/console/")
+            .to_string()
     } else {
         "/console/audit".to_string()
     };
@@ -110,7 +114,9 @@ pub async fn unsuppress<S: Store>(
     viewer.may_act(&form.csrf)?;
     let value = form.value.trim().to_lowercase();
     if !state.store.remove_suppression(&value).await? {
-        return Err(ConsoleError::NotFound(format!("`{value}` is not suppressed")));
+        return Err(ConsoleError::NotFound(format!(
+            "`{value}` is not suppressed"
+        )));
     }
     audit(&state, &viewer, "unsuppress", &value, &form.note).await?;
     done(&form, &format!("{value} is no longer suppressed"))
@@ -137,12 +143,29 @@ pub async fn promote<S: Store>(
     if let Some(at) = crate::pilot::promoted_at(&state.store, &campaign.id).await? {
         return done(
             &form,
-            &format!("{} was already promoted at {}", campaign.id, super::view::when(at)),
+            &format!(
+                "{} was already promoted at {}",
+                campaign.id,
+                super::view::when(at)
+            ),
         );
     }
     crate::pilot::promote(&state.store, &campaign.id, state.clock.now()).await?;
-    audit(&state, &viewer, "promote", &campaign.id, "pilot promoted to a full rollout").await?;
-    done(&form, &format!("{} promoted: from the next tick the rest of its segment enters", campaign.id))
+    audit(
+        &state,
+        &viewer,
+        "promote",
+        &campaign.id,
+        "pilot promoted to a full rollout",
+    )
+    .await?;
+    done(
+        &form,
+        &format!(
+            "{} promoted: from the next tick the rest of its segment enters",
+            campaign.id
+        ),
+    )
 }
 
 pub async fn settle<S: Store>(
@@ -223,6 +246,13 @@ pub async fn undo_inbound<S: Store>(
     if let Some(v) = &outcome.lifted {
         detail += &format!("; lifted the suppression of {v}");
     }
-    audit(&state, &viewer, "undo_inbound", &format!("inbound #{id}"), &detail).await?;
+    audit(
+        &state,
+        &viewer,
+        "undo_inbound",
+        &format!("inbound #{id}"),
+        &detail,
+    )
+    .await?;
     done(&form, &format!("#{id} undone"))
 }

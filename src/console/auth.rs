@@ -106,7 +106,11 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
 }
 
 /// The user a trusted proxy names, if the request came through one.
-fn sso_user<S>(state: &ConsoleState<S>, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<Viewer> {
+fn sso_user<S>(
+    state: &ConsoleState<S>,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Option<Viewer> {
     let settings = &state.settings.console;
     let name = settings.sso_header.as_deref()?;
     let peer = peer?;
@@ -150,7 +154,10 @@ impl<S: Store> FromRequestParts<Arc<ConsoleState<S>>> for Viewer {
         parts: &mut Parts,
         state: &Arc<ConsoleState<S>>,
     ) -> Result<Self, Response> {
-        let notice = axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(&parts.uri)
+        let notice =
+            axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(
+                &parts.uri,
+            )
             .ok()
             .and_then(|q| q.0.get("done").cloned());
         if let Some(viewer) = sso_user(state, &parts.headers, peer(parts)) {
@@ -243,7 +250,10 @@ pub async fn login<S: Store>(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let keys = [format!("addr:{address}"), format!("user:{}", form.user.trim())];
+    let keys = [
+        format!("addr:{address}"),
+        format!("user:{}", form.user.trim()),
+    ];
     let since = now - settings.login_window.to_chrono();
     for key in &keys {
         if state.store.login_failures(key, since).await? >= settings.login_attempts {
@@ -292,7 +302,11 @@ pub async fn login<S: Store>(
     let cookie = format!(
         "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{}",
         settings.session_for.to_std().as_secs(),
-        if state.secure_cookies() { "; Secure" } else { "" }
+        if state.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     let mut response = Redirect::to(&next).into_response();
     response.headers_mut().insert(
@@ -330,7 +344,9 @@ pub async fn logout<S: Store>(
     let mut response = Redirect::to("/console/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("tend_console=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(
+            "tend_console=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
     );
     Ok(response)
 }

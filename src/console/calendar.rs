@@ -114,11 +114,20 @@ pub async fn calendar<S: Store>(
     let mut ctx = tera::Context::new();
     ctx.insert("zone", zone.name());
     ctx.insert("zones", &zone_choices(zone));
-    ctx.insert("campaigns", &loaded.catalog.campaigns.keys().collect::<Vec<_>>());
+    ctx.insert(
+        "campaigns",
+        &loaded.catalog.campaigns.keys().collect::<Vec<_>>(),
+    );
     ctx.insert("campaign", &chosen.map(|c| c.id.clone()));
     ctx.insert("rows", &rows);
     ctx.insert("steps", &steps);
-    ctx.insert("day_labels", &days.iter().map(|d| d.format("%d %b").to_string()).collect::<Vec<_>>());
+    ctx.insert(
+        "day_labels",
+        &days
+            .iter()
+            .map(|d| d.format("%d %b").to_string())
+            .collect::<Vec<_>>(),
+    );
     ctx.insert("total", &due.len());
     ctx.insert("hours", &(0..24).collect::<Vec<u32>>());
     ctx.insert("quiet", &state.settings.sending.quiet_hours);
@@ -127,8 +136,21 @@ pub async fn calendar<S: Store>(
         "window",
         &chosen.map(|c| c.send_window.is_some()).unwrap_or(false),
     );
-    ctx.insert("from", &zone.from_utc_datetime(&now.naive_utc()).format("%Y-%m-%d %H:%M %Z").to_string());
-    page(&state, "calendar.html", &viewer, "calendar", "Calendar: the next 14 days", ctx)
+    ctx.insert(
+        "from",
+        &zone
+            .from_utc_datetime(&now.naive_utc())
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+    );
+    page(
+        &state,
+        "calendar.html",
+        &viewer,
+        "calendar",
+        "Calendar: the next 14 days",
+        ctx,
+    )
 }
 
 /// The zones offered in the picker: common ones and the chosen one.

@@ -125,7 +125,10 @@ pub fn router<S: Store>(state: Arc<ConsoleState<S>>) -> Router {
             get(auth::login_page::<S>).post(auth::login::<S>),
         )
         .route("/console/logout", post(auth::logout::<S>))
-        .route("/console", get(|| async { axum::response::Redirect::to("/console/") }))
+        .route(
+            "/console",
+            get(|| async { axum::response::Redirect::to("/console/") }),
+        )
         .route("/console/", get(pages::overview::<S>))
         .route("/console/campaigns", get(pages::campaigns::<S>))
         .route("/console/campaigns/{id}", get(pages::campaign::<S>))
@@ -140,9 +143,15 @@ pub fn router<S: Store>(state: Arc<ConsoleState<S>>) -> Router {
         .route("/console/inbound", get(pages::inbound::<S>))
         .route("/console/audit", get(pages::audit::<S>))
         .route("/console/actions/suppress", post(actions::suppress::<S>))
-        .route("/console/actions/unsuppress", post(actions::unsuppress::<S>))
+        .route(
+            "/console/actions/unsuppress",
+            post(actions::unsuppress::<S>),
+        )
         .route("/console/actions/promote", post(actions::promote::<S>))
         .route("/console/actions/settle", post(actions::settle::<S>))
-        .route("/console/actions/undo-inbound", post(actions::undo_inbound::<S>))
+        .route(
+            "/console/actions/undo-inbound",
+            post(actions::undo_inbound::<S>),
+        )
         .with_state(state)
 }

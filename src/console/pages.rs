@@ -147,7 +147,14 @@ pub async fn overview<S: Store>(
             })
         }),
     );
-    page(&state, "overview.html", &viewer, "overview", "Overview", ctx)
+    page(
+        &state,
+        "overview.html",
+        &viewer,
+        "overview",
+        "Overview",
+        ctx,
+    )
 }
 
 fn entry_words(campaign: &Campaign) -> String {
@@ -233,7 +240,8 @@ fn campaign_diags(campaign: &Campaign, all: &[Diagnostic]) -> Vec<serde_json::Va
             d.path == campaign.path
                 || campaign.steps.iter().any(|s| {
                     let p = d.path.to_string_lossy();
-                    p.contains(&format!("/{}.", s.template)) || p.contains(&format!("/{}/", s.template))
+                    p.contains(&format!("/{}.", s.template))
+                        || p.contains(&format!("/{}/", s.template))
                 })
         })
         .map(diag_json)
@@ -248,10 +256,7 @@ async fn campaign_json<S: Store>(
 ) -> Result<serde_json::Value, ConsoleError> {
     let now = state.clock.now();
     let selection = campaign.segment.select(&loaded.catalog.vocabulary, now);
-    let (matching, never) = state
-        .store
-        .count_matching(&selection, &campaign.id)
-        .await?;
+    let (matching, never) = state.store.count_matching(&selection, &campaign.id).await?;
     let steps: Vec<_> = campaign
         .steps
         .iter()
@@ -302,7 +307,8 @@ pub async fn campaigns<S: Store>(
     }
     let mut ctx = tera::Context::new();
     ctx.insert("campaigns", &list);
-    let known: Vec<&std::path::PathBuf> = loaded.catalog.campaigns.values().map(|c| &c.path).collect();
+    let known: Vec<&std::path::PathBuf> =
+        loaded.catalog.campaigns.values().map(|c| &c.path).collect();
     // Problems in files no running campaign owns (a new campaign that does not load yet).
     ctx.insert(
         "other_diagnostics",
@@ -312,7 +318,14 @@ pub async fn campaigns<S: Store>(
             .map(diag_json)
             .collect::<Vec<_>>(),
     );
-    page(&state, "campaigns.html", &viewer, "campaigns", "Campaigns", ctx)
+    page(
+        &state,
+        "campaigns.html",
+        &viewer,
+        "campaigns",
+        "Campaigns",
+        ctx,
+    )
 }
 
 pub async fn campaign<S: Store>(
@@ -326,22 +339,35 @@ pub async fn campaign<S: Store>(
     let title = format!("Campaign {id}");
     match loaded.catalog.campaigns.get(&id) {
         Some(campaign) => {
-            ctx.insert("c", &campaign_json(&state, &loaded, campaign, &diagnostics).await?);
-            ctx.insert("source", &std::fs::read_to_string(&campaign.path).unwrap_or_default());
+            ctx.insert(
+                "c",
+                &campaign_json(&state, &loaded, campaign, &diagnostics).await?,
+            );
+            ctx.insert(
+                "source",
+                &std::fs::read_to_string(&campaign.path).unwrap_or_default(),
+            );
         }
         None => {
             // A campaign that does not load: show its problems, that is why.
             let file = state.settings.paths.campaigns.join(format!("{id}.toml"));
             let own: Vec<_> = diagnostics
                 .iter()
-                .filter(|d| d.path.file_stem().is_some_and(|s| s.to_string_lossy() == id))
+                .filter(|d| {
+                    d.path
+                        .file_stem()
+                        .is_some_and(|s| s.to_string_lossy() == id)
+                })
                 .map(diag_json)
                 .collect();
             if own.is_empty() && !file.is_file() {
                 return Err(ConsoleError::NotFound(format!("no campaign `{id}`")));
             }
             ctx.insert("c", &json!({ "id": id, "diagnostics": own, "not_loaded": true, "steps": [], "exits": [], "stages": [] }));
-            ctx.insert("source", &std::fs::read_to_string(&file).unwrap_or_default());
+            ctx.insert(
+                "source",
+                &std::fs::read_to_string(&file).unwrap_or_default(),
+            );
         }
     }
     page(&state, "campaign.html", &viewer, "campaigns", &title, ctx)
@@ -417,7 +443,9 @@ pub async fn report<S: Store>(
     ctx.insert("r", &r);
     ctx.insert(
         "difference",
-        &r.difference.as_ref().map(|d| json!({ "estimate": pct(d.estimate), "low": pct(d.low), "high": pct(d.high) })),
+        &r.difference.as_ref().map(
+            |d| json!({ "estimate": pct(d.estimate), "low": pct(d.low), "high": pct(d.high) }),
+        ),
     );
     let charts = r.pilot.is_some() && !r.groups.is_empty();
     ctx.insert("rate_chart", &charts.then(|| crate::report::rate_chart(&r)));
@@ -428,7 +456,14 @@ pub async fn report<S: Store>(
     let promoted = r.pilot.as_ref().and_then(|p| p.promoted_at).map(when);
     ctx.insert("promoted_at", &promoted);
     ctx.insert("id", &id);
-    page(&state, "report.html", &viewer, "reports", &format!("Report: {id}"), ctx)
+    page(
+        &state,
+        "report.html",
+        &viewer,
+        "reports",
+        &format!("Report: {id}"),
+        ctx,
+    )
 }
 
 /// The report's figures as CSV: one row per group, then one per step.
@@ -441,7 +476,15 @@ pub async fn report_csv<S: Store>(
     let mut out = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| ConsoleError::BadRequest(e.to_string());
     out.write_record([
-        "campaign", "row", "name", "enrolled", "sent", "bounced", "complaints", "clicks", "responses",
+        "campaign",
+        "row",
+        "name",
+        "enrolled",
+        "sent",
+        "bounced",
+        "complaints",
+        "clicks",
+        "responses",
     ])
     .map_err(io)?;
     for g in &r.groups {
@@ -478,13 +521,21 @@ pub async fn report_csv<S: Store>(
         ])
         .map_err(io)?;
     }
-    let body = out.into_inner().map_err(|e| ConsoleError::BadRequest(e.to_string()))?;
+    let body = out
+        .into_inner()
+        .map_err(|e| ConsoleError::BadRequest(e.to_string()))?;
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
             (
                 axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}-report.csv\"", id.replace(['"', '\\'], "")),
+                format!(
+                    "attachment; filename=\"{}-report.csv\"",
+                    id.replace(['"', '\\'], "")
+                ),
             ),
         ],
         body,
@@ -505,7 +556,14 @@ pub async fn suppressions<S: Store>(
             .map(|s| json!({ "value": s.value, "scope": format!("{:?}", s.scope).to_lowercase(), "reason": s.reason.as_str(), "source": s.source, "detail": s.detail, "at": when(s.created_at) }))
             .collect::<Vec<_>>(),
     );
-    page(&state, "suppressions.html", &viewer, "suppressions", "Suppressions", ctx)
+    page(
+        &state,
+        "suppressions.html",
+        &viewer,
+        "suppressions",
+        "Suppressions",
+        ctx,
+    )
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -540,7 +598,14 @@ pub async fn inbound<S: Store>(
             }))
             .collect::<Vec<_>>(),
     );
-    page(&state, "inbound.html", &viewer, "inbound", "What came back", ctx)
+    page(
+        &state,
+        "inbound.html",
+        &viewer,
+        "inbound",
+        "What came back",
+        ctx,
+    )
 }
 
 pub async fn audit<S: Store>(

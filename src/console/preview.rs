@@ -113,7 +113,9 @@ pub async fn preview<S: Store>(
         let mut steps = Vec::new();
         for (i, step) in campaign.steps.iter().enumerate() {
             let entry = match previewer.one(contact, i, &mut simulated).await {
-                Ok(composed) => json!({ "n": i + 1, "template": step.template, "m": parts(&composed) }),
+                Ok(composed) => {
+                    json!({ "n": i + 1, "template": step.template, "m": parts(&composed) })
+                }
                 // One step that cannot be built (a template error for this
                 // contact) is shown as such; the others still are.
                 Err(crate::send::preview::PreviewError::Compose(e)) => {
@@ -158,7 +160,14 @@ pub async fn contacts<S: Store>(
         let found = state.store.search_contacts(&query.q, 50).await?;
         ctx.insert("found", &found.iter().map(contact_json).collect::<Vec<_>>());
     }
-    page(&state, "contacts.html", &viewer, "contacts", "Contacts", ctx)
+    page(
+        &state,
+        "contacts.html",
+        &viewer,
+        "contacts",
+        "Contacts",
+        ctx,
+    )
 }
 
 pub async fn timeline<S: Store>(
@@ -172,7 +181,12 @@ pub async fn timeline<S: Store>(
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("no contact #{id}")))?;
     let t = state.store.contact_timeline(id).await?;
-    let domain = contact.email.rsplit('@').next().unwrap_or_default().to_string();
+    let domain = contact
+        .email
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let suppressions: Vec<_> = state
         .store
         .list_suppressions()
@@ -200,10 +214,13 @@ pub async fn timeline<S: Store>(
         items.push((e.at, json!({ "kind": format!("event: {}", e.kind), "text": e.detail, "detail": format!("from {}", e.source) })));
     }
     for i in &t.inbound {
-        items.push((i.received_at, json!({
-            "kind": format!("came back: {}", i.kind), "text": i.summary, "inbound": i.id,
-            "undone": i.undone_at.map(when),
-        })));
+        items.push((
+            i.received_at,
+            json!({
+                "kind": format!("came back: {}", i.kind), "text": i.summary, "inbound": i.id,
+                "undone": i.undone_at.map(when),
+            }),
+        ));
     }
     for s in &suppressions {
         items.push((s.created_at, json!({ "kind": "suppressed", "text": format!("{} ({}) {}", s.value, s.reason.as_str(), s.detail) })));
@@ -223,8 +240,17 @@ pub async fn timeline<S: Store>(
         "email_q": url_encode(&contact.email),
     }));
     ctx.insert("items", &items);
-    ctx.insert("suppressed", &suppressions.iter().map(|s| &s.value).collect::<Vec<_>>());
-    ctx.insert("campaigns", &t.enrollments.iter().map(|e| &e.campaign).collect::<std::collections::BTreeSet<_>>());
+    ctx.insert(
+        "suppressed",
+        &suppressions.iter().map(|s| &s.value).collect::<Vec<_>>(),
+    );
+    ctx.insert(
+        "campaigns",
+        &t.enrollments
+            .iter()
+            .map(|e| &e.campaign)
+            .collect::<std::collections::BTreeSet<_>>(),
+    );
     let title = format!("Contact: {}", contact.email);
     page(&state, "timeline.html", &viewer, "contacts", &title, ctx)
 }

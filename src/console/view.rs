@@ -19,7 +19,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("timeline.html", include_str!("templates/timeline.html")),
     ("reports.html", include_str!("templates/reports.html")),
     ("report.html", include_str!("templates/report.html")),
-    ("suppressions.html", include_str!("templates/suppressions.html")),
+    (
+        "suppressions.html",
+        include_str!("templates/suppressions.html"),
+    ),
     ("inbound.html", include_str!("templates/inbound.html")),
     ("audit.html", include_str!("templates/audit.html")),
 ];
@@ -107,6 +110,9 @@ mod tests {
 
     #[test]
     fn url_encoding_keeps_paths_and_encodes_the_rest() {
-        assert_eq!(super::url_encode("/console/a b?x=<y>"), "/console/a%20b%3Fx%3D%3Cy%3E");
+        assert_eq!(
+            super::url_encode("/console/a b?x=<y>"),
+            "/console/a%20b%3Fx%3D%3Cy%3E"
+        );
     }
 }

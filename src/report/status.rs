@@ -31,8 +31,7 @@ pub struct Snapshot {
 /// Reads the snapshot; `relay` names the relay whose breaker is reported.
 pub async fn snapshot<S: Store>(store: &S, relay: &str) -> Result<Snapshot, StoreError> {
     let counts = store.outbox_counts().await?;
-    let mut totals: BTreeMap<SendState, u64> =
-        SendState::ALL.into_iter().map(|s| (s, 0)).collect();
+    let mut totals: BTreeMap<SendState, u64> = SendState::ALL.into_iter().map(|s| (s, 0)).collect();
     for c in &counts {
         *totals.entry(c.state).or_default() += c.count;
     }

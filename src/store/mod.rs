@@ -28,8 +28,11 @@ mod types;
 
 pub use audience::AudienceStore;
 pub use audit::{AuditEntry, AuditFilter, AuditStore};
-pub use console::{ConsoleSession, ConsoleStore, ContactTimeline, TimelineEnrollment, TimelineEvent, TimelineInbound, TimelineSend};
 pub use backend::{Backend, Kind, open};
+pub use console::{
+    ConsoleSession, ConsoleStore, ContactTimeline, TimelineEnrollment, TimelineEvent,
+    TimelineInbound, TimelineSend,
+};
 pub use contacts::ContactStore;
 pub use inbound::InboundStore;
 pub use outbox::OutboxStore;

@@ -242,7 +242,11 @@ impl Console {
             "/console/login",
             None,
             &[],
-            &form(&[("user", user), ("password", password), ("next", "/console/")]),
+            &form(&[
+                ("user", user),
+                ("password", password),
+                ("next", "/console/"),
+            ]),
         );
         assert_eq!(reply.status, 303, "{}\n{}", reply.head, reply.body);
         let cookie = reply.header("set-cookie").expect("a session cookie");
@@ -285,12 +289,18 @@ fn pages(contact: i64) -> Vec<(String, &'static str)> {
             format!("/console/preview?campaign=welcome&contact={contact}"),
             "Step 2: welcome",
         ),
-        ("/console/calendar".into(), "Sends per hour, Europe&#x2F;Berlin"),
+        (
+            "/console/calendar".into(),
+            "Sends per hour, Europe&#x2F;Berlin",
+        ),
         ("/console/contacts?q=example".into(), "ana@example.com"),
         (format!("/console/contacts/{contact}"), "Timeline"),
         ("/console/reports".into(), "winback-pilot"),
         ("/console/reports/winback-pilot".into(), "Pilot verdict"),
-        ("/console/reports/winback-pilot/csv".into(), "campaign,row,name"),
+        (
+            "/console/reports/winback-pilot/csv".into(),
+            "campaign,row,name",
+        ),
         ("/console/suppressions".into(), "gone@example.com"),
         ("/console/inbound".into(), "hard_bounce"),
         ("/console/audit".into(), "Audit log"),
@@ -330,7 +340,13 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
         assert_eq!(reply.status, 303, "{path}");
     }
     // The SSO header from an untrusted address is ignored.
-    let reply = console.request("GET", "/console/", None, &[("X-Forwarded-User", "olga")], "");
+    let reply = console.request(
+        "GET",
+        "/console/",
+        None,
+        &[("X-Forwarded-User", "olga")],
+        "",
+    );
     assert_eq!(reply.status, 303);
 
     // Wrong password: 401, no cookie.
@@ -350,7 +366,11 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
     for (path, says) in pages(ana) {
         let reply = console.get(&path, &viewer);
         assert_eq!(reply.status, 200, "{path}: {}", reply.body);
-        assert!(reply.body.contains(says), "{path} says {says}:\n{}", reply.body);
+        assert!(
+            reply.body.contains(says),
+            "{path} says {says}:\n{}",
+            reply.body
+        );
         // Hostile text is never markup, on any page.
         assert!(
             !reply.body.contains("<script>alert("),
@@ -366,51 +386,94 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
         let body = console.get(&path, &viewer).body;
         assert!(body.contains("&lt;script&gt;alert("), "{path}:\n{body}");
     }
-    for path in ["/console/campaigns", "/console/reports", "/console/reports/winback-pilot"] {
+    for path in [
+        "/console/campaigns",
+        "/console/reports",
+        "/console/reports/winback-pilot",
+    ] {
         let body = console.get(path, &viewer).body;
         assert!(
-            body.contains("&lt;script&gt;alert(&#x27;campaign&#x27;)&lt;&#x2F;script&gt; Wake-up pilot"),
+            body.contains(
+                "&lt;script&gt;alert(&#x27;campaign&#x27;)&lt;&#x2F;script&gt; Wake-up pilot"
+            ),
             "{path}:\n{body}"
         );
     }
     // The preview is what is sent: headers, text part, HTML in a sandboxed frame.
     let preview = console
-        .get(&format!("/console/preview?campaign=welcome&contact={ana}"), &viewer)
+        .get(
+            &format!("/console/preview?campaign=welcome&contact={ana}"),
+            &viewer,
+        )
         .body;
-    assert!(preview.contains("Message-ID: ") && preview.contains("List-Unsubscribe"), "{preview}");
+    assert!(
+        preview.contains("Message-ID: ") && preview.contains("List-Unsubscribe"),
+        "{preview}"
+    );
     assert!(preview.contains("sandbox srcdoc=\""), "{preview}");
     assert!(!preview.contains("allow-scripts"));
     let cli = app
-        .tend(&["preview", "welcome", "--contact", "ana@example.com", "--now", NOW])
+        .tend(&[
+            "preview",
+            "welcome",
+            "--contact",
+            "ana@example.com",
+            "--now",
+            NOW,
+        ])
         .ok()
         .stdout;
     let subject = cli
         .lines()
         .find_map(|l| l.strip_prefix("Subject: "))
         .unwrap();
-    assert!(preview.contains(subject), "the CLI's subject {subject} is the console's");
+    assert!(
+        preview.contains(subject),
+        "the CLI's subject {subject} is the console's"
+    );
     // The calendar shades quiet hours and the campaign's window, and
     // counts the pilot's second step where the planner will send it.
     let calendar = console
-        .get("/console/calendar?zone=Europe%2FBerlin&campaign=winback-pilot", &viewer)
+        .get(
+            "/console/calendar?zone=Europe%2FBerlin&campaign=winback-pilot",
+            &viewer,
+        )
         .body;
-    assert!(calendar.contains("class=\"h quiet") && calendar.contains("class=\"h closed"), "{calendar}");
-    let sent_first: u64 = csv_sent(&console.get("/console/reports/winback-pilot/csv", &viewer).body);
+    assert!(
+        calendar.contains("class=\"h quiet") && calendar.contains("class=\"h closed"),
+        "{calendar}"
+    );
+    let sent_first: u64 = csv_sent(
+        &console
+            .get("/console/reports/winback-pilot/csv", &viewer)
+            .body,
+    );
     assert!(sent_first > 0);
     assert!(
         calendar.contains(&format!("<strong id=\"total\">{sent_first}</strong>")),
         "every treatment contact's step 2 is forecast:\n{calendar}"
     );
-    assert!(calendar.contains("title=\"Mon 16 Mar 11:00"), "six days after the first, 11:00 Berlin");
+    assert!(
+        calendar.contains("title=\"Mon 16 Mar 11:00"),
+        "six days after the first, 11:00 Berlin"
+    );
     // The CSV is a download.
     let csv = console.get("/console/reports/winback-pilot/csv", &viewer);
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
-    assert!(csv.body.contains("winback-pilot,group,treatment,"), "{}", csv.body);
+    assert!(
+        csv.body.contains("winback-pilot,group,treatment,"),
+        "{}",
+        csv.body
+    );
 
     // A viewer may not act, even with the right token.
     let token = csrf_of(&console.get("/console/", &viewer).body);
     for path in ACTIONS {
-        let reply = console.post(path, &viewer, &[("csrf", &token), ("value", "x@example.com")]);
+        let reply = console.post(
+            path,
+            &viewer,
+            &[("csrf", &token), ("value", "x@example.com")],
+        );
         assert_eq!(reply.status, 403, "viewer on {path}");
     }
 
@@ -426,9 +489,18 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
         );
         assert_eq!(reply.status, 403, "wrong CSRF on {path}");
     }
-    let reply = console.post("/console/actions/suppress", &operator, &[("value", "x@example.com")]);
+    let reply = console.post(
+        "/console/actions/suppress",
+        &operator,
+        &[("value", "x@example.com")],
+    );
     assert_eq!(reply.status, 403, "no CSRF token at all");
-    assert!(!console.get("/console/suppressions", &operator).body.contains("x@example.com"));
+    assert!(
+        !console
+            .get("/console/suppressions", &operator)
+            .body
+            .contains("x@example.com")
+    );
 
     // Operator actions work and are recorded.
     let act = |path: &str, pairs: &[(&str, &str)]| {
@@ -442,18 +514,35 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
         "/console/actions/suppress",
         &[("value", "blocked.example"), ("note", "<b>bad</b> domain")],
     );
-    assert!(console.get("/console/suppressions", &operator).body.contains("blocked.example"));
-    act("/console/actions/unsuppress", &[("value", "blocked.example")]);
-    assert!(!console.get("/console/suppressions", &operator).body.contains("blocked.example"));
+    assert!(
+        console
+            .get("/console/suppressions", &operator)
+            .body
+            .contains("blocked.example")
+    );
+    act(
+        "/console/actions/unsuppress",
+        &[("value", "blocked.example")],
+    );
+    assert!(
+        !console
+            .get("/console/suppressions", &operator)
+            .body
+            .contains("blocked.example")
+    );
 
     let doubt: serde_json::Value = serde_json::from_str(
-        &app.tend(&["--json", "outbox", "--state", "in_doubt"]).ok().stdout,
+        &app.tend(&["--json", "outbox", "--state", "in_doubt"])
+            .ok()
+            .stdout,
     )
     .unwrap();
     let row = doubt[0]["id"].as_i64().unwrap().to_string();
     act("/console/actions/settle", &[("id", &row), ("how", "sent")]);
     let doubt: serde_json::Value = serde_json::from_str(
-        &app.tend(&["--json", "outbox", "--state", "in_doubt"]).ok().stdout,
+        &app.tend(&["--json", "outbox", "--state", "in_doubt"])
+            .ok()
+            .stdout,
     )
     .unwrap();
     assert_eq!(doubt.as_array().unwrap().len(), 0, "settled");
@@ -461,16 +550,26 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
     let inbound: serde_json::Value =
         serde_json::from_str(&app.tend(&["--json", "inbound", "list"]).ok().stdout).unwrap();
     let bounce = inbound[0]["id"].as_i64().unwrap().to_string();
-    assert!(console.get("/console/suppressions", &operator).body.contains("gone@example.com"));
+    assert!(
+        console
+            .get("/console/suppressions", &operator)
+            .body
+            .contains("gone@example.com")
+    );
     act("/console/actions/undo-inbound", &[("id", &bounce)]);
     assert!(
-        !console.get("/console/suppressions", &operator).body.contains("gone@example.com"),
+        !console
+            .get("/console/suppressions", &operator)
+            .body
+            .contains("gone@example.com"),
         "undoing the bounce lifts its suppression"
     );
 
     let location = act("/console/actions/promote", &[("campaign", "winback-pilot")]);
     assert!(location.starts_with("/console/audit?done="), "{location}");
-    let report = console.get("/console/reports/winback-pilot", &operator).body;
+    let report = console
+        .get("/console/reports/winback-pilot", &operator)
+        .body;
     assert!(report.contains("Promoted to a full rollout"), "{report}");
 
     let audit = console.get("/console/audit", &viewer).body;
@@ -482,12 +581,20 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
         ("promote", "winback-pilot"),
     ] {
         assert!(
-            audit.contains(&format!("<td>console:olga</td><td>{action}</td><td>{subject}</td>")),
+            audit.contains(&format!(
+                "<td>console:olga</td><td>{action}</td><td>{subject}</td>"
+            )),
             "{action} {subject} audited:\n{audit}"
         );
     }
-    assert!(audit.contains("&lt;b&gt;bad&lt;&#x2F;b&gt; domain"), "notes are text");
-    assert!(!audit.contains("console:vic"), "the viewer's attempts changed nothing");
+    assert!(
+        audit.contains("&lt;b&gt;bad&lt;&#x2F;b&gt; domain"),
+        "notes are text"
+    );
+    assert!(
+        !audit.contains("console:vic"),
+        "the viewer's attempts changed nothing"
+    );
     let only = console.get("/console/audit?action=settle", &viewer).body;
     assert!(only.contains("<td>settle</td>") && !only.contains("<td>promote</td>"));
 
@@ -503,27 +610,63 @@ fn sign_in_is_limited_per_address_and_user_and_the_proxy_header_is_trusted_from_
     let app = setup("127.0.0.1");
     let console = start(&app);
     // Through the trusted proxy, the header signs in (roles from the user list).
-    let reply = console.request("GET", "/console/audit", None, &[("X-Forwarded-User", "olga")], "");
+    let reply = console.request(
+        "GET",
+        "/console/audit",
+        None,
+        &[("X-Forwarded-User", "olga")],
+        "",
+    );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.contains("olga (operator)"));
-    let reply = console.request("GET", "/console/", None, &[("X-Forwarded-User", "someone")], "");
+    let reply = console.request(
+        "GET",
+        "/console/",
+        None,
+        &[("X-Forwarded-User", "someone")],
+        "",
+    );
     assert!(reply.body.contains("someone (viewer)"));
     assert!(!reply.body.contains("Sign out"), "no session to end");
     // An operator through the proxy acts with the token of its pages, and only with it.
-    let token = csrf_of(&console.request("GET", "/console/", None, &[("X-Forwarded-User", "olga")], "").body);
+    let token = csrf_of(
+        &console
+            .request(
+                "GET",
+                "/console/",
+                None,
+                &[("X-Forwarded-User", "olga")],
+                "",
+            )
+            .body,
+    );
     let suppress = |token: &str| {
         console.request(
             "POST",
             "/console/actions/suppress",
             None,
             &[("X-Forwarded-User", "olga")],
-            &form(&[("csrf", token), ("value", "sso.example"), ("back", "/console/suppressions")]),
+            &form(&[
+                ("csrf", token),
+                ("value", "sso.example"),
+                ("back", "/console/suppressions"),
+            ]),
         )
     };
     assert_eq!(suppress("forged").status, 403);
     assert_eq!(suppress(&token).status, 303);
-    let audit = console.request("GET", "/console/audit", None, &[("X-Forwarded-User", "someone")], "");
-    assert!(audit.body.contains("<td>console:olga</td><td>suppress</td><td>sso.example</td>"));
+    let audit = console.request(
+        "GET",
+        "/console/audit",
+        None,
+        &[("X-Forwarded-User", "someone")],
+        "",
+    );
+    assert!(
+        audit
+            .body
+            .contains("<td>console:olga</td><td>suppress</td><td>sso.example</td>")
+    );
 
     // Three failures for a user: the right password is refused too, for a while.
     for _ in 0..3 {
@@ -625,15 +768,30 @@ fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_pr
     );
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        result["login_url"].as_str().unwrap().contains("/console/login"),
+        result["login_url"]
+            .as_str()
+            .unwrap()
+            .contains("/console/login"),
         "not signed in: the sign-in page first"
     );
     for (name, page) in result["pages"].as_object().unwrap() {
         assert_eq!(page["lang"], "en", "{name}: lang");
         assert!(!page["title"].as_str().unwrap().is_empty(), "{name}: title");
-        assert_eq!(page["unlabelled"], serde_json::json!([]), "{name}: inputs without labels");
-        assert_eq!(page["low_contrast"], serde_json::json!([]), "{name}: contrast");
-        assert_eq!(page["console_errors"], serde_json::json!([]), "{name}: console errors");
+        assert_eq!(
+            page["unlabelled"],
+            serde_json::json!([]),
+            "{name}: inputs without labels"
+        );
+        assert_eq!(
+            page["low_contrast"],
+            serde_json::json!([]),
+            "{name}: contrast"
+        );
+        assert_eq!(
+            page["console_errors"],
+            serde_json::json!([]),
+            "{name}: console errors"
+        );
         if name != "login" {
             assert!(
                 page["url"].as_str().unwrap().contains("/console/")
@@ -653,10 +811,30 @@ fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_pr
     );
     // The hostile name is text in the page and in the message.
     let hostile = &pages["preview-hostile"];
-    assert!(hostile["text"].as_str().unwrap().contains("<script>alert('name')</script>"));
-    assert!(pages["timeline"]["text"].as_str().unwrap().contains("<script>alert('name')</script> Eve"));
-    assert!(pages["campaigns"]["text"].as_str().unwrap().contains(HOSTILE_DESCRIPTION));
-    assert!(pages["pilot-report"]["text"].as_str().unwrap().contains("95% interval"));
+    assert!(
+        hostile["text"]
+            .as_str()
+            .unwrap()
+            .contains("<script>alert('name')</script>")
+    );
+    assert!(
+        pages["timeline"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("<script>alert('name')</script> Eve")
+    );
+    assert!(
+        pages["campaigns"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(HOSTILE_DESCRIPTION)
+    );
+    assert!(
+        pages["pilot-report"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("95% interval")
+    );
     for shot in [
         "overview",
         "overview-phone",
@@ -669,6 +847,10 @@ fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_pr
     ] {
         let path = shots.join(format!("{shot}.png"));
         let bytes = std::fs::read(&path).unwrap_or_default();
-        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{}", path.display());
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+            "{}",
+            path.display()
+        );
     }
 }

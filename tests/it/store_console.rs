@@ -15,7 +15,13 @@ use tend::store::{AuditFilter, Backend, ConsoleSession};
 pub(crate) async fn the_audit_log_lists_newest_first_and_filters(store: Backend) {
     let at = |m: i64| now() + Duration::minutes(m);
     let a = store
-        .record_audit("console:alice", "suppress", "a@example.com", "manual", at(0))
+        .record_audit(
+            "console:alice",
+            "suppress",
+            "a@example.com",
+            "manual",
+            at(0),
+        )
         .await
         .unwrap();
     let b = store
@@ -73,15 +79,25 @@ pub(crate) async fn a_session_lives_until_it_expires_or_signs_out(store: Backend
         expires_at: now() + Duration::hours(1),
     };
     store.create_session(&session).await.unwrap();
-    assert_eq!(store.session("hash-1", now()).await.unwrap(), Some(session.clone()));
+    assert_eq!(
+        store.session("hash-1", now()).await.unwrap(),
+        Some(session.clone())
+    );
     assert_eq!(store.session("hash-2", now()).await.unwrap(), None);
     assert_eq!(
-        store.session("hash-1", now() + Duration::hours(2)).await.unwrap(),
+        store
+            .session("hash-1", now() + Duration::hours(2))
+            .await
+            .unwrap(),
         None,
         "expired"
     );
     store.delete_session("hash-1", now()).await.unwrap();
-    assert_eq!(store.session("hash-1", now()).await.unwrap(), None, "signed out");
+    assert_eq!(
+        store.session("hash-1", now()).await.unwrap(),
+        None,
+        "signed out"
+    );
 }
 
 pub(crate) async fn failed_sign_ins_count_per_key_within_the_window(store: Backend) {
@@ -91,14 +107,32 @@ pub(crate) async fn failed_sign_ins_count_per_key_within_the_window(store: Backe
             .await
             .unwrap();
     }
-    store.record_login_failure("addr:127.0.0.1", now()).await.unwrap();
+    store
+        .record_login_failure("addr:127.0.0.1", now())
+        .await
+        .unwrap();
     let since = |m: i64| now() + Duration::minutes(m);
-    assert_eq!(store.login_failures("user:alice", since(0)).await.unwrap(), 3);
-    assert_eq!(store.login_failures("user:alice", since(5)).await.unwrap(), 2);
+    assert_eq!(
+        store.login_failures("user:alice", since(0)).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store.login_failures("user:alice", since(5)).await.unwrap(),
+        2
+    );
     assert_eq!(store.login_failures("user:bob", since(0)).await.unwrap(), 0);
     store.clear_login_failures("user:alice").await.unwrap();
-    assert_eq!(store.login_failures("user:alice", since(0)).await.unwrap(), 0);
-    assert_eq!(store.login_failures("addr:127.0.0.1", since(0)).await.unwrap(), 1);
+    assert_eq!(
+        store.login_failures("user:alice", since(0)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .login_failures("addr:127.0.0.1", since(0))
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 pub(crate) async fn contacts_are_found_and_their_timeline_is_complete(store: Backend) {
@@ -116,7 +150,11 @@ pub(crate) async fn contacts_are_found_and_their_timeline_is_complete(store: Bac
     assert_eq!(by_name, ["c9@example.com"]);
     let by_address = store.search_contacts("c1@", 10).await.unwrap();
     assert_eq!(by_address.len(), 1);
-    assert_eq!(store.search_contacts("example.com", 2).await.unwrap().len(), 2, "limit");
+    assert_eq!(
+        store.search_contacts("example.com", 2).await.unwrap().len(),
+        2,
+        "limit"
+    );
 
     let id = sends[0].contact_id;
     let email = EmailAddress::parse("c0@example.com").unwrap();

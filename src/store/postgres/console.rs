@@ -76,13 +76,14 @@ impl ConsoleStore for PostgresStore {
     }
 
     async fn login_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM console_login_failures WHERE key = $1 AND at >= $2")
-                .bind(key)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await
-                .ctx("counting failed sign-ins")?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM console_login_failures WHERE key = $1 AND at >= $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .ctx("counting failed sign-ins")?;
         Ok(n as u64)
     }
 

@@ -79,13 +79,14 @@ impl ConsoleStore for SqliteStore {
     }
 
     async fn login_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM console_login_failures WHERE key = ? AND at >= ?")
-                .bind(key)
-                .bind(ts(since))
-                .fetch_one(&self.pool)
-                .await
-                .ctx("counting failed sign-ins")?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM console_login_failures WHERE key = ? AND at >= ?",
+        )
+        .bind(key)
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await
+        .ctx("counting failed sign-ins")?;
         Ok(n as u64)
     }
 
