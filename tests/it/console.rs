@@ -598,6 +598,41 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
     let only = console.get("/console/audit?action=settle", &viewer).body;
     assert!(only.contains("<td>settle</td>") && !only.contains("<td>promote</td>"));
 
+    // A rejected reload: the overview names each error as file:line:col,
+    // linked to its campaign, whose page shows the problem from disk.
+    app.write(
+        "campaigns/welcome.toml",
+        "description = \"Welcome\"\nsegment = { stage = \"new\" }\n\n[[steps]]\nafter = \"3 parsecs\"\ntemplate = \"welcome/hello\"\n",
+    );
+    Command::new("kill")
+        .args(["-HUP", &console._daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    console
+        ._daemon
+        .logs
+        .wait_for("reload failed", std::time::Duration::from_secs(30));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let overview = loop {
+        let body = console.get("/console/", &viewer).body;
+        if body.contains("id=\"reload-errors\"") || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::yield_now();
+    };
+    assert!(overview.contains("<strong>rejected</strong>"), "{overview}");
+    assert!(
+        overview.contains(
+            "<a href=\"/console/campaigns/welcome\"><code>campaigns&#x2F;welcome.toml:5:"
+        ),
+        "{overview}"
+    );
+    let page = console.get("/console/campaigns/welcome", &viewer).body;
+    assert!(
+        page.contains("class=\"diag error\"") && page.contains("3 parsecs"),
+        "{page}"
+    );
+
     // Sign-out ends the session in the store: the old cookie no longer works.
     let reply = console.post("/console/logout", &operator, &[("csrf", &token)]);
     assert_eq!(reply.status, 303);
@@ -726,6 +761,10 @@ fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_pr
     let app = setup("10.9.9.9");
     // Some responses for the pilot report's chart.
     let mut events = String::from("email,kind,at,detail\n");
+    events += &format!(
+        "evil@example.com,login,{},<i>portal</i> visit\n",
+        hours_from_now(-2)
+    );
     for i in (0..30).step_by(3) {
         events += &format!("s{i}@example.com,purchase,{},\n", days_from_now(2));
     }
