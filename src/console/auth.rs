@@ -18,6 +18,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 const COOKIE: &str = "tend_console";
+/// The sign-in form's CSRF token, echoed by the form (double submit): a
+/// page elsewhere cannot sign a browser in to an account of its choosing.
+const LOGIN_COOKIE: &str = "tend_console_login";
 
 /// An argon2id PHC string for `password` (`tend console hash-password`).
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -87,6 +90,10 @@ impl Viewer {
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
+}
+
+fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -94,7 +101,7 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE && !value.is_empty()).then(|| value.to_string())
+            (name == wanted && !value.is_empty()).then(|| value.to_string())
         })
 }
 
@@ -214,18 +221,34 @@ pub async fn login_page<S: Store>(
     login_form(&state, &safe_next(&query.next), None, StatusCode::OK)
 }
 
+/// The sign-in page, with a fresh form token in the form and in a cookie.
 fn login_form<S: Store>(
     state: &ConsoleState<S>,
     next: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> PageResult {
+    let token = random_token();
     let mut ctx = tera::Context::new();
+    ctx.insert("csrf", &token);
     ctx.insert("next", next);
     ctx.insert("error", &error);
     ctx.insert("sso", &state.settings.console.sso_header);
     let html = state.templates.render("login.html", &ctx)?;
-    Ok((status, axum::response::Html(html)).into_response())
+    let mut response = (status, axum::response::Html(html)).into_response();
+    let cookie = format!(
+        "{LOGIN_COOKIE}={token}; Path=/console/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        if state.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("a cookie of hex and ASCII"),
+    );
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,13 +259,25 @@ pub struct LoginForm {
     password: String,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 pub async fn login<S: Store>(
     State(state): State<Arc<ConsoleState<S>>>,
     extensions: axum::http::Extensions,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> PageResult {
+    use subtle::ConstantTimeEq;
+    let echoed = cookie(&headers, LOGIN_COOKIE).is_some_and(|c| {
+        !form.csrf.is_empty() && bool::from(c.as_bytes().ct_eq(form.csrf.as_bytes()))
+    });
+    if !echoed {
+        return Err(super::ConsoleError::Forbidden(
+            "the sign-in form's security token is missing or stale: reload the page and try again",
+        ));
+    }
     let settings = &state.settings.console;
     let now = state.clock.now();
     let next = safe_next(&form.next);

@@ -235,19 +235,31 @@ impl Console {
         self.request("POST", path, Some(cookie), &[], &form(pairs))
     }
 
-    /// Signs in with the form; returns the session cookie.
-    fn sign_in(&self, user: &str, password: &str) -> String {
-        let reply = self.request(
+    /// Posts the sign-in form as a browser would: the page first (its
+    /// form token in the form and in a cookie), then the form.
+    fn login(&self, user: &str, password: &str) -> Reply {
+        let page = self.request("GET", "/console/login", None, &[], "");
+        let token = csrf_of(&page.body);
+        let cookie = page.header("set-cookie").expect("the form's cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        self.request(
             "POST",
             "/console/login",
-            None,
+            Some(&cookie),
             &[],
             &form(&[
                 ("user", user),
                 ("password", password),
                 ("next", "/console/"),
+                ("csrf", &token),
             ]),
-        );
+        )
+    }
+
+    /// Signs in with the form; returns the session cookie.
+    fn sign_in(&self, user: &str, password: &str) -> String {
+        let reply = self.login(user, password);
         assert_eq!(reply.status, 303, "{}\n{}", reply.head, reply.body);
         let cookie = reply.header("set-cookie").expect("a session cookie");
         for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
@@ -349,15 +361,28 @@ fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
     );
     assert_eq!(reply.status, 303);
 
-    // Wrong password: 401, no cookie.
+    // Wrong password: 401, no session.
+    let reply = console.login("olga", "nope");
+    assert_eq!(reply.status, 401);
+    assert!(
+        !reply
+            .header("set-cookie")
+            .unwrap_or_default()
+            .starts_with("tend_console=")
+    );
+    // The sign-in form without its token (another site posting it): 403.
     let reply = console.request(
         "POST",
         "/console/login",
         None,
         &[],
-        &form(&[("user", "olga"), ("password", "nope")]),
+        &form(&[
+            ("user", "olga"),
+            ("password", OPERATOR_PASSWORD),
+            ("csrf", "guess"),
+        ]),
     );
-    assert_eq!(reply.status, 401);
+    assert_eq!(reply.status, 403);
     assert!(reply.header("set-cookie").is_none());
 
     let viewer = console.sign_in("vic", VIEWER_PASSWORD);
@@ -705,33 +730,14 @@ fn sign_in_is_limited_per_address_and_user_and_the_proxy_header_is_trusted_from_
 
     // Three failures for a user: the right password is refused too, for a while.
     for _ in 0..3 {
-        let reply = console.request(
-            "POST",
-            "/console/login",
-            None,
-            &[],
-            &form(&[("user", "vic"), ("password", "wrong")]),
-        );
-        assert_eq!(reply.status, 401);
+        assert_eq!(console.login("vic", "wrong").status, 401);
     }
-    let reply = console.request(
-        "POST",
-        "/console/login",
-        None,
-        &[],
-        &form(&[("user", "vic"), ("password", VIEWER_PASSWORD)]),
-    );
+    let reply = console.login("vic", VIEWER_PASSWORD);
     assert_eq!(reply.status, 429, "{}", reply.body);
     // The count is in the store: a restarted daemon still refuses.
     drop(console);
     let console = start(&app);
-    let reply = console.request(
-        "POST",
-        "/console/login",
-        None,
-        &[],
-        &form(&[("user", "olga"), ("password", OPERATOR_PASSWORD)]),
-    );
+    let reply = console.login("olga", OPERATOR_PASSWORD);
     assert_eq!(reply.status, 429, "the address is limited too");
 }
 
