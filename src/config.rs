@@ -1079,6 +1079,29 @@ key_file = "/etc/tend/dkim.key"
     }
 
     #[test]
+    fn console_users_need_argon2_hashes_and_proxies_ip_addresses() {
+        let hash = crate::console::hash_password("pw").unwrap();
+        let ok = load_str(&format!(
+            "[console]\nenabled = true\nsso_proxies = [\"127.0.0.1\"]\n[[console.users]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nrole = \"operator\"\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.console.users[0].role, crate::console::Role::Operator);
+        assert_eq!(ok.console.sso_role, crate::console::Role::Viewer);
+        let plain = load_str("[[console.users]]\nname = \"bob\"\npassword_hash = \"hunter2\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(plain.contains("console.users[0].password_hash"), "{plain}");
+        let proxy = load_str("[console]\nsso_proxies = [\"proxy.internal\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(proxy.contains("console.sso_proxies"), "{proxy}");
+        let role = load_str(&format!(
+            "[[console.users]]\nname = \"c\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n"
+        ));
+        assert!(role.is_err(), "only viewer or operator");
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let smtp = SmtpSettings {
             password: Some(Secret::new("hunter2")),
