@@ -59,7 +59,10 @@ fn hash(app: &TestApp, password: &str) -> String {
 /// sleeping contacts (one with a hostile name); a tick that sent step 1
 /// to a real SMTP server; one row in doubt; one bounce taken.
 fn setup(sso_proxy: &str) -> TestApp {
-    let app = TestApp::with_smtp(&[]);
+    setup_on(TestApp::with_smtp(&[]), sso_proxy)
+}
+
+fn setup_on(app: TestApp, sso_proxy: &str) -> TestApp {
     app.write(
         "campaigns/winback-pilot.toml",
         &PILOT.replace("DESCRIPTION", HOSTILE_DESCRIPTION),
@@ -120,13 +123,25 @@ fn setup(sso_proxy: &str) -> TestApp {
     app
 }
 
+/// One statement on the app's database (SQLite file or PostgreSQL).
 fn sql(app: &TestApp, statement: &str) {
-    let url = format!("sqlite://{}", app.path("tend.db").display());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let done = sqlx::query(statement).execute(&pool).await.unwrap();
-        assert_eq!(done.rows_affected(), 1, "{statement}");
-        pool.close().await;
+        let done = match &app.database {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                let done = sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+                done.rows_affected()
+            }
+            None => {
+                let url = format!("sqlite://{}", app.path("tend.db").display());
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                let done = sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+                done.rows_affected()
+            }
+        };
+        assert_eq!(done, 1, "{statement}");
     });
 }
 
@@ -337,7 +352,23 @@ const ACTIONS: &[&str] = &[
 
 #[test]
 fn every_page_and_action_checks_who_asks_and_operators_actions_are_audited() {
-    let app = setup("10.9.9.9");
+    routes_story(setup("10.9.9.9"));
+}
+
+#[test]
+fn every_page_and_action_on_postgres() {
+    let Some(db) = crate::pg::PgDb::create() else {
+        return;
+    };
+    let url = db.url.clone();
+    let app = TestApp {
+        pg: Some(db),
+        ..TestApp::with_smtp(&[]).on_database(&url)
+    };
+    routes_story(setup_on(app, "10.9.9.9"));
+}
+
+fn routes_story(app: TestApp) {
     let console = start(&app);
 
     // Without a session: every page and action goes to sign-in.
