@@ -235,7 +235,7 @@ fn login_form<S: Store>(
     ctx.insert("error", &error);
     ctx.insert("sso", &state.settings.console.sso_header);
     let html = state.templates.render("login.html", &ctx)?;
-    let mut response = (status, axum::response::Html(html)).into_response();
+    let mut response = (status, super::view::HEADERS, axum::response::Html(html)).into_response();
     let cookie = format!(
         "{LOGIN_COOKIE}={token}; Path=/console/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
         if state.secure_cookies() {

@@ -85,20 +85,19 @@ pub fn page<S>(
     ctx.insert("title", title);
     ctx.insert("now", &when(state.clock.now()));
     let html = state.templates.render(template, &ctx)?;
-    Ok((
-        [
-            // No external assets, no scripts, no framing by other sites.
-            (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
-            ),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (axum::http::header::CACHE_CONTROL, "no-store"),
-        ],
-        Html(html),
-    )
-        .into_response())
+    Ok((HEADERS, Html(html)).into_response())
 }
+
+/// Sent with every console page: no external assets, no scripts, no
+/// framing by other sites, nothing cached.
+pub const HEADERS: [(axum::http::HeaderName, &str); 3] = [
+    (
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+    ),
+    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (axum::http::header::CACHE_CONTROL, "no-store"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -427,6 +427,10 @@ fn routes_story(app: TestApp) {
             "{path} says {says}:\n{}",
             reply.body
         );
+        if !path.ends_with("/csv") {
+            let csp = reply.header("content-security-policy").unwrap_or_default();
+            assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        }
         // Hostile text is never markup, on any page.
         assert!(
             !reply.body.contains("<script>alert("),
