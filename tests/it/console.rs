@@ -825,7 +825,9 @@ fn the_console_in_a_real_browser_signs_in_shows_every_page_accessibly_and_the_pr
         { "name": "calendar-all", "path": "/console/calendar?zone=America%2FNew_York", "shot": false },
         { "name": "timeline", "path": format!("/console/contacts/{eve}") },
         { "name": "pilot-report", "path": "/console/reports/winback-pilot" },
-        { "name": "suppressions", "path": "/console/suppressions", "shot": false },
+        { "name": "suppressions", "path": "/console/suppressions", "shot": false,
+          "fill": { "s-value": "spam-trap.example", "s-note": "a known trap" },
+          "submit": "form[action='/console/actions/suppress']" },
         { "name": "inbound", "path": "/console/inbound", "shot": false },
         { "name": "audit", "path": "/console/audit" },
     ]);

@@ -5,7 +5,9 @@ library, only the standard library).
 
 Usage: console_browser.py CHROMIUM BASE_URL USER PASSWORD SHOTS_DIR PAGES_JSON
 
-PAGES_JSON is a list of {"name": ..., "path": ...}. The script signs in with
+PAGES_JSON is a list of {"name": ..., "path": ...}, optionally with "fill"
+({element id: value}) and "submit" (a form's CSS selector) to act through
+the page's own form after it is checked. The script signs in with
 the real form, opens every page, and prints one JSON object on stdout:
 
   {"pages": {name: {"url", "title", "lang", "unlabelled", "low_contrast",
@@ -270,6 +272,20 @@ def main():
             out["pages"][page["name"]] = result
             if page.get("shot", True):
                 browser.screenshot(os.path.join(shots, page["name"] + ".png"), 1280, 900)
+            # An action through the page's own form, as a person would do it.
+            if page.get("submit"):
+                for field, value in page.get("fill", {}).items():
+                    browser.evaluate(
+                        "document.getElementById(%s).value = %s; true"
+                        % (json.dumps(field), json.dumps(value))
+                    )
+                browser.events.clear()
+                browser.evaluate(
+                    "document.querySelector(%s).submit(); true" % json.dumps(page["submit"])
+                )
+                browser.wait_event("Page.loadEventFired")
+                result["after_submit"] = browser.evaluate("location.href")
+                result["console_errors"] += browser.errors()
             if page["name"] == "overview":
                 browser.screenshot(os.path.join(shots, "overview-phone.png"), 390, 844, mobile=True)
                 browser.call("Emulation.clearDeviceMetricsOverride")
