@@ -51,6 +51,9 @@ pub struct Settings {
     /// How long personal data is kept.
     #[serde(default)]
     pub retention: RetentionSettings,
+    /// The web console for marketing staff; off unless `console.enabled`.
+    #[serde(default)]
+    pub console: crate::console::ConsoleSettings,
     /// `[attributes]`: attribute types for filters, read with positions
     /// from the config file by `catalog::vocabulary`.
     #[serde(default)]
@@ -783,6 +786,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.console.validate()?;
         if let Some(from) = &self.sending.from {
             from.parse::<Mailbox>().map_err(|e| {
                 format!("key `sending.from`: invalid mailbox `{from}`: {e} (write `Name <address@example.com>`)")
@@ -1219,6 +1223,29 @@ key_file = "/etc/tend/dkim.key"
         let err = load_str("[smtp]\npassword = \"hunter2\"\n").unwrap_err();
         assert!(err.to_string().contains("TEND__SMTP__PASSWORD"), "{err}");
         assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn console_users_need_argon2_hashes_and_proxies_ip_addresses() {
+        let hash = crate::console::hash_password("pw").unwrap();
+        let ok = load_str(&format!(
+            "[console]\nenabled = true\nsso_proxies = [\"127.0.0.1\"]\n[[console.users]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nrole = \"operator\"\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.console.users[0].role, crate::console::Role::Operator);
+        assert_eq!(ok.console.sso_role, crate::console::Role::Viewer);
+        let plain = load_str("[[console.users]]\nname = \"bob\"\npassword_hash = \"hunter2\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(plain.contains("console.users[0].password_hash"), "{plain}");
+        let proxy = load_str("[console]\nsso_proxies = [\"proxy.internal\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(proxy.contains("console.sso_proxies"), "{proxy}");
+        let role = load_str(&format!(
+            "[[console.users]]\nname = \"c\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n"
+        ));
+        assert!(role.is_err(), "only viewer or operator");
     }
 
     #[test]

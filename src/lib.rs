@@ -38,6 +38,7 @@ pub mod cli;
 pub mod clicks;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod domain;
 pub mod http;

@@ -747,6 +747,7 @@ pub async fn dry_run<S: Store>(
     Ok(report)
 }
 
+pub mod forecast;
 mod trigger;
 
 #[cfg(test)]

@@ -218,6 +218,24 @@ impl Zones {
     }
 }
 
+/// What keeps a message from leaving at `at` (the send window, read in its
+/// zone, or quiet hours, in theirs), if anything: the rule
+/// [`next_opening`] applies, and the console's calendar shades.
+pub fn closed(
+    at: DateTime<Utc>,
+    zones: Zones,
+    window: Option<&SendWindow>,
+    quiet: Option<&Hours>,
+) -> Option<Hold> {
+    if window.is_some_and(|w| !w.allows(local(zones.window, at))) {
+        Some(Hold::Window)
+    } else if quiet.is_some_and(|q| q.contains(local(zones.quiet, at).time())) {
+        Some(Hold::QuietHours)
+    } else {
+        None
+    }
+}
+
 /// The first instant at or after `due` that is inside the window and outside
 /// quiet hours, each read in its zone, and what held it back (if anything).
 pub fn next_opening(
@@ -232,13 +250,7 @@ pub fn next_opening(
     for _ in 0..400 {
         let window_local = local(zones.window, at);
         let quiet_local = local(zones.quiet, at);
-        let blocked = if window.is_some_and(|w| !w.allows(window_local)) {
-            Some(Hold::Window)
-        } else if quiet.is_some_and(|q| q.contains(quiet_local.time())) {
-            Some(Hold::QuietHours)
-        } else {
-            None
-        };
+        let blocked = closed(at, zones, window, quiet);
         let Some(reason) = blocked else {
             return (at, held);
         };

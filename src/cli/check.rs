@@ -7,7 +7,7 @@
 
 use super::app::{Context, print_json};
 use crate::catalog::{Diagnostic, Severity};
-use crate::variation::lint::{DEFAULT_MAX_SIMILARITY, LintOptions, brands, lint};
+use crate::variation::lint::{DEFAULT_MAX_SIMILARITY, lint_loaded};
 use clap::Args;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -46,23 +46,19 @@ struct JsonDiagnostic<'a> {
 pub async fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (mut loaded, mut diagnostics) = ctx.load_catalog().await;
     if let Some(l) = &loaded {
-        let global_from = ctx.settings.from_mailbox();
-        let froms = global_from
-            .iter()
-            .chain(l.catalog.campaigns.values().filter_map(|c| c.from.as_ref()));
-        let options = LintOptions {
-            strict: args.strict,
-            max_similarity: args.max_similarity,
-            now: ctx.clock().now(),
-            brands: brands(froms),
-        };
-        diagnostics.extend(lint(&l.catalog, &l.renderer, options.clone()));
+        diagnostics.extend(lint_loaded(
+            l,
+            &ctx.settings,
+            args.strict,
+            args.max_similarity,
+            ctx.clock().now(),
+        ));
         if args.production {
             diagnostics.extend(crate::production::check(
                 &ctx.settings,
                 &ctx.config_path,
                 l,
-                options.now,
+                ctx.clock().now(),
             ));
         }
         diagnostics.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));

@@ -7,6 +7,7 @@ mod out;
 
 mod app;
 mod check;
+mod console;
 mod contacts;
 mod events;
 mod inbound;
@@ -92,6 +93,9 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// The outbox row by row (Message-IDs, reasons); `resolve` settles in-doubt rows
     Outbox(outbox::OutboxArgs),
+    /// The web console: `hash-password` makes a password hash for `[[console.users]]`
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
     /// What a campaign did; for a pilot, treatment vs holdout with a 95% interval
     Report(report::ReportArgs),
     /// Pilot campaigns
@@ -125,6 +129,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inbound(args) => inbound::run(&ctx, args).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Report(args) => report::run(&ctx, args).await,
+        Command::Console(cmd) => console::run(cmd),
         Command::Pilot(cmd) => pilot::run(&ctx, cmd).await,
         Command::Segment(cmd) => segment::run(&ctx, cmd).await,
         Command::Variation(args) => variation::run(&ctx, args).await,

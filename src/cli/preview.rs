@@ -3,14 +3,13 @@
 //! the same code the sender uses, with the same send history.
 
 use super::app::{Context, UserError};
-use crate::catalog::Campaign;
 use crate::domain::Contact;
 use crate::domain::EmailAddress;
-use crate::send::{Composed, Identity, Loaded, compose};
+use crate::send::Composed;
+use crate::send::preview::{Preview as SharedPreview, PreviewError};
 use crate::store::Backend;
 use crate::store::prelude::*;
 use crate::variation::PastSend;
-use chrono::{DateTime, Utc};
 use clap::Args;
 use std::io::Write;
 use std::process::ExitCode;
@@ -49,13 +48,13 @@ pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
     let identity = crate::send::identity(&store, &ctx.settings, now)
         .await
         .map_err(|e| UserError(e.to_string()))?;
-    let preview = Preview {
+    let preview = Preview(SharedPreview {
         loaded: &loaded,
         identity: &identity,
         campaign,
         store: &store,
         now,
-    };
+    });
     if let Some(n) = args.sample {
         return preview.sample(args.step - 1, n, ctx).await;
     }
@@ -91,75 +90,35 @@ pub async fn run(ctx: &Context, args: PreviewArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-struct Preview<'a> {
-    loaded: &'a Loaded,
-    identity: &'a Identity,
-    campaign: &'a Campaign,
-    store: &'a Backend,
-    now: DateTime<Utc>,
-}
+/// The shared previewer, with the CLI's sample table.
+struct Preview<'a>(SharedPreview<'a, Backend>);
 
 impl Preview<'_> {
-    /// One step for one contact. A step already queued or sent uses its
-    /// send row and the history its sender saw; a later step of an
-    /// `--all-steps` preview also sees the earlier previewed steps.
     async fn one(
         &self,
         contact: &Contact,
         step: usize,
         simulated: &mut Vec<PastSend>,
     ) -> anyhow::Result<Composed> {
-        let row = self
-            .store
-            .find_send(&self.campaign.id, contact.id, step as u32)
-            .await?;
-        let sent = row
-            .as_ref()
-            .is_some_and(|r| r.state == crate::domain::SendState::Sent);
-        let mut history = self
-            .store
-            .history(contact.id, row.as_ref().map(|r| r.id))
-            .await?;
-        if !sent {
-            history.extend(simulated.iter().cloned());
-        }
-        let composed = compose(
-            self.loaded,
-            self.identity,
-            self.campaign,
-            step,
-            contact,
-            row.map(|r| (r.id, r.enrollment_id)),
-            self.now,
-            &history,
-        )
-        .map_err(|e| UserError(e.to_string()))?;
-        if !sent {
-            simulated.push(PastSend {
-                send_id: 0,
-                campaign: self.campaign.id.clone(),
-                step: step as u32,
-                subject: composed.subject.clone(),
-                choices: composed.content.choices.clone(),
-                sent_at: self.now,
-            });
-        }
-        Ok(composed)
+        self.0
+            .one(contact, step, simulated)
+            .await
+            .map_err(|e| match e {
+                PreviewError::Compose(e) => UserError(e.to_string()).into(),
+                PreviewError::Store(e) => e.into(),
+            })
     }
 
     async fn sample(&self, step: usize, n: u32, ctx: &Context) -> anyhow::Result<ExitCode> {
-        let selection = self
-            .campaign
-            .segment
-            .select(&self.loaded.catalog.vocabulary, self.now);
         let contacts = self
-            .store
-            .sample_contacts(&self.campaign.id, &selection, n)
-            .await?;
+            .0
+            .sample_contacts(n)
+            .await
+            .map_err(anyhow::Error::from)?;
         if contacts.is_empty() {
             return Err(UserError(format!(
                 "no contact is in campaign `{}` or its segment",
-                self.campaign.id
+                self.0.campaign.id
             ))
             .into());
         }
@@ -186,9 +145,9 @@ impl Preview<'_> {
         }
         outln!(
             "{} step {} ({}), {} contact(s)\n",
-            self.campaign.id,
+            self.0.campaign.id,
             step + 1,
-            self.campaign.steps[step].template,
+            self.0.campaign.steps[step].template,
             rows.len()
         )?;
         let width = |key: &str| {

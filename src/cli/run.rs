@@ -66,6 +66,28 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(listener)
         }
     };
+    let console = match ctx.settings.console.listen.trim() {
+        "" => None,
+        _ if !ctx.settings.console.enabled => None,
+        address => {
+            let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                UserError(format!(
+                    "cannot listen on `{address}` (console.listen): {e}"
+                ))
+            })?;
+            tracing::info!(
+                "console: listening on http://{}/console/",
+                listener.local_addr()?
+            );
+            Some(listener)
+        }
+    };
+    if ctx.settings.console.enabled && console.is_none() && listener.is_none() {
+        return Err(UserError(
+            "console.enabled needs a listener: set http.listen or console.listen".into(),
+        )
+        .into());
+    }
     let stats = daemon::run(
         store,
         &ctx.settings,
@@ -75,6 +97,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         daemon::Listeners {
             http: listener,
             inbound,
+            console,
         },
         shutdown_signal(),
     )

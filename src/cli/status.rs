@@ -5,36 +5,30 @@
 use super::app::{Context, print_json};
 use crate::domain::SendState;
 use crate::store::prelude::*;
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
-    let counts = store.outbox_counts().await?;
-    let last_tick = store.last_tick().await?;
-    let domains = store.domain_health().await?;
-    let daemons = store.daemons().await?;
-    let reload = store.last_reload().await?;
-    let held = store.held_counts().await?;
-    let relay = store
-        .relay_health(&crate::send::relay_name(&ctx.settings.smtp))
+    let crate::report::status::Snapshot {
+        counts,
+        totals,
+        in_doubt,
+        last_tick,
+        domains,
+        daemons,
+        reload,
+        held,
+        relay,
+        senders,
+        came_back,
+    } = crate::report::status::snapshot(&store, &crate::send::relay_name(&ctx.settings.smtp))
         .await?;
-    let senders = store.workers().await?;
-    let mut came_back: BTreeMap<String, u64> = BTreeMap::new();
-    for (_, kind, n) in store.inbound_counts(None).await? {
-        *came_back.entry(kind).or_default() += n;
-    }
     let last_retention = store.last_retention().await?;
     let rules = &ctx.settings.retention;
     let kept = |d: &Option<crate::domain::Duration>| {
         d.map(|d| d.to_string()).unwrap_or_else(|| "kept".into())
     };
     let now = ctx.clock().now();
-    let mut totals: BTreeMap<SendState, u64> = BTreeMap::new();
-    for c in &counts {
-        *totals.entry(c.state).or_default() += c.count;
-    }
-    let in_doubt = totals.get(&SendState::InDoubt).copied().unwrap_or(0);
     if ctx.json {
         print_json(&serde_json::json!({
             "outbox": counts,

@@ -1,8 +1,7 @@
 //! `tend suppress add|remove|list`: addresses or whole domains never emailed.
 
 use super::app::{Context, UserError, print_json};
-use crate::domain::EmailAddress;
-use crate::domain::{NewSuppression, SuppressionReason, SuppressionScope};
+use crate::domain::{NewSuppression, SuppressionReason};
 use crate::store::prelude::*;
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -82,26 +81,5 @@ fn parse_value(
     reason: SuppressionReason,
     detail: &str,
 ) -> anyhow::Result<NewSuppression> {
-    if value.contains('@') {
-        let email = EmailAddress::parse(value).map_err(|e| UserError(e.to_string()))?;
-        return Ok(NewSuppression::address(&email, reason, "cli", detail));
-    }
-    let domain = value.trim().trim_start_matches('@').to_lowercase();
-    let valid = domain.contains('.')
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    if !valid {
-        return Err(UserError(format!(
-            "`{value}` is neither an email address nor a domain like example.com"
-        ))
-        .into());
-    }
-    Ok(NewSuppression {
-        value: domain,
-        scope: SuppressionScope::Domain,
-        reason,
-        source: "cli".into(),
-        detail: detail.into(),
-    })
+    Ok(NewSuppression::parse(value, reason, "cli", detail).map_err(UserError)?)
 }

@@ -54,6 +54,9 @@ pub struct Listeners {
     pub http: Option<TcpListener>,
     /// `inbound.listen`: the SMTP/LMTP receiver for the bounce domain.
     pub inbound: Option<TcpListener>,
+    /// `console.listen`: the web console on a listener of its own (without
+    /// one, an enabled console is served on the `http` listener).
+    pub console: Option<TcpListener>,
 }
 
 /// Runs until `shutdown` completes; serves its listeners meanwhile.
@@ -91,6 +94,38 @@ pub async fn run<S: Store>(
     .await?;
     let webhooks = inbound_tasks.webhooks.clone();
 
+    let console = if settings.console.enabled {
+        let state = crate::console::ConsoleState::new(
+            store.clone(),
+            settings.clone(),
+            config_path.to_path_buf(),
+            catalog.clone(),
+            Arc::clone(&clock),
+        )
+        .await?;
+        Some(crate::console::router(Arc::new(state)))
+    } else {
+        None
+    };
+    let (console_own, console_shared) = match (listeners.console, console) {
+        (Some(listener), Some(router)) => (Some((listener, router)), None),
+        (_, router) => (None, router),
+    };
+    let console_task = console_own.map(|(listener, router)| {
+        let mut stopped = tasks_stopped.clone();
+        let limits = settings.http.limits.clone();
+        let public_url = settings.http.public_url.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) =
+                http::serve_router(listener, router, &limits, &public_url, shutdown).await
+            {
+                tracing::error!(error = %e, "the console listener failed");
+            }
+        })
+    });
     let http_task = listeners.http.map(|listener| {
         let state = HttpState {
             store: store.clone(),
@@ -114,7 +149,7 @@ pub async fn run<S: Store>(
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = http::serve(listener, state, shutdown).await {
+            if let Err(e) = http::serve(listener, state, console_shared, shutdown).await {
                 tracing::error!(error = %redact_addresses(&e.to_string()), "the HTTP listener failed");
             }
         })
@@ -144,6 +179,9 @@ pub async fn run<S: Store>(
     notifier.stopping();
     let _ = stop_tasks.send(true);
     if let Some(task) = http_task {
+        let _ = task.await;
+    }
+    if let Some(task) = console_task {
         let _ = task.await;
     }
     let _ = reload_task.await;

@@ -58,6 +58,37 @@ pub struct NewSuppression {
 }
 
 impl NewSuppression {
+    /// An address (`ana@example.com`) or a whole domain (`example.com`),
+    /// as an operator types it (`tend suppress add`, the console).
+    pub fn parse(
+        value: &str,
+        reason: SuppressionReason,
+        source: &str,
+        detail: &str,
+    ) -> Result<Self, String> {
+        if value.contains('@') {
+            let email = EmailAddress::parse(value).map_err(|e| e.to_string())?;
+            return Ok(Self::address(&email, reason, source, detail));
+        }
+        let domain = value.trim().trim_start_matches('@').to_lowercase();
+        let valid = domain.contains('.')
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !valid {
+            return Err(format!(
+                "`{value}` is neither an email address nor a domain like example.com"
+            ));
+        }
+        Ok(Self {
+            value: domain,
+            scope: SuppressionScope::Domain,
+            reason,
+            source: source.into(),
+            detail: detail.into(),
+        })
+    }
+
     pub fn address(
         email: &EmailAddress,
         reason: SuppressionReason,

@@ -60,6 +60,17 @@ fn mac_with(secret: &[u8], payload: &[u8]) -> HmacSha256 {
 }
 
 impl TokenKey {
+    /// A secret of its own for `purpose`, derived from the signing secret
+    /// (HMAC-SHA256, hex); a rotation changes it.
+    pub fn derive(&self, purpose: &str) -> String {
+        mac_with(&self.0[0], purpose.as_bytes())
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// A key needs at least 16 bytes of secret.
     pub fn new(secret: &[u8]) -> Option<Self> {
         (secret.len() >= 16).then(|| Self(vec![secret.to_vec()]))

@@ -42,7 +42,8 @@ impl Kind {
             Kind::Links
         } else if path == "/events" || path.starts_with("/inbound/") {
             Kind::Events
-        } else if method == Method::POST && path.ends_with("/sign-in") {
+        } else if method == Method::POST && (path == "/console/login" || path.ends_with("/sign-in"))
+        {
             Kind::SignIn
         } else {
             Kind::Other
@@ -368,6 +369,8 @@ mod tests {
         assert_eq!(Kind::of(&Method::POST, "/inbound/ses"), Kind::Events);
         assert_eq!(Kind::of(&Method::POST, "/console/sign-in"), Kind::SignIn);
         assert_eq!(Kind::of(&Method::GET, "/console/sign-in"), Kind::Other);
+        assert_eq!(Kind::of(&Method::POST, "/console/login"), Kind::SignIn);
+        assert_eq!(Kind::of(&Method::GET, "/console/login"), Kind::Other);
         assert_eq!(Kind::of(&Method::GET, "/healthz"), Kind::Other);
     }
 

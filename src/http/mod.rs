@@ -46,9 +46,8 @@ pub struct HttpState<S> {
     pub public_url: String,
 }
 
+/// The listener's routes (without the guard: see [`serve`]).
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
-    let guard = Arc::new(guard::Guard::new(&state.limits, &state.public_url));
-    let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route(
             "/u/{token}",
@@ -65,18 +64,44 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
         .route("/inbound/postmark", post(inbound::postmark::<S>))
         .route("/inbound/mailgun", post(inbound::mailgun::<S>))
         .with_state(Arc::new(state))
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
 }
 
 /// Serves until `shutdown` completes; in-flight requests finish first.
+/// `extra` routes (the web console) share the listener.
 pub async fn serve<S: Store>(
     listener: TcpListener,
     state: HttpState<S>,
+    extra: Option<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let guard = Arc::new(guard::Guard::new(&state.limits, &state.public_url));
     let limits = state.limits.clone();
-    server::serve(listener, router(state), &limits, shutdown).await
+    let mut app = router(state);
+    if let Some(extra) = extra {
+        app = app.merge(extra);
+    }
+    server::serve(listener, guarded(app, guard), &limits, shutdown).await
+}
+
+/// Serves a router of its own (the console on `console.listen`) behind the
+/// same limits as the main listener.
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    limits: &crate::config::HttpLimits,
+    public_url: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let guard = Arc::new(guard::Guard::new(limits, public_url));
+    server::serve(listener, guarded(app, guard), limits, shutdown).await
+}
+
+/// Every route behind the body limit and the guard (rate limits, deadline,
+/// plain 500s, security headers).
+fn guarded(app: Router, guard: Arc<guard::Guard>) -> Router {
+    let body_limit = guard.limits().max_body_bytes;
+    app.layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
 }
 
 /// `200` with the database reachable and the planner ticking (`"status":

@@ -43,7 +43,7 @@ fn color(group: Group) -> &'static str {
 }
 
 /// Bars of the response rate per group, with whiskers for the 95% interval.
-fn rate_chart(r: &Report) -> String {
+pub fn rate_chart(r: &Report) -> String {
     let (width, height, top, bottom, left) = (520.0, 260.0, 20.0, 40.0, 50.0);
     let plot = height - top - bottom;
     let max = r
@@ -100,7 +100,7 @@ fn rate_chart(r: &Report) -> String {
 }
 
 /// Cumulative response rate by day since entry, one line per group.
-fn timeline_chart(points: &[TimelinePoint]) -> String {
+pub fn timeline_chart(points: &[TimelinePoint]) -> String {
     let (width, height, top, bottom, left) = (520.0, 220.0, 16.0, 34.0, 50.0);
     let plot_w = width - left - 20.0;
     let plot_h = height - top - bottom;

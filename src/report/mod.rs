@@ -12,9 +12,11 @@
 pub mod complaints;
 mod html;
 pub mod stats;
+pub mod status;
 mod text;
 
 pub use html::render as html;
+pub use html::{rate_chart, timeline_chart};
 pub use text::render as text;
 
 use crate::catalog::{Campaign, Sample};

@@ -11,6 +11,7 @@ mod attempt;
 pub mod breaker;
 mod compose;
 mod limits;
+pub mod preview;
 pub mod reply;
 pub mod smtp;
 mod transport;

@@ -185,3 +185,23 @@ impl ReportStore for Backend {
         pilot_figures(campaign: &str, kinds: &[String], within: crate::domain::Duration) -> StoreResult<PilotFigures>;
     }
 }
+
+impl AuditStore for Backend {
+    delegate! {
+        record_audit(actor: &str, action: &str, subject: &str, detail: &str, at: DateTime<Utc>) -> StoreResult<i64>;
+        list_audit(filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+    }
+}
+
+impl ConsoleStore for Backend {
+    delegate! {
+        create_session(session: &ConsoleSession) -> StoreResult<()>;
+        session(token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<ConsoleSession>>;
+        delete_session(token_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+        record_login_failure(key: &str, at: DateTime<Utc>) -> StoreResult<()>;
+        login_failures(key: &str, since: DateTime<Utc>) -> StoreResult<u64>;
+        clear_login_failures(key: &str) -> StoreResult<()>;
+        search_contacts(query: &str, limit: u64) -> StoreResult<Vec<Contact>>;
+        contact_timeline(contact_id: i64) -> StoreResult<ContactTimeline>;
+    }
+}

@@ -1,5 +1,6 @@
 //! The ledger. The [`Store`] traits, split by concern ([`ContactStore`],
-//! [`AudienceStore`], [`OutboxStore`], [`StateStore`], [`ReportStore`]),
+//! [`AudienceStore`], [`OutboxStore`], [`StateStore`], [`ReportStore`],
+//! [`InboundStore`], [`AuditStore`], [`ConsoleStore`]),
 //! and one backend per folder (`sqlite/`, `postgres/`), each with its own
 //! SQL and migrations; the backend is chosen once from the database URL
 //! ([`open`]). Every other module speaks to the traits in domain types and
@@ -12,7 +13,9 @@
 //! `sending` right before its data leaves.
 
 mod audience;
+mod audit;
 mod backend;
+mod console;
 mod contacts;
 mod filter_sql;
 mod inbound;
@@ -25,7 +28,12 @@ mod state;
 mod types;
 
 pub use audience::AudienceStore;
+pub use audit::{AuditEntry, AuditFilter, AuditStore};
 pub use backend::{Backend, Kind, open};
+pub use console::{
+    ConsoleSession, ConsoleStore, ContactTimeline, TimelineEnrollment, TimelineEvent,
+    TimelineInbound, TimelineSend,
+};
 pub use contacts::ContactStore;
 pub use inbound::InboundStore;
 pub use outbox::OutboxStore;
@@ -84,8 +92,8 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
 /// The traits, for code that calls a concrete store's methods.
 pub mod prelude {
     pub use super::{
-        AudienceStore, ContactStore, InboundStore, OutboxStore, PrivacyStore, ReportStore,
-        StateStore, Store,
+        AudienceStore, AuditStore, ConsoleStore, ContactStore, InboundStore, OutboxStore,
+        PrivacyStore, ReportStore, StateStore, Store,
     };
 }
 
@@ -98,6 +106,8 @@ pub trait Store:
     + ReportStore
     + InboundStore
     + PrivacyStore
+    + AuditStore
+    + ConsoleStore
     + Clone
     + 'static
 {
@@ -111,6 +121,8 @@ impl<T> Store for T where
         + ReportStore
         + InboundStore
         + PrivacyStore
+        + AuditStore
+        + ConsoleStore
         + Clone
         + 'static
 {

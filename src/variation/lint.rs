@@ -38,6 +38,32 @@ pub struct LintOptions {
     pub brands: Vec<String>,
 }
 
+/// `check`'s lint of a loaded catalog with the brands of its From
+/// mailboxes (config and campaigns): shared by `tend check` and the console.
+pub fn lint_loaded(
+    loaded: &crate::send::Loaded,
+    settings: &crate::config::Settings,
+    strict: bool,
+    max_similarity: f64,
+    now: DateTime<Utc>,
+) -> Vec<Diagnostic> {
+    let global_from = settings.from_mailbox();
+    let froms = global_from.iter().chain(
+        loaded
+            .catalog
+            .campaigns
+            .values()
+            .filter_map(|c| c.from.as_ref()),
+    );
+    let options = LintOptions {
+        strict,
+        max_similarity,
+        now,
+        brands: brands(froms),
+    };
+    lint(&loaded.catalog, &loaded.renderer, options)
+}
+
 /// The brand in a From mailbox: the display-name word that spells the
 /// domain's name ("Ana at Acme <ana@acme.example>" → "Acme").
 pub fn brands<'a>(froms: impl IntoIterator<Item = &'a lettre::message::Mailbox>) -> Vec<String> {

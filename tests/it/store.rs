@@ -4,6 +4,7 @@
 //! stage selection agrees with the Rust definition.
 
 use crate::pg::PgDb;
+use crate::store_console::*;
 use crate::store_inbound::*;
 use crate::store_privacy::*;
 use crate::store_reads::*;
@@ -650,4 +651,8 @@ stories!(
     an_imap_polls_decisions_are_kept_per_account_folder_and_uid_validity,
     an_erasure_leaves_a_hash_and_keeps_every_count,
     retention_forgets_only_what_is_older_than_its_cutoff,
+    the_audit_log_lists_newest_first_and_filters,
+    a_session_lives_until_it_expires_or_signs_out,
+    failed_sign_ins_count_per_key_within_the_window,
+    contacts_are_found_and_their_timeline_is_complete,
 );

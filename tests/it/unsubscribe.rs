@@ -95,7 +95,7 @@ async fn start(scope: UnsubscribeScope) -> Server {
         limits: Default::default(),
         public_url: "http://127.0.0.1".into(),
     };
-    tokio::spawn(serve(listener, state, async {
+    tokio::spawn(serve(listener, state, None, async {
         let _ = stopped.await;
     }));
     Server {

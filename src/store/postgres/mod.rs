@@ -16,6 +16,8 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 mod audience;
+mod audit;
+mod console;
 mod contacts;
 mod inbound;
 mod outbox;
@@ -56,6 +58,11 @@ fn migrator() -> Migrator {
                 3,
                 "privacy",
                 include_str!("../../../migrations/postgres/0003_privacy.sql"),
+            ),
+            migration(
+                5,
+                "console",
+                include_str!("../../../migrations/postgres/0005_console.sql"),
             ),
         ]),
         ..Migrator::DEFAULT

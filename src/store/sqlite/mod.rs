@@ -13,6 +13,8 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 mod audience;
+mod audit;
+mod console;
 mod contacts;
 mod inbound;
 mod outbox;
@@ -87,6 +89,11 @@ fn migrator() -> Migrator {
                 9,
                 "privacy",
                 include_str!("../../../migrations/sqlite/0009_privacy.sql"),
+            ),
+            migration(
+                11,
+                "console",
+                include_str!("../../../migrations/sqlite/0011_console.sql"),
             ),
         ]),
         ..Migrator::DEFAULT
