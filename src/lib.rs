@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod clicks;

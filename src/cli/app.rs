@@ -52,6 +52,32 @@ impl Context {
     }
 
     /// The store the database URL names (SQLite or PostgreSQL), chosen here once.
+    /// Records an administrative change in the audit log as the person
+    /// running the command. The change is made by then: a failure here says
+    /// so rather than passing silently.
+    pub async fn audit(
+        &self,
+        store: &Backend,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> anyhow::Result<()> {
+        use crate::store::AuditStore;
+        store
+            .record_audit(
+                &crate::audit::cli_actor(),
+                action,
+                subject,
+                detail,
+                self.clock().now(),
+            )
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("done, but the change could not be written to the audit log: {e}")
+            })?;
+        Ok(())
+    }
+
     pub async fn store(&self) -> anyhow::Result<Backend> {
         crate::store::open(&self.settings.database.url)
             .await

@@ -163,6 +163,20 @@ async fn erase(ctx: &Context, email: &str, yes: bool) -> anyhow::Result<ExitCode
     else {
         return Err(UserError("tend holds nothing about that address".into()).into());
     };
+    // By id only: the audit log must not keep what was erased.
+    ctx.audit(
+        &store,
+        "erase",
+        &format!("contact #{id}"),
+        &format!(
+            "{} message(s), {} event(s), {} inbound message(s) cleared; {} passage(s) ended",
+            erased.messages_cleared,
+            erased.events_cleared,
+            erased.inbound_cleared,
+            erased.enrollments_ended
+        ),
+    )
+    .await?;
     if ctx.json {
         print_json(&serde_json::json!({ "contact": id, "erased": erased }))?;
     } else {

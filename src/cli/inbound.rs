@@ -153,6 +153,29 @@ pub async fn run(ctx: &Context, args: InboundArgs) -> anyhow::Result<ExitCode> {
                 ))
                 .into());
             }
+            if !outcome.already {
+                let mut effect = Vec::new();
+                if let Some(value) = &outcome.lifted {
+                    effect.push(format!("lifted the suppression of {value}"));
+                }
+                if let Some(other) = outcome.kept_by {
+                    effect.push(format!("suppression kept for #{other}"));
+                }
+                if outcome.events_removed > 0 {
+                    effect.push("event removed".into());
+                }
+                if outcome.soft_bounces_removed > 0 {
+                    effect.push("soft bounce no longer counts".into());
+                }
+                effect.push(note.clone());
+                ctx.audit(
+                    &store,
+                    "undo_inbound",
+                    &format!("inbound #{id}"),
+                    &effect.join("; "),
+                )
+                .await?;
+            }
             if ctx.json {
                 print_json(&outcome)?;
             } else if outcome.already {

@@ -93,6 +93,13 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<ExitCode
                 return Err(UserError(CONFIGURED.into()).into());
             }
             let signing = links::rotate(&store, now).await?;
+            ctx.audit(
+                &store,
+                "rotate_key",
+                &format!("link key {signing}"),
+                "the new key signs; older ones still verify",
+            )
+            .await?;
             outln!(
                 "{signing} now signs new links; older keys keep verifying (`tend keys list`). Running daemons switch at their next tick; retire an old key with `tend keys retire FINGERPRINT` once its mail no longer matters."
             )?;
@@ -120,6 +127,13 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<ExitCode
                 .into());
             }
             store.delete_secret(&found.name).await?;
+            ctx.audit(
+                &store,
+                "retire_key",
+                &format!("link key {wanted}"),
+                "links signed with it are refused",
+            )
+            .await?;
             outln!(
                 "retired {wanted}: links and return paths signed with it are refused from now on (running daemons: from their next tick)"
             )?;

@@ -6,6 +6,7 @@
 mod out;
 
 mod app;
+mod audit;
 mod check;
 mod console;
 mod contacts;
@@ -88,6 +89,8 @@ pub enum Command {
     Status,
     /// What came back (bounces, complaints, replies…): take FILE… or `-`; list, show, undo
     Inbound(inbound::InboundArgs),
+    /// Who changed what: suppressions, erasures, settled rows, undos, promotions, reloads, keys
+    Audit(audit::AuditArgs),
     /// The keys that sign links and return paths: list, rotate, retire
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -128,6 +131,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(args) => outbox::run(&ctx, args).await,
         Command::Inbound(args) => inbound::run(&ctx, args).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
+        Command::Audit(args) => audit::run(&ctx, args).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Console(cmd) => console::run(cmd),
         Command::Pilot(cmd) => pilot::run(&ctx, cmd).await,

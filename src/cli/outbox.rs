@@ -167,9 +167,23 @@ async fn settle(ctx: &Context, args: ResolveArgs) -> anyhow::Result<ExitCode> {
         to: args.to,
         limit: None,
     };
+    let which = describe(&filter, args.all);
     let n = store
         .settle(&filter, how, &args.note, ctx.clock().now())
         .await?;
+    if n > 0 {
+        let as_what = match how {
+            Settle::Sent => "sent",
+            Settle::Requeue => "requeue",
+        };
+        ctx.audit(
+            &store,
+            "settle",
+            &which,
+            &format!("{n} row(s) as {as_what}: {}", args.note),
+        )
+        .await?;
+    }
     if ctx.json {
         print_json(&serde_json::json!({ "settled": n, "as": how }))?;
     } else if n == 0 {
@@ -184,4 +198,30 @@ async fn settle(ctx: &Context, args: ResolveArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The rows a settle named, for the audit log (`outbox #3,#7`, a time range, all).
+fn describe(filter: &OutboxFilter, all: bool) -> String {
+    let mut parts = Vec::new();
+    if !filter.ids.is_empty() {
+        let ids: Vec<String> = filter.ids.iter().map(|id| format!("#{id}")).collect();
+        parts.push(format!("outbox {}", ids.join(",")));
+    }
+    if filter.from.is_some() || filter.to.is_some() {
+        let at = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "…".into())
+        };
+        parts.push(format!(
+            "in doubt from {} to {}",
+            at(filter.from),
+            at(filter.to)
+        ));
+    }
+    if parts.is_empty() || all {
+        parts.push("all in-doubt rows".into());
+    }
+    if let Some(campaign) = &filter.campaign {
+        parts.push(format!("of {campaign}"));
+    }
+    parts.join(" ")
 }

@@ -26,6 +26,13 @@ pub async fn run(ctx: &Context, command: PilotCommand) -> anyhow::Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     crate::pilot::promote(&store, &campaign, ctx.clock().now()).await?;
+    ctx.audit(
+        &store,
+        "promote",
+        &campaign,
+        "pilot promoted to a full rollout",
+    )
+    .await?;
     outln!(
         "`{campaign}` promoted: from the next tick the rest of its segment enters as treatment; the holdout stays unemailed"
     )?;

@@ -37,6 +37,20 @@ pub async fn run(ctx: &Context, command: SuppressCommand) -> anyhow::Result<Exit
             let added = store
                 .add_suppression(&suppression, ctx.clock().now())
                 .await?;
+            if added {
+                let note = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                };
+                ctx.audit(
+                    &store,
+                    "suppress",
+                    &suppression.value,
+                    &format!("{}{note}", reason.as_str()),
+                )
+                .await?;
+            }
             outln!(
                 "{} {}",
                 if added {
@@ -49,6 +63,8 @@ pub async fn run(ctx: &Context, command: SuppressCommand) -> anyhow::Result<Exit
         }
         SuppressCommand::Remove { value } => {
             if store.remove_suppression(&value).await? {
+                ctx.audit(&store, "unsuppress", &value.trim().to_lowercase(), "")
+                    .await?;
                 outln!("no longer suppressed: {}", value.trim().to_lowercase())?;
             } else {
                 return Err(UserError(format!("`{value}` is not suppressed")).into());

@@ -174,4 +174,24 @@ async fn reload<S: Store>(
     if let Err(e) = store.record_reload(&status).await {
         tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot record the reload status");
     }
+    let detail = if status.ok {
+        format!("{reason}: {} campaign(s) running", status.campaigns)
+    } else {
+        format!(
+            "{reason}: rejected with {} error(s); the last good catalog keeps running",
+            status.errors.len()
+        )
+    };
+    if let Err(e) = store
+        .record_audit(
+            &crate::audit::daemon_actor(),
+            "reload",
+            "campaigns and templates",
+            &detail,
+            status.at,
+        )
+        .await
+    {
+        tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot record the reload in the audit log");
+    }
 }

@@ -4,6 +4,7 @@
 //! Time is always injected with `--now`; no test waits on the wall clock
 //! for scheduling.
 
+mod audit;
 mod bounces;
 mod calendar;
 mod came_back;

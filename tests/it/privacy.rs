@@ -9,8 +9,8 @@ use crate::helpers::{NOW, TestApp, days_from_now, http_request};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-const NAME: &str = "Zebulon Quixotic";
-const ADDRESS: &str = "zebulon.quixotic@example.com";
+pub(crate) const NAME: &str = "Zebulon Quixotic";
+pub(crate) const ADDRESS: &str = "zebulon.quixotic@example.com";
 
 fn json(out: &crate::helpers::Output) -> Value {
     serde_json::from_str(&out.stdout)
@@ -19,7 +19,7 @@ fn json(out: &crate::helpers::Output) -> Value {
 
 /// A contact who got a message, bought, replied and clicked; and a neighbour.
 /// Returns what tend logged meanwhile.
-fn lived_in(app: &TestApp) -> String {
+pub(crate) fn lived_in(app: &TestApp) -> String {
     let mut logs = String::new();
     let created = days_from_now(-1);
     app.write(
