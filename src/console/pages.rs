@@ -436,7 +436,12 @@ pub async fn report<S: Store>(
         &r.steps
             .iter()
             .map(|s| {
-                json!({ "n": s.step + 1, "template": templates.get(s.step as usize), "sent": s.sent, "responders_after": s.responders_after })
+                json!({
+                    "n": s.step + 1, "template": templates.get(s.step as usize), "sent": s.sent,
+                    "failed": s.failed, "bounced": s.bounced, "complaints": s.complaints,
+                    "clicks": s.clicks, "human_clickers": s.human_clickers,
+                    "responders_after": s.responders_after,
+                })
             })
             .collect::<Vec<_>>(),
     );
@@ -514,9 +519,9 @@ pub async fn report_csv<S: Store>(
             (s.step + 1).to_string(),
             String::new(),
             s.sent.to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
+            s.bounced.to_string(),
+            s.complaints.to_string(),
+            s.clicks.to_string(),
             s.responders_after.to_string(),
         ])
         .map_err(io)?;

@@ -193,9 +193,14 @@ pub fn render(r: &Report) -> String {
         .iter()
         .map(|s| {
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td></tr>",
                 s.step + 1,
                 s.sent,
+                s.failed,
+                s.bounced,
+                s.complaints,
+                s.clicks,
+                s.human_clickers,
                 s.responders_after
             )
         })
@@ -324,7 +329,7 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.35rem .7rem;bord
 <figure>{timeline}<figcaption>Share of each group that had responded, by day since entering.</figcaption></figure>
 </div>
 <h2>By step</h2>
-<table><thead><tr><th>step</th><th>sent</th><th>responded after it</th></tr></thead><tbody>{steps}</tbody></table>
+<table><thead><tr><th>step</th><th>sent</th><th>failed</th><th>bounced</th><th>complaints</th><th>clicks (people)</th><th>responded after it</th></tr></thead><tbody>{steps}</tbody></table>
 {came_back}
 {not_sent}
 </body></html>

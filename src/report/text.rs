@@ -88,12 +88,17 @@ pub fn render(r: &Report) -> String {
         }
     }
     if !r.steps.is_empty() {
-        out += "\nstep  sent  responded after it\n";
+        out += "\nstep  sent  failed  bounced  complaints  clicks (people)  responded after it\n";
         for s in &r.steps {
             out += &format!(
-                "{:>4} {:>5} {:>20}\n",
+                "{:>4} {:>5} {:>7} {:>8} {:>11} {:>7} ({:>5}) {:>19}\n",
                 s.step + 1,
                 s.sent,
+                s.failed,
+                s.bounced,
+                s.complaints,
+                s.clicks,
+                s.human_clickers,
                 s.responders_after
             );
         }

@@ -392,12 +392,24 @@ pub struct ClickFigures {
     pub human_clickers: u64,
 }
 
-/// Per step of a campaign: messages sent and contacts who responded after it.
+/// Per step of a campaign: messages sent, what became of them, and
+/// contacts who responded after it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StepFigures {
     pub step: u32,
     pub sent: u64,
     pub responders_after: u64,
+    /// Messages of this step that failed for good.
+    pub failed: u64,
+    /// Messages of this step that hard-bounced: refused for the recipient
+    /// while sending, or reported later by a DSN (not undone).
+    pub bounced: u64,
+    /// Messages of this step a recipient complained about (not undone).
+    pub complaints: u64,
+    /// Clicks on this step's links, and contacts with a click that looks
+    /// like a reader's.
+    pub clicks: u64,
+    pub human_clickers: u64,
 }
 
 /// Everything a pilot report reads: figures per group, and per step.

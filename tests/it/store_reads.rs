@@ -830,6 +830,24 @@ pub async fn pilot_figures_count_responses_and_clicks_by_group(store: Backend) {
     ] {
         store.record_click(&c).await.unwrap();
     }
+    // What came back about step 0's messages: a DSN for c1's, a complaint
+    // about c0's (recorded without effects, so the group figures stay).
+    for (contact, kind) in [(1, "hard_bounce"), (0, "complaint")] {
+        let came_back = tend::store::NewInbound {
+            source: "file".into(),
+            digest: format!("{kind}-{contact}"),
+            raw: None,
+            kind: kind.into(),
+            effect: tend::store::InboundEffect::None,
+            classification: serde_json::json!({ "kind": kind }),
+            summary: kind.into(),
+            send_id: Some(send_of[&ids[contact]]),
+            contact_id: Some(ids[contact]),
+            campaign: Some("p".into()),
+            detail: kind.into(),
+        };
+        store.record_inbound(&came_back, now()).await.unwrap();
+    }
     let within = tend::domain::Duration::from_days(30);
     let (groups, steps) = store
         .pilot_figures("p", &["activity".into()], within)
@@ -887,7 +905,12 @@ pub async fn pilot_figures_count_responses_and_clicks_by_group(store: Backend) {
         [StepFigures {
             step: 0,
             sent: 2,
-            responders_after: 2
+            responders_after: 2,
+            failed: 0,
+            bounced: 1,
+            complaints: 1,
+            clicks: 5,
+            human_clickers: 2,
         }]
     );
     // Clicks as the response, on purpose: from any source, the holdout's imported one too.

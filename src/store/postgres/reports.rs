@@ -261,9 +261,85 @@ impl ReportStore for PostgresStore {
                     step: row.try_get::<i32, _>("step").ctx(ctx)? as u32,
                     sent: count(row, "sent", ctx)?,
                     responders_after: count(row, "responders", ctx)?,
+                    ..StepFigures::default()
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
+        let steps = self.step_outcomes(campaign, steps).await?;
         Ok((groups.into_iter().collect(), steps))
+    }
+}
+
+impl PostgresStore {
+    /// Adds what became of each step's messages (failed, bounced, complaints,
+    /// clicks) to the sent and responded figures.
+    async fn step_outcomes(
+        &self,
+        campaign: &str,
+        mut steps: Vec<StepFigures>,
+    ) -> StoreResult<Vec<StepFigures>> {
+        let ctx = "reading a campaign's figures per step";
+        let rows = sqlx::query(
+            "SELECT s.step,
+                    sum(CASE WHEN s.state = 'failed' THEN 1 ELSE 0 END) AS failed,
+                    sum(CASE WHEN EXISTS (SELECT 1 FROM smtp_failures f
+                                           WHERE f.send_id = s.id AND f.verdict = 'hard_bounce')
+                               OR EXISTS (SELECT 1 FROM inbound_messages im
+                                           WHERE im.send_id = s.id AND im.kind = 'hard_bounce'
+                                             AND im.undone_at IS NULL)
+                             THEN 1 ELSE 0 END) AS bounced,
+                    sum(CASE WHEN EXISTS (SELECT 1 FROM inbound_messages im
+                                           WHERE im.send_id = s.id AND im.kind = 'complaint'
+                                             AND im.undone_at IS NULL)
+                             THEN 1 ELSE 0 END) AS complaints
+             FROM sends s JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE e.campaign = $1 GROUP BY s.step",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        for row in &rows {
+            let step = row.try_get::<i32, _>("step").ctx(ctx)? as u32;
+            let figures = step_entry(&mut steps, step);
+            figures.failed = count(row, "failed", ctx)?;
+            figures.bounced = count(row, "bounced", ctx)?;
+            figures.complaints = count(row, "complaints", ctx)?;
+        }
+        let clicks = sqlx::query(
+            "SELECT s.step, count(*) AS clicks,
+                    count(DISTINCT CASE WHEN ev.automated IS NULL THEN ev.contact_id END) AS human
+             FROM events ev JOIN sends s ON s.id = ev.send_id JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE e.campaign = $1 AND ev.kind = $2 AND ev.source = $3
+             GROUP BY s.step",
+        )
+        .bind(campaign)
+        .bind(CLICK.kind)
+        .bind(CLICK.source)
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        for row in &clicks {
+            let step = row.try_get::<i32, _>("step").ctx(ctx)? as u32;
+            let figures = step_entry(&mut steps, step);
+            figures.clicks = count(row, "clicks", ctx)?;
+            figures.human_clickers = count(row, "human", ctx)?;
+        }
+        steps.sort_by_key(|s| s.step);
+        Ok(steps)
+    }
+}
+
+/// The figures of `step`, added when no message of it was sent yet.
+fn step_entry(steps: &mut Vec<StepFigures>, step: u32) -> &mut StepFigures {
+    match steps.iter().position(|s| s.step == step) {
+        Some(i) => &mut steps[i],
+        None => {
+            steps.push(StepFigures {
+                step,
+                ..StepFigures::default()
+            });
+            steps.last_mut().expect("just pushed")
+        }
     }
 }
