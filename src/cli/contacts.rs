@@ -1,7 +1,7 @@
 //! `tend contacts import FILE.csv`: upsert; bad rows reported by line number.
 
 use super::app::{Context, UserError, print_json};
-use crate::import::{Rejected, parse_contacts};
+use crate::import::{ContactRows, Rejected};
 use crate::store::UpsertCounts;
 use crate::store::prelude::*;
 use anyhow::Context as _;
@@ -19,24 +19,30 @@ pub enum ContactsCommand {
 }
 
 /// Rows per transaction: large imports commit in steps.
-const CHUNK: usize = 1_000;
+const CHUNK: usize = 10_000;
 
 pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<ExitCode> {
     let ContactsCommand::Import { file } = command;
     let input = std::fs::File::open(&file)
         .map_err(|e| UserError(format!("cannot open {}: {e}", file.display())))?;
-    let parsed = parse_contacts(std::io::BufReader::new(input))
+    let mut rows = ContactRows::new(std::io::BufReader::new(input))
         .map_err(|e| UserError(format!("{}: {e}", file.display())))?;
     let store = ctx.store().await?;
     let now = ctx.clock().now();
     let mut counts = UpsertCounts::default();
-    let contacts: Vec<_> = parsed.rows.into_iter().map(|(_, c)| c).collect();
-    let mut progress =
-        super::progress::Progress::new("importing contacts", Some(contacts.len() as u64));
-    for chunk in contacts.chunks(CHUNK) {
-        progress.advance(chunk.len() as u64);
+    let mut rejected = Vec::new();
+    let mut progress = super::progress::Progress::new("importing contacts", None);
+    // Read and stored a chunk at a time: memory stays flat however long the file.
+    loop {
+        let chunk = rows.next_chunk(CHUNK);
+        rejected.extend(chunk.rejected);
+        if chunk.rows.is_empty() {
+            break;
+        }
+        let contacts: Vec<_> = chunk.rows.into_iter().map(|(_, c)| c).collect();
+        progress.advance(contacts.len() as u64);
         let done = store
-            .upsert_contacts(chunk, now)
+            .upsert_contacts(&contacts, now)
             .await
             .context("importing contacts")?;
         counts.inserted += done.inserted;
@@ -48,7 +54,7 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
         &file,
         counts.inserted,
         counts.updated,
-        &parsed.rejected,
+        &rejected,
     )
 }
 

@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 mod audience;
 mod contacts;
+mod group;
 mod inbound;
 mod outbox;
 mod reports;
@@ -28,6 +29,8 @@ pub struct SqliteStore {
     /// concurrent writers sleep in its busy handler (milliseconds each),
     /// which dominated sending throughput.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Marks and records waiting to be committed together ([`group`]).
+    pending: std::sync::Arc<group::Pending>,
 }
 
 fn migrator() -> Migrator {
@@ -286,7 +289,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Pages read through a memory map: after every commit the other
+            // pooled connections re-read what changed, and without the map
+            // each page is a pread(2) (most of a send's system time).
+            .pragma("mmap_size", "268435456");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -296,6 +303,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             write_lock: Default::default(),
+            pending: Default::default(),
         })
     }
 
