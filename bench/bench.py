@@ -330,12 +330,13 @@ def machine():
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--full", action="store_true",
-                    help="plan over 100k and 1M, drain the 1M tick's sends")
+                    help="plan over 100k and 1M, drain the 100k tick's sends")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--contacts", type=int, default=10000, help="end-to-end list size")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--plan-sizes", default=None, help="comma-separated (default 100000)")
-    ap.add_argument("--drain", action="store_true", help="drain the largest tick's sends")
+    ap.add_argument("--drain", type=int, default=None, metavar="SIZE",
+                    help="drain the sends the tick over SIZE contacts queued (--full: 100000)")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-render", action="store_true")
     ap.add_argument("--message-size", type=int, default=2048,
@@ -343,7 +344,7 @@ def main():
     ap.add_argument("--write", help="write the results as markdown to this file")
     a = ap.parse_args()
     sizes = [int(s) for s in (a.plan_sizes or ("100000,1000000" if a.full else "100000")).split(",") if s]
-    drain = a.drain or a.full
+    drain = a.drain if a.drain is not None else (100000 if a.full else 0)
     command = "bench/run.sh " + " ".join(sys.argv[1:])
     started = datetime.datetime.now(datetime.timezone.utc)
     stores = ["sqlite"] + ([] if a.no_pg else ["postgres"])
@@ -378,7 +379,7 @@ def main():
             }
         for size in sizes:
             log(f"plan over {size:,} contacts")
-            p = plan_bench(size, a.reps, tmp, sink, a.connections, drain and size == max(sizes))
+            p = plan_bench(size, a.reps, tmp, sink, a.connections, size == drain)
             results["plan"][size] = p
         if not a.no_render:
             log("render (cargo bench --bench render)")

@@ -12,7 +12,7 @@
 #   RSS, database size, and median [min–max] over --reps repetitions.
 #
 # Usage: bench/run.sh [--full] [--reps N] [--contacts N] [--connections N]
-#                     [--plan-sizes 100000,1000000] [--drain N] [--no-pg]
+#                     [--plan-sizes 100000,1000000] [--drain SIZE] [--no-pg]
 #                     [--write bench/RESULTS.md]
 # Needs: postfix's smtp-sink/smtp-source, GNU time, python3, and for
 # PostgreSQL a server on 127.0.0.1:5432 (user postgres/postgres, or
@@ -24,4 +24,5 @@ if ! command -v smtp-sink >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
 fi
 cargo build --release --quiet --bin tend
+cargo bench --quiet --no-run --bench render
 exec python3 bench/bench.py "$@"
