@@ -49,13 +49,7 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
         counts.updated += done.updated;
     }
     progress.finish();
-    report(
-        ctx,
-        &file,
-        counts.inserted,
-        counts.updated,
-        &rejected,
-    )
+    report(ctx, &file, counts.inserted, counts.updated, &rejected)
 }
 
 pub fn report(

@@ -73,34 +73,34 @@ impl<R: Read> ContactRows<R> {
 
 impl Columns {
     fn contact(&self, record: &csv::StringRecord) -> Result<NewContact, String> {
-    let address = cell(record, Some(self.email)).ok_or("the email is empty")?;
-    let email = EmailAddress::parse(address).map_err(|e| e.to_string())?;
-    let time = |index| cell(record, index).map(parse_time).transpose();
-    let created_at = time(self.created).map_err(|e| format!("created_at: {e}"))?;
-    let last_activity_at = time(self.activity).map_err(|e| format!("last_activity_at: {e}"))?;
-    let timezone = cell(record, self.timezone)
+        let address = cell(record, Some(self.email)).ok_or("the email is empty")?;
+        let email = EmailAddress::parse(address).map_err(|e| e.to_string())?;
+        let time = |index| cell(record, index).map(parse_time).transpose();
+        let created_at = time(self.created).map_err(|e| format!("created_at: {e}"))?;
+        let last_activity_at = time(self.activity).map_err(|e| format!("last_activity_at: {e}"))?;
+        let timezone = cell(record, self.timezone)
         .map(|tz| {
             tz.parse::<chrono_tz::Tz>().map_err(|_| {
                 format!("unknown time zone `{tz}` (use an IANA name such as Europe/Berlin or America/New_York)")
             })
         })
         .transpose()?;
-    let tags = cell(record, self.tags).map(split_tags);
-    let mut attributes = Attributes::new();
-    for (index, key) in &self.extra {
-        if let Some(value) = cell(record, Some(*index)) {
-            attributes.insert(key.clone(), typed(value));
+        let tags = cell(record, self.tags).map(split_tags);
+        let mut attributes = Attributes::new();
+        for (index, key) in &self.extra {
+            if let Some(value) = cell(record, Some(*index)) {
+                attributes.insert(key.clone(), typed(value));
+            }
         }
-    }
-    Ok(NewContact {
-        email,
-        name: cell(record, self.name).map(str::to_string),
-        created_at,
-        last_activity_at,
-        timezone,
-        tags,
-        attributes,
-    })
+        Ok(NewContact {
+            email,
+            name: cell(record, self.name).map(str::to_string),
+            created_at,
+            last_activity_at,
+            timezone,
+            tags,
+            attributes,
+        })
     }
 }
 

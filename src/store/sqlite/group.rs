@@ -114,7 +114,9 @@ impl SqliteStore {
                     worker,
                     message_id,
                     now,
-                } => Done::Marked(Self::mark_in(&mut tx, *send_id, worker, message_id, *now).await?),
+                } => {
+                    Done::Marked(Self::mark_in(&mut tx, *send_id, worker, message_id, *now).await?)
+                }
                 Op::Record {
                     send_id,
                     outcome,

@@ -3,8 +3,8 @@
 //! goes on the wire, results, recovery from dead senders, the relay's
 //! breaker, and what `tend outbox` lists and settles.
 
-use super::*;
 use super::group;
+use super::*;
 
 /// Rows that may be claimed now.
 const DUE: &str = "state IN ('queued', 'retry') AND next_at <= ";
