@@ -85,6 +85,11 @@ fn migrator() -> Migrator {
                 "inbound",
                 include_str!("../../../migrations/sqlite/0008_inbound.sql"),
             ),
+            migration(
+                10,
+                "planner pages",
+                include_str!("../../../migrations/sqlite/0010_planner_pages.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
@@ -289,11 +294,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(30))
-            .foreign_keys(true)
-            // Pages read through a memory map: after every commit the other
-            // pooled connections re-read what changed, and without the map
-            // each page is a pread(2) (most of a send's system time).
-            .pragma("mmap_size", "268435456");
+            .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
