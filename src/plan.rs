@@ -497,6 +497,9 @@ async fn history<S: Store>(
     Ok(by_contact)
 }
 
+/// Open enrollments read (and their sends queued) per page of this many.
+const PAGE: u32 = 10_000;
+
 /// One pass of the planner: exits, entries, then every due step queued.
 pub async fn tick<S: Store>(
     store: &S,
@@ -564,34 +567,48 @@ pub async fn tick<S: Store>(
         campaign_report.entry = gate.entry;
         enrolled_total += campaign_report.entering;
         let history = history(store, campaign, &rules, now).await.map_err(fail)?;
-        let mut sends = Vec::new();
-        let mut finished = Vec::new();
-        for progress in store.progress(&campaign.id).await.map_err(fail)? {
-            let mine: Vec<&HistoryItem> = history
-                .get(&progress.contact_id)
-                .into_iter()
-                .flatten()
-                .collect();
-            let decision = decide(campaign, &progress, now, &rules, &mine);
-            tally(&mut campaign_report, &decision, 1);
-            match decision {
-                Decision::Queue { step, due_at } => sends.push(NewSend {
-                    enrollment_id: progress.enrollment_id,
-                    contact_id: progress.contact_id,
-                    campaign: campaign.id.clone(),
-                    step: step as u32,
-                    template: campaign.steps[step].template.clone(),
-                    due_at,
-                }),
-                Decision::Finish(reason) => finished.push((progress.enrollment_id, reason)),
-                _ => {}
+        // Page by page: memory stays flat however long the list is.
+        let mut after = 0;
+        loop {
+            let page = store
+                .progress_page(&campaign.id, after, PAGE)
+                .await
+                .map_err(fail)?;
+            let Some(last) = page.last() else { break };
+            after = last.enrollment_id;
+            let full = page.len() == PAGE as usize;
+            let mut sends = Vec::new();
+            let mut finished = Vec::new();
+            for progress in page {
+                let mine: Vec<&HistoryItem> = history
+                    .get(&progress.contact_id)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let decision = decide(campaign, &progress, now, &rules, &mine);
+                tally(&mut campaign_report, &decision, 1);
+                match decision {
+                    Decision::Queue { step, due_at } => sends.push(NewSend {
+                        enrollment_id: progress.enrollment_id,
+                        contact_id: progress.contact_id,
+                        campaign: campaign.id.clone(),
+                        step: step as u32,
+                        template: campaign.steps[step].template.clone(),
+                        due_at,
+                    }),
+                    Decision::Finish(reason) => finished.push((progress.enrollment_id, reason)),
+                    _ => {}
+                }
+            }
+            report.queued += store.create_sends(&sends, now).await.map_err(fail)?;
+            store
+                .finish_enrollments(&finished, now)
+                .await
+                .map_err(fail)?;
+            if !full {
+                break;
             }
         }
-        report.queued += store.create_sends(&sends, now).await.map_err(fail)?;
-        store
-            .finish_enrollments(&finished, now)
-            .await
-            .map_err(fail)?;
         report.campaigns.push(campaign_report);
     }
     let record = TickRecord {
@@ -729,17 +746,29 @@ pub async fn dry_run<S: Store>(
             }
         }
         campaign_report.entry = gate.entry;
-        for progress in store.progress(&campaign.id).await.map_err(fail)? {
-            let mine: Vec<&HistoryItem> = history
-                .get(&progress.contact_id)
-                .into_iter()
-                .flatten()
-                .collect();
-            tally(
-                &mut campaign_report,
-                &decide(campaign, &progress, now, &rules, &mine),
-                1,
-            );
+        let mut after = 0;
+        loop {
+            let page = store
+                .progress_page(&campaign.id, after, PAGE)
+                .await
+                .map_err(fail)?;
+            let Some(last) = page.last() else { break };
+            after = last.enrollment_id;
+            for progress in &page {
+                let mine: Vec<&HistoryItem> = history
+                    .get(&progress.contact_id)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                tally(
+                    &mut campaign_report,
+                    &decide(campaign, progress, now, &rules, &mine),
+                    1,
+                );
+            }
+            if page.len() < PAGE as usize {
+                break;
+            }
         }
         report.queued += campaign_report.steps.iter().map(|s| s.due_now).sum::<u64>();
         report.campaigns.push(campaign_report);

@@ -3,7 +3,7 @@
 //! right to see and to erase what tend holds about them.
 
 use super::app::{Context, UserError, print_json};
-use crate::import::{Rejected, parse_contacts};
+use crate::import::{ContactRows, Rejected};
 use crate::store::UpsertCounts;
 use crate::store::prelude::*;
 use anyhow::Context as _;
@@ -35,7 +35,7 @@ pub enum ContactsCommand {
 }
 
 /// Rows per transaction: large imports commit in steps.
-const CHUNK: usize = 1_000;
+const CHUNK: usize = 10_000;
 
 pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<ExitCode> {
     let file = match command {
@@ -45,27 +45,34 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
     };
     let input = std::fs::File::open(&file)
         .map_err(|e| UserError(format!("cannot open {}: {e}", file.display())))?;
-    let parsed = parse_contacts(std::io::BufReader::new(input))
+    let mut rows = ContactRows::new(std::io::BufReader::new(input))
         .map_err(|e| UserError(format!("{}: {e}", file.display())))?;
     let store = ctx.store().await?;
     let now = ctx.clock().now();
     let mut counts = UpsertCounts::default();
-    let contacts: Vec<_> = parsed.rows.into_iter().map(|(_, c)| c).collect();
-    let mut progress =
-        super::progress::Progress::new("importing contacts", Some(contacts.len() as u64));
+    let mut rejected = Vec::new();
+    let mut progress = super::progress::Progress::new("importing contacts", None);
     let erased = crate::privacy::ErasureList::load(&store, now).await?;
     let mut suppressed_again = 0;
-    for chunk in contacts.chunks(CHUNK) {
-        progress.advance(chunk.len() as u64);
+    // Read and stored a chunk at a time: memory stays flat however long the file.
+    loop {
+        let chunk = rows.next_chunk(CHUNK);
+        rejected.extend(chunk.rejected);
+        if chunk.rows.is_empty() {
+            break;
+        }
+        let contacts: Vec<_> = chunk.rows.into_iter().map(|(_, c)| c).collect();
+        progress.advance(contacts.len() as u64);
+        // Suppressed before they exist again, so no tick in between mails them.
+        suppressed_again += erased
+            .suppress_returning(&store, contacts.iter().map(|c| c.email.as_str()), now)
+            .await?;
         let done = store
-            .upsert_contacts(chunk, now)
+            .upsert_contacts(&contacts, now)
             .await
             .context("importing contacts")?;
         counts.inserted += done.inserted;
         counts.updated += done.updated;
-        suppressed_again += erased
-            .suppress_returning(&store, chunk.iter().map(|c| c.email.as_str()), now)
-            .await?;
     }
     progress.finish();
     if suppressed_again > 0 {
@@ -73,13 +80,7 @@ pub async fn run(ctx: &Context, command: ContactsCommand) -> anyhow::Result<Exit
             "{suppressed_again} imported address(es) had been erased on request: they are suppressed again and will not be emailed (`tend suppress remove` only with their renewed consent)"
         );
     }
-    report(
-        ctx,
-        &file,
-        counts.inserted,
-        counts.updated,
-        &parsed.rejected,
-    )
+    report(ctx, &file, counts.inserted, counts.updated, &rejected)
 }
 
 pub fn report(

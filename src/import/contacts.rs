@@ -15,53 +15,93 @@ const KNOWN: [&str; 6] = [
     "tags",
 ];
 
+/// Reads a whole contacts CSV at once (small files, tests).
 pub fn parse_contacts(input: impl Read) -> Result<Parsed<NewContact>, ImportError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let headers = reader.headers()?.clone();
-    let email = column(&headers, "email").ok_or(ImportError::MissingColumn("email"))?;
-    let name = column(&headers, "name");
-    let created = column(&headers, "created_at");
-    let activity = column(&headers, "last_activity_at");
-    let timezone = column(&headers, "timezone");
-    let tags = column(&headers, "tags");
-    let extra: Vec<(usize, String)> = headers
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !KNOWN.iter().any(|k| h.trim().eq_ignore_ascii_case(k)))
-        .filter(|(_, h)| !h.trim().is_empty())
-        .map(|(i, h)| (i, h.trim().to_string()))
-        .collect();
+    Ok(ContactRows::new(input)?.next_chunk(usize::MAX))
+}
 
-    Ok(parse_rows(&mut reader, |record| {
-        let address = cell(record, Some(email)).ok_or("the email is empty")?;
+/// A contacts CSV read a chunk at a time: an import of millions of rows
+/// never holds more than one chunk in memory.
+#[derive(Debug)]
+pub struct ContactRows<R: Read> {
+    reader: csv::Reader<R>,
+    columns: Columns,
+}
+
+/// Where each known column is, and the attribute columns.
+#[derive(Debug)]
+struct Columns {
+    email: usize,
+    name: Option<usize>,
+    created: Option<usize>,
+    activity: Option<usize>,
+    timezone: Option<usize>,
+    tags: Option<usize>,
+    extra: Vec<(usize, String)>,
+}
+
+impl<R: Read> ContactRows<R> {
+    /// Reads the header line.
+    pub fn new(input: R) -> Result<Self, ImportError> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+        let headers = reader.headers()?.clone();
+        let columns = Columns {
+            email: column(&headers, "email").ok_or(ImportError::MissingColumn("email"))?,
+            name: column(&headers, "name"),
+            created: column(&headers, "created_at"),
+            activity: column(&headers, "last_activity_at"),
+            timezone: column(&headers, "timezone"),
+            tags: column(&headers, "tags"),
+            extra: headers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !KNOWN.iter().any(|k| h.trim().eq_ignore_ascii_case(k)))
+                .filter(|(_, h)| !h.trim().is_empty())
+                .map(|(i, h)| (i, h.trim().to_string()))
+                .collect(),
+        };
+        Ok(Self { reader, columns })
+    }
+
+    /// Up to `limit` more good rows (and the bad ones met on the way);
+    /// fewer only at the end of the file.
+    pub fn next_chunk(&mut self, limit: usize) -> Parsed<NewContact> {
+        let Self { reader, columns } = self;
+        parse_rows(reader, limit, |record| columns.contact(record))
+    }
+}
+
+impl Columns {
+    fn contact(&self, record: &csv::StringRecord) -> Result<NewContact, String> {
+        let address = cell(record, Some(self.email)).ok_or("the email is empty")?;
         let email = EmailAddress::parse(address).map_err(|e| e.to_string())?;
         let time = |index| cell(record, index).map(parse_time).transpose();
-        let created_at = time(created).map_err(|e| format!("created_at: {e}"))?;
-        let last_activity_at = time(activity).map_err(|e| format!("last_activity_at: {e}"))?;
-        let timezone = cell(record, timezone)
-            .map(|tz| {
-                tz.parse::<chrono_tz::Tz>().map_err(|_| {
-                    format!("unknown time zone `{tz}` (use an IANA name such as Europe/Berlin or America/New_York)")
-                })
+        let created_at = time(self.created).map_err(|e| format!("created_at: {e}"))?;
+        let last_activity_at = time(self.activity).map_err(|e| format!("last_activity_at: {e}"))?;
+        let timezone = cell(record, self.timezone)
+        .map(|tz| {
+            tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                format!("unknown time zone `{tz}` (use an IANA name such as Europe/Berlin or America/New_York)")
             })
-            .transpose()?;
-        let tags = cell(record, tags).map(split_tags);
+        })
+        .transpose()?;
+        let tags = cell(record, self.tags).map(split_tags);
         let mut attributes = Attributes::new();
-        for (index, key) in &extra {
+        for (index, key) in &self.extra {
             if let Some(value) = cell(record, Some(*index)) {
                 attributes.insert(key.clone(), typed(value));
             }
         }
         Ok(NewContact {
             email,
-            name: cell(record, name).map(str::to_string),
+            name: cell(record, self.name).map(str::to_string),
             created_at,
             last_activity_at,
             timezone,
             tags,
             attributes,
         })
-    }))
+    }
 }
 
 /// Tags are separated by `;`, `|` or `,` (inside a quoted cell).

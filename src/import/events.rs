@@ -13,7 +13,7 @@ pub fn parse_events(input: impl Read, source: &str) -> Result<Parsed<NewEvent>, 
     let kind = column(&headers, "kind").ok_or(ImportError::MissingColumn("kind"))?;
     let at = column(&headers, "at").ok_or(ImportError::MissingColumn("at"))?;
     let detail = column(&headers, "detail");
-    Ok(parse_rows(&mut reader, |record| {
+    Ok(parse_rows(&mut reader, usize::MAX, |record| {
         let address = cell(record, Some(email)).ok_or("the email is empty")?;
         Ok(NewEvent {
             email: EmailAddress::parse(address).map_err(|e| e.to_string())?,

@@ -5,7 +5,7 @@
 mod contacts;
 mod events;
 
-pub use contacts::parse_contacts;
+pub use contacts::{ContactRows, parse_contacts};
 pub use events::parse_events;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -52,28 +52,35 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
-/// Every data row of `reader` through `row`: blank rows are skipped, an
-/// unreadable or rejected row is reported with its line, the rest kept.
+/// The data rows of `reader` through `row`, until `limit` are kept or the
+/// input ends: blank rows are skipped, an unreadable or rejected row is
+/// reported with its line, the rest kept.
 fn parse_rows<T, R: std::io::Read>(
     reader: &mut csv::Reader<R>,
+    limit: usize,
     mut row: impl FnMut(&csv::StringRecord) -> Result<T, String>,
 ) -> Parsed<T> {
     let mut parsed = Parsed {
         rows: Vec::new(),
         rejected: Vec::new(),
     };
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
+    let mut record = csv::StringRecord::new();
+    while parsed.rows.len() < limit {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 parsed.rejected.push(Rejected {
                     line,
                     reason: format!("unreadable row: {e}"),
                 });
+                if e.is_io_error() {
+                    break;
+                }
                 continue;
             }
-        };
+        }
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

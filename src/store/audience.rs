@@ -98,6 +98,16 @@ pub trait AudienceStore: Send + Sync {
         campaign: &str,
     ) -> impl Future<Output = StoreResult<Vec<EnrollmentProgress>>> + Send;
 
+    /// A page of [`Self::progress`]: at most `limit` open enrollments with an
+    /// id above `after`, in id order. The planner walks a campaign page by
+    /// page so a list of millions is never in memory at once.
+    fn progress_page(
+        &self,
+        campaign: &str,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<EnrollmentProgress>>> + Send;
+
     fn finish_enrollments(
         &self,
         finished: &[(i64, ExitReason)],

@@ -124,6 +124,7 @@ impl AudienceStore for Backend {
         sample_contacts(campaign: &str, selection: &Selection, limit: u32) -> StoreResult<Vec<Contact>>;
         exit_enrollments(campaign: &str, rule: &ExitRule, now: DateTime<Utc>, apply: bool) -> StoreResult<ExitCounts>;
         progress(campaign: &str) -> StoreResult<Vec<EnrollmentProgress>>;
+        progress_page(campaign: &str, after: i64, limit: u32) -> StoreResult<Vec<EnrollmentProgress>>;
         finish_enrollments(finished: &[(i64, ExitReason)], now: DateTime<Utc>) -> StoreResult<()>;
         enroll_on_events(campaign: &str, selection: &Selection, trigger: &EventTrigger, reentry_after: Option<DateTime<Utc>>, now: DateTime<Utc>, apply: bool) -> StoreResult<u64>;
         anniversary_candidates(selection: &Selection, days: &[String]) -> StoreResult<Vec<Anniversary>>;

@@ -619,7 +619,85 @@ async fn contacts_enter_on_events_anniversaries_and_by_id(store: Backend) {
     );
 }
 
+async fn enrollments_are_read_page_by_page_each_once_in_order(store: Backend) {
+    queued(&store, 25).await;
+    let all: Vec<i64> = store
+        .progress("c")
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.enrollment_id)
+        .collect();
+    let mut paged = Vec::new();
+    let mut sizes = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.progress_page("c", after, 7).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.enrollment_id;
+        sizes.push(page.len());
+        paged.extend(page.iter().map(|p| p.enrollment_id));
+    }
+    assert_eq!(sizes, [7, 7, 7, 4]);
+    assert_eq!(paged, all, "every open enrollment once, in id order");
+    assert!(paged.windows(2).all(|w| w[0] < w[1]));
+}
+
+async fn marks_and_records_of_many_senders_at_once_each_land_on_their_own_row(store: Backend) {
+    queued(&store, 40).await;
+    store.heartbeat(&worker("w"), now()).await.unwrap();
+    let claim = store.claim(&claim_request("w", 40)).await.unwrap();
+    assert_eq!(claim.sends.len(), 40);
+    let mut tasks = Vec::new();
+    for (i, send) in claim.sends.iter().enumerate() {
+        let store = store.clone();
+        let id = send.id;
+        tasks.push(tokio::spawn(async move {
+            // Every fifth caller is not the owner: its mark must be refused
+            // without spoiling the writes committed alongside it.
+            let who = if i % 5 == 0 { "intruder" } else { "w" };
+            let marked = store
+                .mark_sending(id, who, &format!("<{id}@x>"), now())
+                .await
+                .unwrap();
+            if marked == MarkResult::Go {
+                store
+                    .record(
+                        id,
+                        &SendOutcome::Sent {
+                            message_id: format!("<{id}@x>"),
+                            subject: format!("subject {id}"),
+                            response: "250 ok".into(),
+                            content: Default::default(),
+                        },
+                        now(),
+                    )
+                    .await
+                    .unwrap();
+            }
+            (id, who, marked)
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let rows = store.outbox_rows(&OutboxFilter::default()).await.unwrap();
+    for (id, who, marked) in results {
+        let row = rows.iter().find(|r| r.id == id).unwrap();
+        if who == "w" {
+            assert_eq!(marked, MarkResult::Go);
+            assert_eq!(row.state, SendState::Sent, "row {id}");
+        } else {
+            assert_eq!(marked, MarkResult::Lost);
+            assert_eq!(row.state, SendState::Claimed, "row {id} untouched");
+        }
+    }
+}
+
 stories!(
+    enrollments_are_read_page_by_page_each_once_in_order,
+    marks_and_records_of_many_senders_at_once_each_land_on_their_own_row,
     contacts_enter_on_events_anniversaries_and_by_id,
     queueing_the_same_step_twice_creates_nothing_twice,
     concurrent_claims_never_hand_out_the_same_row,

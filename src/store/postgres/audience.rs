@@ -164,6 +164,15 @@ impl AudienceStore for PostgresStore {
     }
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
+        self.progress_page(campaign, 0, u32::MAX).await
+    }
+
+    async fn progress_page(
+        &self,
+        campaign: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EnrollmentProgress>> {
         let rows = sqlx::query(
             "SELECT e.id, e.contact_id, e.entered_at, s.step, s.state, s.sent_at, s.hold_reason, s.next_at, c.timezone
              FROM enrollments e
@@ -171,10 +180,12 @@ impl AudienceStore for PostgresStore {
              LEFT JOIN LATERAL (
                  SELECT s2.step, s2.state, s2.sent_at, s2.hold_reason, s2.next_at FROM sends s2
                  WHERE s2.enrollment_id = e.id ORDER BY s2.step DESC LIMIT 1) s ON TRUE
-             WHERE e.campaign = $1 AND e.exited_at IS NULL AND e.grp = 'treatment'
-             ORDER BY e.id",
+             WHERE e.campaign = $1 AND e.exited_at IS NULL AND e.grp = 'treatment' AND e.id > $2
+             ORDER BY e.id LIMIT $3",
         )
         .bind(campaign)
+        .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .ctx("loading enrollments")?;

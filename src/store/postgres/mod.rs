@@ -30,6 +30,11 @@ mod variation;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Sessions with `synchronous_commit = off`, for shared rate slots only:
+    /// a slot lost in a server crash costs nothing, and not waiting for the
+    /// WAL flush keeps the one hot row every send updates from serialising
+    /// senders behind a disk sync each.
+    rates: PgPool,
 }
 
 fn migrator() -> Migrator {
@@ -273,6 +278,7 @@ impl PostgresStore {
     /// Closes every connection; later calls fail (used to test health checks).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.rates.close().await;
     }
 
     /// Connects and applies migrations (several daemons starting at once
@@ -290,11 +296,16 @@ impl PostgresStore {
             .max_connections(16)
             .min_connections(0)
             .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
         migrator().run(&pool).await?;
-        Ok(Self { pool })
+        let rates = PgPoolOptions::new()
+            .max_connections(4)
+            .min_connections(0)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+        Ok(Self { pool, rates })
     }
 
     pub(super) async fn contact_id(

@@ -340,7 +340,7 @@ impl StateStore for PostgresStore {
         )
         .bind(key)
         .bind(interval.as_secs_f64())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.rates)
         .await
         .ctx("reserving a shared rate slot")?;
         Ok(Some(std::time::Duration::from_secs_f64(wait.max(0.0))))

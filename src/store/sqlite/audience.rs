@@ -157,16 +157,27 @@ impl AudienceStore for SqliteStore {
     }
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
+        self.progress_page(campaign, 0, u32::MAX).await
+    }
+
+    async fn progress_page(
+        &self,
+        campaign: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EnrollmentProgress>> {
         let rows = sqlx::query(
             "SELECT e.id, e.contact_id, e.entered_at, s.step, s.state, s.sent_at, s.hold_reason, s.next_at, c.timezone
              FROM enrollments e
              JOIN contacts c ON c.id = e.contact_id
              LEFT JOIN sends s ON s.id = (
                  SELECT s2.id FROM sends s2 WHERE s2.enrollment_id = e.id ORDER BY s2.step DESC LIMIT 1)
-             WHERE e.campaign = ? AND e.exited_at IS NULL AND e.grp = 'treatment'
-             ORDER BY e.id",
+             WHERE e.campaign = ? AND e.exited_at IS NULL AND e.grp = 'treatment' AND e.id > ?
+             ORDER BY e.id LIMIT ?",
         )
         .bind(campaign)
+        .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .ctx("loading enrollments")?;

@@ -16,6 +16,7 @@ mod audience;
 mod audit;
 mod console;
 mod contacts;
+mod group;
 mod inbound;
 mod outbox;
 mod privacy;
@@ -31,6 +32,8 @@ pub struct SqliteStore {
     /// concurrent writers sleep in its busy handler (milliseconds each),
     /// which dominated sending throughput.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Marks and records waiting to be committed together ([`group`]).
+    pending: std::sync::Arc<group::Pending>,
 }
 
 fn migrator() -> Migrator {
@@ -89,6 +92,11 @@ fn migrator() -> Migrator {
                 9,
                 "privacy",
                 include_str!("../../../migrations/sqlite/0009_privacy.sql"),
+            ),
+            migration(
+                10,
+                "planner pages",
+                include_str!("../../../migrations/sqlite/0010_planner_pages.sql"),
             ),
             migration(
                 11,
@@ -313,6 +321,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             write_lock: Default::default(),
+            pending: Default::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 //! goes on the wire, results, recovery from dead senders, the relay's
 //! breaker, and what `tend outbox` lists and settles.
 
+use super::group;
 use super::*;
 
 /// Rows that may be claimed now.
@@ -72,6 +73,9 @@ async fn insert_failure(
 
 impl OutboxStore for SqliteStore {
     async fn create_sends(&self, sends: &[NewSend], now: DateTime<Utc>) -> StoreResult<u64> {
+        if sends.is_empty() {
+            return Ok(0);
+        }
         let mut created = 0;
         let _write = self.write_lock.lock().await;
         let mut tx = self
@@ -79,24 +83,30 @@ impl OutboxStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .ctx("queueing sends")?;
-        for send in sends {
-            created += sqlx::query(
-                "INSERT INTO sends (enrollment_id, contact_id, campaign, step, template, state, due_at, next_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
-                 ON CONFLICT (enrollment_id, step) DO NOTHING",
-            )
-            .bind(send.enrollment_id)
-            .bind(send.contact_id)
-            .bind(&send.campaign)
-            .bind(send.step as i64)
-            .bind(&send.template)
-            .bind(ts(send.due_at))
-            .bind(ts(send.due_at))
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .ctx("queueing a send")?
-            .rows_affected();
+        // Many rows per statement (SQLite allows 32,766 bound values; eight
+        // per row): one statement per row dominated large ticks.
+        for chunk in sends.chunks(1000) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO sends (enrollment_id, contact_id, campaign, step, template, state, due_at, next_at, created_at) ",
+            );
+            qb.push_values(chunk, |mut row, send| {
+                row.push_bind(send.enrollment_id)
+                    .push_bind(send.contact_id)
+                    .push_bind(&send.campaign)
+                    .push_bind(send.step as i64)
+                    .push_bind(&send.template)
+                    .push("'queued'")
+                    .push_bind(ts(send.due_at))
+                    .push_bind(ts(send.due_at))
+                    .push_bind(ts(now));
+            });
+            qb.push(" ON CONFLICT (enrollment_id, step) DO NOTHING");
+            created += qb
+                .build()
+                .execute(&mut *tx)
+                .await
+                .ctx("queueing sends")?
+                .rows_affected();
         }
         tx.commit().await.ctx("committing queued sends")?;
         Ok(created)
@@ -315,79 +325,21 @@ impl OutboxStore for SqliteStore {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<MarkResult> {
-        let now = ts(now);
-        let ctx = "marking a send as on the wire";
-        let _write = self.write_lock.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.ctx(ctx)?;
-        let row = sqlx::query(
-            "SELECT s.state, s.claimed_by,
-                    EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (c.email, c.domain)) AS suppressed,
-                    e.exited_at IS NOT NULL AS ended, e.exit_reason
-             FROM sends s JOIN contacts c ON c.id = s.contact_id JOIN enrollments e ON e.id = s.enrollment_id
-             WHERE s.id = ?",
-        )
-        .bind(send_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx(ctx)?;
-        let Some(row) = row else {
-            return Ok(MarkResult::Lost);
-        };
-        let state: String = row.try_get("state").ctx(ctx)?;
-        let owner: Option<String> = row.try_get("claimed_by").ctx(ctx)?;
-        if state != "claimed" || owner.as_deref() != Some(worker) {
-            return Ok(MarkResult::Lost);
+        match self
+            .write_grouped(group::Op::Mark {
+                send_id,
+                worker: worker.to_string(),
+                message_id: message_id.to_string(),
+                now: ts(now),
+            })
+            .await?
+        {
+            group::Done::Marked(result) => Ok(result),
+            group::Done::Recorded => Err(StoreError::Corrupt {
+                context: "marking a send as on the wire",
+                detail: "the grouped write answered with a record".into(),
+            }),
         }
-        let result = if row.try_get::<bool, _>("suppressed").ctx(ctx)? {
-            sqlx::query(
-                "UPDATE sends SET state = 'suppressed', finished_at = ?, claimed_by = NULL, lease_until = NULL,
-                        last_error = 'recipient is suppressed' WHERE id = ?",
-            )
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed'
-                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
-            )
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            MarkResult::Suppressed
-        } else if row.try_get::<bool, _>("ended").ctx(ctx)? {
-            let reason: Option<String> = row.try_get("exit_reason").ctx(ctx)?;
-            sqlx::query(
-                "UPDATE sends SET state = 'cancelled', finished_at = ?, claimed_by = NULL, lease_until = NULL,
-                        last_error = ? WHERE id = ?",
-            )
-            .bind(now)
-            .bind(format!(
-                "passage ended before sending: {}",
-                reason.as_deref().unwrap_or("ended")
-            ))
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            MarkResult::Cancelled
-        } else {
-            sqlx::query(
-                "UPDATE sends SET state = 'sending', message_id = ?, wire_at = ?, hold_reason = NULL WHERE id = ?",
-            )
-            .bind(message_id)
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            MarkResult::Go
-        };
-        tx.commit().await.ctx(ctx)?;
-        Ok(result)
     }
 
     async fn record(
@@ -396,111 +348,13 @@ impl OutboxStore for SqliteStore {
         outcome: &SendOutcome,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let now = ts(now);
-        let _write = self.write_lock.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .ctx("recording a send")?;
-        // `in_doubt` is accepted too: a late answer settles the doubt.
-        const MINE: &str = "id = ? AND state IN ('claimed', 'sending', 'in_doubt')";
-        let sql = match outcome {
-            SendOutcome::Sent { .. } => {
-                "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
-                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL, hold_reason = NULL,
-                    variants = ?, opener = ?, body_text = ?,
-                    sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)"
-                    .to_string()
-            }
-            SendOutcome::Retry { .. } => {
-                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
-                    claimed_by = NULL, hold_reason = NULL"
-                    .to_string()
-            }
-            SendOutcome::Parked { .. } => {
-                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
-                    claimed_by = NULL, hold_reason = NULL, attempts = max(attempts - 1, 0),
-                    refusals = refusals + 1"
-                    .to_string()
-            }
-            SendOutcome::Failed { .. } | SendOutcome::Bounced { .. } => {
-                "UPDATE sends SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
-                    .to_string()
-            }
-            SendOutcome::Cancelled { .. } => {
-                "UPDATE sends SET state = 'cancelled', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
-                    .to_string()
-            }
-            SendOutcome::Held { .. } => format!(
-                "UPDATE sends SET {UNCLAIM}, next_at = ?, hold_reason = ?,
-                    held_seconds = held_seconds + max(? - ?, 0)"
-            ),
-            SendOutcome::Released => format!("UPDATE sends SET {UNCLAIM}"),
-        };
-        let sql = format!("{sql} WHERE {MINE}");
-        let mut query = sqlx::query(&sql);
-        query = match outcome {
-            SendOutcome::Sent {
-                message_id,
-                subject,
-                response,
-                content,
-            } => query
-                .bind(message_id)
-                .bind(subject)
-                .bind(response)
-                .bind(now)
-                .bind(now)
-                .bind(serde_json::to_string(&content.choices).unwrap_or_else(|_| "[]".into()))
-                .bind(&content.opener)
-                .bind(&content.text),
-            SendOutcome::Retry { next_at, error, .. }
-            | SendOutcome::Parked { next_at, error, .. } => query.bind(ts(*next_at)).bind(error),
-            SendOutcome::Failed { error, .. } | SendOutcome::Bounced { error, .. } => {
-                query.bind(error).bind(now)
-            }
-            SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
-            SendOutcome::Held { until, reason } => query
-                .bind(ts(*until))
-                .bind(reason.as_str())
-                .bind(ts(*until))
-                .bind(now),
-            SendOutcome::Released => query,
-        };
-        query
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx("recording a send")?;
-        let failure = match outcome {
-            SendOutcome::Retry { failure, .. }
-            | SendOutcome::Failed { failure, .. }
-            | SendOutcome::Bounced { failure, .. } => failure.as_ref(),
-            SendOutcome::Parked { failure, .. } => Some(failure),
-            _ => None,
-        };
-        if let Some(failure) = failure {
-            insert_failure(&mut tx, send_id, failure, now).await?;
-        }
-        if let SendOutcome::Bounced { suppress, .. } = outcome {
-            Self::insert_suppression(&mut tx, suppress, from_ts(now)).await?;
-        }
-        if matches!(
-            outcome,
-            SendOutcome::Bounced { .. } | SendOutcome::Failed { .. }
-        ) {
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = ?, exit_reason = 'send_failed'
-                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
-            )
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx("ending a failed enrollment")?;
-        }
-        tx.commit().await.ctx("committing a send result")
+        self.write_grouped(group::Op::Record {
+            send_id,
+            outcome: outcome.clone(),
+            now: ts(now),
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn heartbeat(&self, worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()> {
@@ -768,5 +622,195 @@ impl OutboxStore for SqliteStore {
             .await
             .ctx("finding the first send")?;
         Ok(first.map(from_ts))
+    }
+}
+
+impl SqliteStore {
+    /// Marks a claimed row `sending` (or settles it) inside the caller's
+    /// transaction; see [`OutboxStore::mark_sending`].
+    pub(super) async fn mark_in(
+        tx: &mut sqlx::SqliteConnection,
+        send_id: i64,
+        worker: &str,
+        message_id: &str,
+        now: i64,
+    ) -> StoreResult<MarkResult> {
+        let ctx = "marking a send as on the wire";
+        let row = sqlx::query(
+            "SELECT s.state, s.claimed_by,
+                    EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (c.email, c.domain)) AS suppressed,
+                    e.exited_at IS NOT NULL AS ended, e.exit_reason
+             FROM sends s JOIN contacts c ON c.id = s.contact_id JOIN enrollments e ON e.id = s.enrollment_id
+             WHERE s.id = ?",
+        )
+        .bind(send_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx(ctx)?;
+        let Some(row) = row else {
+            return Ok(MarkResult::Lost);
+        };
+        let state: String = row.try_get("state").ctx(ctx)?;
+        let owner: Option<String> = row.try_get("claimed_by").ctx(ctx)?;
+        if state != "claimed" || owner.as_deref() != Some(worker) {
+            return Ok(MarkResult::Lost);
+        }
+        let result = if row.try_get::<bool, _>("suppressed").ctx(ctx)? {
+            sqlx::query(
+                "UPDATE sends SET state = 'suppressed', finished_at = ?, claimed_by = NULL, lease_until = NULL,
+                        last_error = 'recipient is suppressed' WHERE id = ?",
+            )
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed'
+                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
+            )
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            MarkResult::Suppressed
+        } else if row.try_get::<bool, _>("ended").ctx(ctx)? {
+            let reason: Option<String> = row.try_get("exit_reason").ctx(ctx)?;
+            sqlx::query(
+                "UPDATE sends SET state = 'cancelled', finished_at = ?, claimed_by = NULL, lease_until = NULL,
+                        last_error = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(format!(
+                "passage ended before sending: {}",
+                reason.as_deref().unwrap_or("ended")
+            ))
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            MarkResult::Cancelled
+        } else {
+            sqlx::query(
+                "UPDATE sends SET state = 'sending', message_id = ?, wire_at = ?, hold_reason = NULL WHERE id = ?",
+            )
+            .bind(message_id)
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx(ctx)?;
+            MarkResult::Go
+        };
+        Ok(result)
+    }
+
+    /// Records a send's outcome inside the caller's transaction; see
+    /// [`OutboxStore::record`].
+    pub(super) async fn record_in(
+        tx: &mut sqlx::SqliteConnection,
+        send_id: i64,
+        outcome: &SendOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        // `in_doubt` is accepted too: a late answer settles the doubt.
+        const MINE: &str = "id = ? AND state IN ('claimed', 'sending', 'in_doubt')";
+        let sql = match outcome {
+            SendOutcome::Sent { .. } => {
+                "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
+                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL, hold_reason = NULL,
+                    variants = ?, opener = ?, body_text = ?,
+                    sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)"
+                    .to_string()
+            }
+            SendOutcome::Retry { .. } => {
+                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
+                    claimed_by = NULL, hold_reason = NULL"
+                    .to_string()
+            }
+            SendOutcome::Parked { .. } => {
+                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
+                    claimed_by = NULL, hold_reason = NULL, attempts = max(attempts - 1, 0),
+                    refusals = refusals + 1"
+                    .to_string()
+            }
+            SendOutcome::Failed { .. } | SendOutcome::Bounced { .. } => {
+                "UPDATE sends SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
+                    .to_string()
+            }
+            SendOutcome::Cancelled { .. } => {
+                "UPDATE sends SET state = 'cancelled', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
+                    .to_string()
+            }
+            SendOutcome::Held { .. } => format!(
+                "UPDATE sends SET {UNCLAIM}, next_at = ?, hold_reason = ?,
+                    held_seconds = held_seconds + max(? - ?, 0)"
+            ),
+            SendOutcome::Released => format!("UPDATE sends SET {UNCLAIM}"),
+        };
+        let sql = format!("{sql} WHERE {MINE}");
+        let mut query = sqlx::query(&sql);
+        query = match outcome {
+            SendOutcome::Sent {
+                message_id,
+                subject,
+                response,
+                content,
+            } => query
+                .bind(message_id)
+                .bind(subject)
+                .bind(response)
+                .bind(now)
+                .bind(now)
+                .bind(serde_json::to_string(&content.choices).unwrap_or_else(|_| "[]".into()))
+                .bind(&content.opener)
+                .bind(&content.text),
+            SendOutcome::Retry { next_at, error, .. }
+            | SendOutcome::Parked { next_at, error, .. } => query.bind(ts(*next_at)).bind(error),
+            SendOutcome::Failed { error, .. } | SendOutcome::Bounced { error, .. } => {
+                query.bind(error).bind(now)
+            }
+            SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
+            SendOutcome::Held { until, reason } => query
+                .bind(ts(*until))
+                .bind(reason.as_str())
+                .bind(ts(*until))
+                .bind(now),
+            SendOutcome::Released => query,
+        };
+        query
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("recording a send")?;
+        let failure = match outcome {
+            SendOutcome::Retry { failure, .. }
+            | SendOutcome::Failed { failure, .. }
+            | SendOutcome::Bounced { failure, .. } => failure.as_ref(),
+            SendOutcome::Parked { failure, .. } => Some(failure),
+            _ => None,
+        };
+        if let Some(failure) = failure {
+            insert_failure(&mut *tx, send_id, failure, now).await?;
+        }
+        if let SendOutcome::Bounced { suppress, .. } = outcome {
+            Self::insert_suppression(&mut *tx, suppress, from_ts(now)).await?;
+        }
+        if matches!(
+            outcome,
+            SendOutcome::Bounced { .. } | SendOutcome::Failed { .. }
+        ) {
+            sqlx::query(
+                "UPDATE enrollments SET exited_at = ?, exit_reason = 'send_failed'
+                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
+            )
+            .bind(now)
+            .bind(send_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("ending a failed enrollment")?;
+        }
+        Ok(())
     }
 }
