@@ -112,10 +112,12 @@ fn crash_story(app: TestApp, backend: &str) {
             "no {stranded} row left: {states:?}"
         );
     }
-    assert_eq!(
-        in_doubt,
-        in_doubt_per_crash.iter().sum::<u64>(),
-        "{states:?}"
+    // Only rows seen on the wire at a kill can be in doubt. It may be fewer:
+    // on PostgreSQL a result whose COMMIT had left the dying process is
+    // still applied by the server after the kill (and after the look above).
+    assert!(
+        in_doubt <= in_doubt_per_crash.iter().sum::<u64>(),
+        "{states:?} vs {in_doubt_per_crash:?}"
     );
     assert_eq!(
         states.get("sent").copied().unwrap_or(0) + in_doubt,
