@@ -164,7 +164,14 @@ fn a_reload_the_daemon_made_is_in_the_audit_log_accepted_or_not() {
     daemon
         .logs
         .wait_for("reloaded campaigns and templates", Duration::from_secs(30));
-    let reloads = audit(&app, &["--action", "reload"]);
+    // The log line comes first; the entry is written right after it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let reloads = loop {
+        let reloads = audit(&app, &["--action", "reload"]);
+        if reloads.len() >= 2 || std::time::Instant::now() > deadline {
+            break reloads;
+        }
+    };
     assert!(reloads.len() >= 2, "{reloads:#?}");
     assert!(
         reloads[0]["detail"]
