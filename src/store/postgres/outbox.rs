@@ -262,6 +262,7 @@ impl OutboxStore for PostgresStore {
                     });
                 }
             }
+            let past = Self::past_sends_in(&mut tx, &contact_ids).await?;
             for (row, contact_id) in claimed.iter().zip(contact_ids) {
                 let contact = contacts
                     .get(&contact_id)
@@ -281,6 +282,9 @@ impl OutboxStore for PostgresStore {
                     due_at: row.try_get("due_at").ctx(ctx)?,
                     held_for: chrono::Duration::seconds(row.try_get("held_seconds").ctx(ctx)?),
                     recent: recent.get(&contact_id).cloned().unwrap_or_default(),
+                    // A contact's sends of one claim share its past; the
+                    // sender adds what it sends in between.
+                    past: past.get(&contact_id).cloned().unwrap_or_default(),
                     contact,
                 });
             }
