@@ -640,6 +640,27 @@ impl SqliteStore {
         now: i64,
     ) -> StoreResult<MarkResult> {
         let ctx = "marking a send as on the wire";
+        // The usual case in one statement: the row is still ours, its
+        // contact not suppressed, its passage open. Anything else is told
+        // apart below.
+        let marked = sqlx::query(
+            "UPDATE sends SET state = 'sending', message_id = ?1, wire_at = ?2, hold_reason = NULL
+             WHERE id = ?3 AND state = 'claimed' AND claimed_by = ?4
+               AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
+                               WHERE c.id = sends.contact_id)
+               AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = sends.enrollment_id AND e.exited_at IS NOT NULL)",
+        )
+        .bind(message_id)
+        .bind(now)
+        .bind(send_id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await
+        .ctx(ctx)?
+        .rows_affected();
+        if marked == 1 {
+            return Ok(MarkResult::Go);
+        }
         let row = sqlx::query(
             "SELECT s.state, s.claimed_by,
                     EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (c.email, c.domain)) AS suppressed,
