@@ -141,7 +141,6 @@ async fn reload<S: Store>(
             let campaigns = loaded.catalog.campaigns.len();
             current.send_replace(Arc::new(loaded));
             metrics::RELOADS.with_label_values(&["ok"]).inc();
-            tracing::info!(reason, campaigns, "reloaded campaigns and templates");
             ReloadStatus {
                 daemon: daemon.to_string(),
                 ok: true,
@@ -156,11 +155,6 @@ async fn reload<S: Store>(
             for error in &errors {
                 tracing::error!("{error}");
             }
-            tracing::error!(
-                reason,
-                errors = errors.len(),
-                "reload failed; still running the last good campaigns and templates"
-            );
             ReloadStatus {
                 daemon: daemon.to_string(),
                 ok: false,
@@ -193,5 +187,20 @@ async fn reload<S: Store>(
         .await
     {
         tracing::warn!(error = %redact_addresses(&e.to_string()), "cannot record the reload in the audit log");
+    }
+    // Said once the reload is on record: whoever reads the log line (an
+    // operator, a test) finds it in the audit log and reload status.
+    if status.ok {
+        tracing::info!(
+            reason,
+            campaigns = status.campaigns,
+            "reloaded campaigns and templates"
+        );
+    } else {
+        tracing::error!(
+            reason,
+            errors = status.errors.len(),
+            "reload failed; still running the last good campaigns and templates"
+        );
     }
 }

@@ -6,7 +6,7 @@ use super::reply::{self, Classified, Phase, Refusal, Verdict};
 use super::smtp::{Failure, FailureKind};
 use super::{Loaded, SendStats, Sender, backoff, compose};
 use crate::catalog::Campaign;
-use crate::domain::{HoldReason, NewSuppression, SuppressionReason, SuppressionScope};
+use crate::domain::{HoldReason, NewSuppression, PastSend, SuppressionReason, SuppressionScope};
 use crate::domain::{mask, redact_addresses as scrub};
 use crate::metrics;
 use crate::plan::{Rules, WaitReason};
@@ -15,6 +15,14 @@ use crate::store::{ClaimedSend, FailureRecord, HistoryItem, MarkResult, SendOutc
 use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+/// What one task sent its contact during a claim: later sends to the same
+/// contact count it for caps (`recent`) and variant choice (`past`).
+#[derive(Debug, Default)]
+pub(super) struct SentHere {
+    recent: Vec<HistoryItem>,
+    past: Vec<PastSend>,
+}
 
 /// How an attempt ended: an outcome to record, or already settled in the
 /// store when the row was about to go on the wire.
@@ -107,7 +115,7 @@ impl<S: Store> Sender<S> {
         &self,
         send: ClaimedSend,
         loaded: &Loaded,
-        sent_here: &mut Vec<HistoryItem>,
+        sent_here: &mut SentHere,
         probe: bool,
     ) -> SendStats {
         let s = &self.shared;
@@ -174,12 +182,23 @@ impl<S: Store> Sender<S> {
             .with_label_values(&[result, send.campaign.as_str()])
             .inc();
         match &outcome {
-            SendOutcome::Sent { .. } => {
+            SendOutcome::Sent {
+                subject, content, ..
+            } => {
                 tracing::info!(send = send.id, campaign = %send.campaign, step = send.step + 1, to, "sent");
-                sent_here.push(HistoryItem {
+                let at = s.clock.now();
+                sent_here.recent.push(HistoryItem {
                     contact_id: send.contact.id,
                     campaign: send.campaign.clone(),
-                    at: s.clock.now(),
+                    at,
+                });
+                sent_here.past.push(PastSend {
+                    send_id: send.id,
+                    campaign: send.campaign.clone(),
+                    step: send.step,
+                    subject: subject.clone(),
+                    choices: content.choices.clone(),
+                    sent_at: at,
                 });
             }
             SendOutcome::Retry { next_at, error, .. } => {
@@ -259,7 +278,7 @@ impl<S: Store> Sender<S> {
         &self,
         send: &ClaimedSend,
         loaded: &Loaded,
-        sent_here: &[HistoryItem],
+        sent_here: &SentHere,
         probe: bool,
     ) -> Attempt {
         let s = &self.shared;
@@ -269,16 +288,13 @@ impl<S: Store> Sender<S> {
             });
         };
         let rules = Rules::from_settings(&s.settings);
-        if let Some(held) = self.held(campaign, &rules, send, sent_here, s.clock.now()) {
+        if let Some(held) = self.held(campaign, &rules, send, &sent_here.recent, s.clock.now()) {
             return Attempt::Record(held);
         }
-        let history = match s.store.history(send.contact.id, Some(send.id)).await {
-            Ok(history) => history,
-            Err(e) => {
-                tracing::error!(send = send.id, error = %e, "cannot read the contact's history; the row goes back to the queue");
-                return Attempt::Record(SendOutcome::Released);
-            }
-        };
+        // What the contact received before this message: as claimed, and
+        // what this task sent them since (nobody else sends to a claimed
+        // contact), the same as `Store::history(contact, Some(send))`.
+        let history: Vec<PastSend> = send.past.iter().chain(&sent_here.past).cloned().collect();
         let composed = match compose(
             loaded,
             &s.identity,
@@ -320,7 +336,7 @@ impl<S: Store> Sender<S> {
         // Waiting for a connection or a rate limit takes time: judge again
         // for the instant it really leaves.
         let now = s.clock.now();
-        if let Some(held) = self.held(campaign, &rules, send, sent_here, now) {
+        if let Some(held) = self.held(campaign, &rules, send, &sent_here.recent, now) {
             return Attempt::Record(held);
         }
         if !probe {

@@ -36,8 +36,14 @@ use sha2::{Digest, Sha256};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+/// At most this many further claims in one round (the pipeline's refills).
+const MAX_REFILLS: u32 = 10;
+/// No refill once a round is this old.
+const MAX_ROUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A loaded catalog and its compiled templates, swapped as one.
 #[derive(Debug)]
@@ -290,28 +296,25 @@ impl<S: Store> Sender<S> {
             .chain(rules.max_per_contact)
             .map(|cap| cap.period.to_chrono())
             .max();
-        let claim = s
-            .store
-            .claim(&ClaimRequest {
-                now,
-                limit,
-                lease_until: now + s.settings.sending.lease.to_chrono(),
-                worker: s.worker.id.clone(),
-                exits: catalog
-                    .campaigns
-                    .values()
-                    .map(|c| {
-                        (
-                            c.id.clone(),
-                            crate::plan::exit_rule(c, &catalog.vocabulary, now),
-                        )
-                    })
-                    .collect(),
-                history_since: longest_cap.map(|period| now - period),
-                daily_cap,
-            })
-            .await;
-        let claim = match claim {
+        let request = |now: DateTime<Utc>| ClaimRequest {
+            now,
+            limit,
+            lease_until: now + s.settings.sending.lease.to_chrono(),
+            worker: s.worker.id.clone(),
+            exits: catalog
+                .campaigns
+                .values()
+                .map(|c| {
+                    (
+                        c.id.clone(),
+                        crate::plan::exit_rule(c, &catalog.vocabulary, now),
+                    )
+                })
+                .collect(),
+            history_since: longest_cap.map(|period| now - period),
+            daily_cap,
+        };
+        let claim = match s.store.claim(&request(now)).await {
             Ok(claim) => claim,
             Err(e) => {
                 if probing {
@@ -323,6 +326,94 @@ impl<S: Store> Sender<S> {
         if probing && claim.sends.is_empty() {
             s.breaker.cancel_probe();
         }
+        // The pipeline: while the connections work through this claim, the
+        // next one is taken as soon as few rows are left, so they never
+        // wait for the end of a batch. A round stays short (a few batches,
+        // a few seconds) so the caller's tick and shutdown come round.
+        let low_water = 2 * u64::from(s.settings.smtp.connections);
+        let started = Instant::now();
+        let mut refills = 0;
+        let mut full = !probing && claim.sends.len() as u64 == u64::from(limit);
+        let mut tasks = JoinSet::new();
+        let mut sizes = std::collections::HashMap::new();
+        let mut in_flight = 0;
+        self.spawn_claim(
+            claim,
+            loaded,
+            probing,
+            daily_cap,
+            &mut stats,
+            &mut tasks,
+            &mut sizes,
+            &mut in_flight,
+        );
+        loop {
+            if full
+                && in_flight <= low_water
+                && refills < MAX_REFILLS
+                && started.elapsed() < MAX_ROUND
+                && !s.stopping.load(Ordering::SeqCst)
+            {
+                refills += 1;
+                match s.store.claim(&request(s.clock.now())).await {
+                    Ok(claim) => {
+                        full = claim.sends.len() as u64 == u64::from(limit);
+                        self.spawn_claim(
+                            claim,
+                            loaded,
+                            probing,
+                            daily_cap,
+                            &mut stats,
+                            &mut tasks,
+                            &mut sizes,
+                            &mut in_flight,
+                        );
+                    }
+                    // The rows on their way are seen to their end; the next
+                    // round claims again.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot claim more rows in this round");
+                        full = false;
+                    }
+                }
+                continue;
+            }
+            let Some(result) = tasks.join_next_with_id().await else {
+                break;
+            };
+            match result {
+                Ok((id, one)) => {
+                    in_flight -= sizes.remove(&id).unwrap_or(0);
+                    stats.add(&one);
+                }
+                // A panicking task leaves its rows claimed or on the wire:
+                // they are taken back when this sender is gone.
+                Err(e) => {
+                    tracing::error!(error = %crate::domain::redact_addresses(&e.to_string()), "a send task failed");
+                    let size = sizes.remove(&e.id()).unwrap_or(1);
+                    in_flight = in_flight.saturating_sub(size);
+                    stats.unrecorded += size;
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Starts the tasks of one claim: one task per contact, its sends in
+    /// order, so each message's variant choice and cap see the one recorded
+    /// just before it.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_claim(
+        &self,
+        claim: crate::store::Claim,
+        loaded: &Arc<Loaded>,
+        probing: bool,
+        daily_cap: Option<DailyCap>,
+        stats: &mut SendStats,
+        tasks: &mut JoinSet<SendStats>,
+        sizes: &mut std::collections::HashMap<tokio::task::Id, u64>,
+        in_flight: &mut u64,
+    ) {
         if claim.capped {
             metrics::CAP_WAITS.with_label_values(&["warmup"]).inc();
             tracing::info!(
@@ -330,25 +421,22 @@ impl<S: Store> Sender<S> {
                 "warm-up: today's cap is reached; the rest waits for tomorrow"
             );
         }
-        stats.claimed = claim.sends.len() as u64;
-        stats.suppressed = claim.suppressed;
-        stats.cancelled = claim.cancelled;
-        // One task per contact, its sends in order: each message's variant
-        // choice and cap see the one recorded just before it.
+        stats.claimed += claim.sends.len() as u64;
+        stats.suppressed += claim.suppressed;
+        stats.cancelled += claim.cancelled;
+        *in_flight += claim.sends.len() as u64;
         let mut per_contact: std::collections::BTreeMap<i64, Vec<ClaimedSend>> =
             std::collections::BTreeMap::new();
         for send in claim.sends {
             per_contact.entry(send.contact.id).or_default().push(send);
         }
-        let mut tasks = JoinSet::new();
-        let mut sizes = std::collections::HashMap::new();
         for sends in per_contact.into_values() {
             let this = self.clone();
             let loaded = Arc::clone(loaded);
             let size = sends.len() as u64;
             let handle = tasks.spawn(async move {
                 let mut stats = SendStats::default();
-                let mut sent_here = Vec::new();
+                let mut sent_here = attempt::SentHere::default();
                 for send in sends {
                     stats.add(&this.process(send, &loaded, &mut sent_here, probing).await);
                 }
@@ -356,18 +444,6 @@ impl<S: Store> Sender<S> {
             });
             sizes.insert(handle.id(), size);
         }
-        while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(one) => stats.add(&one),
-                // A panicking task leaves its rows claimed or on the wire:
-                // they are taken back when this sender is gone.
-                Err(e) => {
-                    tracing::error!(error = %crate::domain::redact_addresses(&e.to_string()), "a send task failed");
-                    stats.unrecorded += sizes.get(&e.id()).copied().unwrap_or(1);
-                }
-            }
-        }
-        Ok(stats)
     }
 
     /// Today's warm-up cap, if the ramp is still on: judged in the claim,

@@ -2,7 +2,7 @@
 //! results and figures, in plain data.
 
 use crate::domain::{
-    Contact, Group, HoldReason, NewSuppression, SendState, SentContent, Suppression,
+    Contact, Group, HoldReason, NewSuppression, PastSend, SendState, SentContent, Suppression,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -119,6 +119,9 @@ pub struct ClaimedSend {
     /// The contact's other messages (sent, or on the wire) since
     /// `ClaimRequest::history_since`, for frequency caps.
     pub recent: Vec<HistoryItem>,
+    /// The contact's sent messages, in recording order, when it was
+    /// claimed (for variant choice): read in the claim, one query per batch.
+    pub past: Vec<PastSend>,
 }
 
 /// One SMTP answer that was not an acceptance, as classified.

@@ -480,6 +480,22 @@ async fn history_is_what_was_sent_before_in_recording_order(store: Backend) {
         2,
         "c is not sent yet: everything sent so far"
     );
+    assert!(
+        claim.sends.iter().all(|s| s.past.is_empty()),
+        "nothing was sent when they were claimed"
+    );
+    // Claimed again, c carries the same history its sender would read.
+    store
+        .record(id("c"), &SendOutcome::Released, now())
+        .await
+        .unwrap();
+    let again = store.claim(&claim_request("w", 10)).await.unwrap();
+    assert_eq!(again.sends.len(), 1);
+    assert_eq!(again.sends[0].id, id("c"));
+    assert_eq!(
+        again.sends[0].past, before_c,
+        "the claim reads the history in one go"
+    );
     let messages = store.sent_messages("a").await.unwrap();
     assert_eq!(messages.len(), 2, "all sent messages of a's contacts");
     assert_eq!(messages[0].opener, "Hello");

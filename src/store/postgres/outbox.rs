@@ -262,6 +262,7 @@ impl OutboxStore for PostgresStore {
                     });
                 }
             }
+            let past = Self::past_sends_in(&mut tx, &contact_ids).await?;
             for (row, contact_id) in claimed.iter().zip(contact_ids) {
                 let contact = contacts
                     .get(&contact_id)
@@ -281,6 +282,9 @@ impl OutboxStore for PostgresStore {
                     due_at: row.try_get("due_at").ctx(ctx)?,
                     held_for: chrono::Duration::seconds(row.try_get("held_seconds").ctx(ctx)?),
                     recent: recent.get(&contact_id).cloned().unwrap_or_default(),
+                    // A contact's sends of one claim share its past; the
+                    // sender adds what it sends in between.
+                    past: past.get(&contact_id).cloned().unwrap_or_default(),
                     contact,
                 });
             }
@@ -305,6 +309,27 @@ impl OutboxStore for PostgresStore {
     ) -> StoreResult<MarkResult> {
         let ctx = "marking a send as on the wire";
         let now = whole_second(now);
+        // The usual case in one statement (one round trip, one commit): the
+        // row is still ours, its contact not suppressed, its passage open.
+        // Anything else is told apart below, in a transaction.
+        let marked = sqlx::query(
+            "UPDATE sends s SET state = 'sending', message_id = $1, wire_at = $2, hold_reason = NULL
+             WHERE s.id = $3 AND s.state = 'claimed' AND s.claimed_by = $4
+               AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
+                               WHERE c.id = s.contact_id)
+               AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = s.enrollment_id AND e.exited_at IS NOT NULL)",
+        )
+        .bind(message_id)
+        .bind(now)
+        .bind(send_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await
+        .ctx(ctx)?
+        .rows_affected();
+        if marked == 1 {
+            return Ok(MarkResult::Go);
+        }
         let mut tx = self.pool.begin().await.ctx(ctx)?;
         let row = sqlx::query(
             "SELECT s.state, s.claimed_by,
@@ -385,7 +410,21 @@ impl OutboxStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let now = whole_second(now);
-        let mut tx = self.pool.begin().await.ctx("recording a send")?;
+        // A result that touches only its row is one statement, committed on
+        // its own (one round trip); failures and bounces write more, together.
+        let alone = matches!(
+            outcome,
+            SendOutcome::Sent { .. }
+                | SendOutcome::Cancelled { .. }
+                | SendOutcome::Held { .. }
+                | SendOutcome::Released
+                | SendOutcome::Retry { failure: None, .. }
+        );
+        let tx = if alone {
+            None
+        } else {
+            Some(self.pool.begin().await.ctx("recording a send")?)
+        };
         // `in_doubt` is accepted too: a late answer settles the doubt.
         const MINE: &str = "state IN ('claimed', 'sending', 'in_doubt')";
         let sql = match outcome {
@@ -454,6 +493,10 @@ impl OutboxStore for PostgresStore {
                 .bind(reason.as_str())
                 .bind(now),
             SendOutcome::Released => query,
+        };
+        let Some(mut tx) = tx else {
+            query.execute(&self.pool).await.ctx("recording a send")?;
+            return Ok(());
         };
         query.execute(&mut *tx).await.ctx("recording a send")?;
         let failure = match outcome {

@@ -15,7 +15,49 @@ fn choices(row: &PgRow, ctx: &'static str) -> StoreResult<Vec<Choice>> {
     }
 }
 
+/// One past send from a row of `id, contact_id, campaign, step, subject, variants, sent_at`.
+fn past_send(row: &PgRow, ctx: &'static str) -> StoreResult<PastSend> {
+    Ok(PastSend {
+        send_id: row.try_get("id").ctx(ctx)?,
+        campaign: row.try_get("campaign").ctx(ctx)?,
+        step: row.try_get::<i32, _>("step").ctx(ctx)? as u32,
+        subject: row
+            .try_get::<Option<String>, _>("subject")
+            .ctx(ctx)?
+            .unwrap_or_default(),
+        choices: choices(row, ctx)?,
+        sent_at: row.try_get("sent_at").ctx(ctx)?,
+    })
+}
+
 impl PostgresStore {
+    /// The sent messages of every contact in `contact_ids`, each contact's in
+    /// recording order: one query for a claimed batch instead of one per
+    /// message (the claim keeps the contacts to this sender until they end).
+    pub(super) async fn past_sends_in(
+        tx: &mut sqlx::PgConnection,
+        contact_ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<PastSend>>> {
+        let ctx = "reading claimed contacts' past sends";
+        let mut past: std::collections::HashMap<i64, Vec<PastSend>> = Default::default();
+        for row in sqlx::query(
+            "SELECT id, contact_id, campaign, step, subject, variants, sent_at FROM sends
+             WHERE state = 'sent' AND contact_id = ANY($1)
+             ORDER BY contact_id, coalesce(sent_seq, 0), sent_at, id",
+        )
+        .bind(contact_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx(ctx)?
+        {
+            let contact_id: i64 = row.try_get("contact_id").ctx(ctx)?;
+            past.entry(contact_id)
+                .or_default()
+                .push(past_send(&row, ctx)?);
+        }
+        Ok(past)
+    }
+
     /// The contact's sent messages in recording order; with `before_send`,
     /// only those recorded before that one (all of them while it is unsent).
     pub(super) async fn history_rows(

@@ -286,6 +286,7 @@ impl OutboxStore for SqliteStore {
                     });
                 }
             }
+            let past = Self::past_sends_in(&mut tx, &contact_ids).await?;
             for (row, contact_id) in claimed.iter().zip(contact_ids) {
                 let contact = contacts
                     .get(&contact_id)
@@ -305,6 +306,9 @@ impl OutboxStore for SqliteStore {
                     due_at: from_ts(row.try_get("due_at").ctx(ctx)?),
                     held_for: chrono::Duration::seconds(row.try_get("held_seconds").ctx(ctx)?),
                     recent: recent.get(&contact_id).cloned().unwrap_or_default(),
+                    // A contact's sends of one claim share its past; the
+                    // sender adds what it sends in between.
+                    past: past.get(&contact_id).cloned().unwrap_or_default(),
                     contact,
                 });
             }
@@ -636,6 +640,27 @@ impl SqliteStore {
         now: i64,
     ) -> StoreResult<MarkResult> {
         let ctx = "marking a send as on the wire";
+        // The usual case in one statement: the row is still ours, its
+        // contact not suppressed, its passage open. Anything else is told
+        // apart below.
+        let marked = sqlx::query(
+            "UPDATE sends SET state = 'sending', message_id = ?1, wire_at = ?2, hold_reason = NULL
+             WHERE id = ?3 AND state = 'claimed' AND claimed_by = ?4
+               AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
+                               WHERE c.id = sends.contact_id)
+               AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = sends.enrollment_id AND e.exited_at IS NOT NULL)",
+        )
+        .bind(message_id)
+        .bind(now)
+        .bind(send_id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await
+        .ctx(ctx)?
+        .rows_affected();
+        if marked == 1 {
+            return Ok(MarkResult::Go);
+        }
         let row = sqlx::query(
             "SELECT s.state, s.claimed_by,
                     EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (c.email, c.domain)) AS suppressed,
