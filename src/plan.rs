@@ -13,7 +13,8 @@ use crate::schedule::{self, Hold, Hours, Zones};
 use crate::segment::Vocabulary;
 use crate::store::prelude::*;
 use crate::store::{
-    EnrollmentProgress, ExitCounts, ExitRule, HistoryItem, NewSend, StoreError, TickRecord,
+    EnrollmentProgress, EntrantSends, ExitCounts, ExitRule, HistoryItem, NewSend, StoreError,
+    TickRecord,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -500,6 +501,41 @@ async fn history<S: Store>(
 /// Open enrollments read (and their sends queued) per page of this many.
 const PAGE: u32 = 10_000;
 
+/// The instant a tick's entrants enter, as the store keeps it (whole seconds).
+fn entry_instant(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    now.with_nanosecond(0).unwrap_or(now)
+}
+
+/// The decision for a contact entering a segment campaign at `now`, when it
+/// is the same for every entrant: no jitter (it differs per enrollment), no
+/// quiet hours (read in each recipient's zone), no frequency cap (it depends
+/// on each contact's history), and either a fixed zone or a first step that
+/// reads no local calendar (under a day, no `at`, no send window). Then the
+/// tick queues every entrant's first step in one statement and the dry run
+/// counts entrants in one query, instead of deciding them one by one (or
+/// zone by zone): the same decisions [`decide`] makes, taken once.
+fn uniform_entry(campaign: &Campaign, rules: &Rules, now: DateTime<Utc>) -> Option<Decision> {
+    let first = campaign.steps.first()?;
+    let calendar_free =
+        first.at.is_none() && first.after.as_secs() < 86_400 && campaign.send_window.is_none();
+    let uniform = first.jitter.as_secs() == 0
+        && rules.quiet_hours.is_none()
+        && rules.max_per_contact.is_none()
+        && campaign.max_per_contact.is_none()
+        && (matches!(campaign.timezone, CampaignZone::Fixed(_)) || calendar_free);
+    uniform.then(|| {
+        let entrant = EnrollmentProgress {
+            enrollment_id: 0,
+            contact_id: 0,
+            entered_at: entry_instant(now),
+            timezone: None,
+            last_send: None,
+        };
+        decide(campaign, &entrant, now, rules, &[])
+    })
+}
+
 /// One pass of the planner: exits, entries, then every due step queued.
 pub async fn tick<S: Store>(
     store: &S,
@@ -534,6 +570,16 @@ pub async fn tick<S: Store>(
             .await
             .map_err(fail)?;
         campaign_report.exiting = exiting;
+        // Entrants decided all at once (see `uniform_entry`): the pages below
+        // stop at the last enrollment that existed before this tick's.
+        let uniform = match (&campaign.entry, gate.entry.open) {
+            (crate::catalog::Entry::Segment, true) => uniform_entry(campaign, &rules, now),
+            _ => None,
+        };
+        let before = match uniform {
+            Some(_) => Some(store.last_enrollment_id().await.map_err(fail)?),
+            None => None,
+        };
         if campaign.entry != crate::catalog::Entry::Segment {
             campaign_report.entering = trigger::enter(store, catalog, campaign, &rules, now, true)
                 .await
@@ -566,17 +612,42 @@ pub async fn tick<S: Store>(
         }
         campaign_report.entry = gate.entry;
         enrolled_total += campaign_report.entering;
+        if let (Some(decision), Some(before)) = (&uniform, before) {
+            let treated = campaign_report.entering - campaign_report.holdout_entering;
+            if let Decision::Queue { step, due_at } = *decision
+                && treated > 0
+            {
+                let sends = EntrantSends {
+                    campaign: campaign.id.clone(),
+                    after_enrollment: before,
+                    entered_at: entry_instant(now),
+                    step: step as u32,
+                    template: campaign.steps[step].template.clone(),
+                    due_at,
+                };
+                report.queued += store.queue_entrants(&sends, now).await.map_err(fail)?;
+            }
+            tally(&mut campaign_report, decision, treated);
+        }
         let history = history(store, campaign, &rules, now).await.map_err(fail)?;
         // Page by page: memory stays flat however long the list is.
         let mut after = 0;
         loop {
-            let page = store
+            let mut page = store
                 .progress_page(&campaign.id, after, PAGE)
                 .await
                 .map_err(fail)?;
             let Some(last) = page.last() else { break };
             after = last.enrollment_id;
-            let full = page.len() == PAGE as usize;
+            let mut full = page.len() == PAGE as usize;
+            if let Some(before) = before {
+                // This tick's entrants were decided above.
+                let known = page.partition_point(|p| p.enrollment_id <= before);
+                if known < page.len() {
+                    page.truncate(known);
+                    full = false;
+                }
+            }
             let mut sends = Vec::new();
             let mut finished = Vec::new();
             for progress in page {
@@ -677,6 +748,12 @@ pub async fn dry_run<S: Store>(
                 (None, CampaignZone::Fixed(_)) => vec![None],
                 (None, CampaignZone::Contact) => store.contact_zones().await.map_err(fail)?,
             };
+            let uniform = uniform_entry(campaign, &rules, now);
+            // The same decision for every entrant: one count over every open zone.
+            let zones: Vec<Option<Option<String>>> = match uniform {
+                Some(_) => vec![None],
+                None => zones.into_iter().map(Some).collect(),
+            };
             let reentry = reentry_cutoff(campaign, now);
             // A pilot draws once over every open zone (a count sample is one
             // quota, not one per zone); zones then only split the outcome.
@@ -700,8 +777,12 @@ pub async fn dry_run<S: Store>(
                 };
             for zone in zones {
                 let mut selection = campaign.segment.select(&catalog.vocabulary, now);
-                if campaign.timezone == CampaignZone::Contact {
-                    selection.zones = Some(vec![zone.clone()]);
+                match &zone {
+                    None => selection.zones = gate.zones.clone(),
+                    Some(zone) if campaign.timezone == CampaignZone::Contact => {
+                        selection.zones = Some(vec![zone.clone()]);
+                    }
+                    Some(_) => {}
                 }
                 let entering = match &drawn {
                     Some(drawn) => {
@@ -731,18 +812,20 @@ pub async fn dry_run<S: Store>(
                     continue;
                 }
                 campaign_report.entering += entering;
-                let entrant = EnrollmentProgress {
-                    enrollment_id: 0,
-                    contact_id: 0,
-                    entered_at: now,
-                    timezone: zone,
-                    last_send: None,
+                let decision = match &uniform {
+                    Some(decision) => decision.clone(),
+                    None => {
+                        let entrant = EnrollmentProgress {
+                            enrollment_id: 0,
+                            contact_id: 0,
+                            entered_at: now,
+                            timezone: zone.flatten(),
+                            last_send: None,
+                        };
+                        decide(campaign, &entrant, now, &rules, &[])
+                    }
                 };
-                tally(
-                    &mut campaign_report,
-                    &decide(campaign, &entrant, now, &rules, &[]),
-                    entering,
-                );
+                tally(&mut campaign_report, &decision, entering);
             }
         }
         campaign_report.entry = gate.entry;

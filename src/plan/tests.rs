@@ -259,3 +259,84 @@ fn a_step_time_of_day_is_local() {
         delay(0, at("2026-01-06T09:00:00Z"))
     );
 }
+
+/// What the tick and the dry run take once for every entrant must be what
+/// `decide` says for each of them, whatever their zone; where it could
+/// differ (jitter, quiet hours, caps, a local calendar read per contact),
+/// there is no shortcut.
+#[test]
+fn an_entry_decision_taken_once_is_everyones_or_not_taken() {
+    // Two days before Europe's clocks change: a 3-day delay is 71 h in Berlin.
+    let now = at("2026-03-27T10:00:30.500Z");
+    let zones = [
+        None,
+        Some("Europe/Berlin"),
+        Some("America/New_York"),
+        Some("Asia/Tokyo"),
+    ];
+    let everyone = |c: &Campaign, rules: &Rules| -> Vec<Decision> {
+        zones
+            .iter()
+            .enumerate()
+            .map(|(i, zone)| {
+                let entrant = EnrollmentProgress {
+                    enrollment_id: i as i64 + 1,
+                    contact_id: i as i64 + 1,
+                    entered_at: entry_instant(now),
+                    timezone: zone.map(String::from),
+                    last_send: None,
+                };
+                decide(c, &entrant, now, rules, &[])
+            })
+            .collect()
+    };
+    let immediate = campaign(&[0, 3]);
+    let once = uniform_entry(&immediate, &rules(), now).expect("a plain first step");
+    assert_eq!(
+        once,
+        Decision::Queue {
+            step: 0,
+            due_at: at("2026-03-27T10:00:30Z")
+        }
+    );
+    assert!(everyone(&immediate, &rules()).iter().all(|d| *d == once));
+
+    let mut fixed = campaign(&[3]);
+    fixed.timezone = CampaignZone::Fixed("Europe/Berlin".parse().unwrap());
+    fixed.steps[0].at = Some(crate::schedule::parse_time_of_day("10:00").unwrap());
+    let once = uniform_entry(&fixed, &rules(), now).expect("one zone for everyone");
+    assert_eq!(once, delay(0, at("2026-03-31T08:00:00Z")));
+    assert!(everyone(&fixed, &rules()).iter().all(|d| *d == once));
+
+    // Each of these can differ between entrants: decided one by one.
+    let three_days_local = campaign(&[3]);
+    let each = everyone(&three_days_local, &rules());
+    assert!(
+        each.iter().any(|d| *d != each[0]),
+        "the delay depends on the zone here"
+    );
+    assert_eq!(uniform_entry(&three_days_local, &rules(), now), None);
+    let mut jittered = campaign(&[0]);
+    jittered.steps[0].jitter = Duration::from_days(1);
+    assert_eq!(uniform_entry(&jittered, &rules(), now), None);
+    let mut windowed = campaign(&[0]);
+    windowed.send_window = Some(SendWindow {
+        days: Weekdays::parse("mon-fri").unwrap(),
+        hours: Some(crate::schedule::Hours::parse("09:00-17:00").unwrap()),
+    });
+    assert_eq!(uniform_entry(&windowed, &rules(), now), None);
+    let quiet = Rules {
+        quiet_hours: Some(crate::schedule::Hours::parse("21:00-08:00").unwrap()),
+        ..rules()
+    };
+    assert_eq!(uniform_entry(&immediate, &quiet, now), None);
+    let capped = Rules {
+        max_per_contact: Some(Rate::parse("1/7d").unwrap()),
+        ..rules()
+    };
+    assert_eq!(uniform_entry(&immediate, &capped, now), None);
+    let mut own_cap = campaign(&[0]);
+    own_cap.max_per_contact = Some(Rate::parse("1/7d").unwrap());
+    assert_eq!(uniform_entry(&own_cap, &rules(), now), None);
+    assert_eq!(uniform_entry(&campaign(&[]), &rules(), now), None);
+}

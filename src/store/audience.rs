@@ -3,6 +3,21 @@
 
 use super::*;
 
+/// One step queued at once for every contact a tick just enrolled (see
+/// [`AudienceStore::queue_entrants`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrantSends {
+    pub campaign: String,
+    /// Only enrollments with an id above this one (read before enrolling).
+    pub after_enrollment: i64,
+    /// Only enrollments that entered at this instant (the tick's `now`).
+    pub entered_at: DateTime<Utc>,
+    /// 0-based.
+    pub step: u32,
+    pub template: String,
+    pub due_at: DateTime<Utc>,
+}
+
 pub trait AudienceStore: Send + Sync {
     /// How many contacts of the selection may enter the campaign now.
     /// `reentry_after`: `None` means a contact enters at most once; a cutoff
@@ -107,6 +122,21 @@ pub trait AudienceStore: Send + Sync {
         after: i64,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<EnrollmentProgress>>> + Send;
+
+    /// The highest enrollment id so far (0 when there is none). Ids only
+    /// grow, so what a tick enrolls afterwards lies above it.
+    fn last_enrollment_id(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// Queues `sends.step` for every open, treated (not holdout) enrollment
+    /// of the campaign above `sends.after_enrollment` that entered at
+    /// `sends.entered_at`, in one statement: the planner's set-based path
+    /// for entrants whose first step is the same for everyone. An
+    /// (enrollment, step) already queued is skipped. Returns rows created.
+    fn queue_entrants(
+        &self,
+        sends: &EntrantSends,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 
     fn finish_enrollments(
         &self,

@@ -125,6 +125,8 @@ impl AudienceStore for Backend {
         exit_enrollments(campaign: &str, rule: &ExitRule, now: DateTime<Utc>, apply: bool) -> StoreResult<ExitCounts>;
         progress(campaign: &str) -> StoreResult<Vec<EnrollmentProgress>>;
         progress_page(campaign: &str, after: i64, limit: u32) -> StoreResult<Vec<EnrollmentProgress>>;
+        last_enrollment_id() -> StoreResult<i64>;
+        queue_entrants(sends: &EntrantSends, now: DateTime<Utc>) -> StoreResult<u64>;
         finish_enrollments(finished: &[(i64, ExitReason)], now: DateTime<Utc>) -> StoreResult<()>;
         enroll_on_events(campaign: &str, selection: &Selection, trigger: &EventTrigger, reentry_after: Option<DateTime<Utc>>, now: DateTime<Utc>, apply: bool) -> StoreResult<u64>;
         anniversary_candidates(selection: &Selection, days: &[String]) -> StoreResult<Vec<Anniversary>>;

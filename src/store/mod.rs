@@ -27,7 +27,7 @@ mod sqlite;
 mod state;
 mod types;
 
-pub use audience::AudienceStore;
+pub use audience::{AudienceStore, EntrantSends};
 pub use audit::{AuditEntry, AuditFilter, AuditStore};
 pub use backend::{Backend, Kind, open};
 pub use console::{

@@ -11,7 +11,7 @@ use crate::store_reads::*;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 use tend::config::LifecycleSettings;
-use tend::domain::{EmailAddress, Stage};
+use tend::domain::{EmailAddress, Group, Stage};
 use tend::domain::{NewContact, NewSuppression, SendState, SuppressionReason};
 use tend::segment::{Segment, Vocabulary, stage_of};
 use tend::store::prelude::*;
@@ -711,7 +711,91 @@ async fn marks_and_records_of_many_senders_at_once_each_land_on_their_own_row(st
     }
 }
 
+/// The planner's set-based path: a tick's entrants (above the id read before
+/// enrolling, entered at its instant, treated) get their first step queued
+/// in one statement; older passages, a pilot's holdout and rows already
+/// queued are left alone.
+async fn entrants_first_step_is_queued_in_one_statement_for_this_ticks_treated_only(
+    store: Backend,
+) {
+    assert_eq!(store.last_enrollment_id().await.unwrap(), 0);
+    // Two older passages, one of them already queued.
+    let older = queued(&store, 2).await;
+    let before = store.last_enrollment_id().await.unwrap();
+    assert_eq!(before, older[1].enrollment_id);
+    let entering: Vec<_> = (10..16).map(|i| contact(i, 1, None)).collect();
+    store.upsert_contacts(&entering, now()).await.unwrap();
+    let ids = store.entrant_ids("c", &new_stage(), None).await.unwrap();
+    assert_eq!(ids.len(), 6);
+    let later = now() + Duration::seconds(1);
+    let groups: Vec<(i64, Group)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                *id,
+                if i % 3 == 0 {
+                    Group::Holdout
+                } else {
+                    Group::Treatment
+                },
+            )
+        })
+        .collect();
+    assert_eq!(store.enroll_contacts("c", &groups, later).await.unwrap(), 6);
+    let mut sends = tend::store::EntrantSends {
+        campaign: "c".into(),
+        after_enrollment: before,
+        entered_at: later,
+        step: 0,
+        template: "welcome/hello".into(),
+        due_at: later + Duration::minutes(5),
+    };
+    assert_eq!(store.queue_entrants(&sends, later).await.unwrap(), 4);
+    assert_eq!(
+        store.queue_entrants(&sends, later).await.unwrap(),
+        0,
+        "the (enrollment, step) key holds"
+    );
+    // Another instant or campaign matches nobody.
+    sends.entered_at = now();
+    assert_eq!(store.queue_entrants(&sends, later).await.unwrap(), 0);
+    sends.entered_at = later;
+    sends.campaign = "other".into();
+    assert_eq!(store.queue_entrants(&sends, later).await.unwrap(), 0);
+    let treated: HashSet<i64> = groups
+        .iter()
+        .filter(|(_, g)| *g == Group::Treatment)
+        .map(|(id, _)| *id)
+        .collect();
+    let progress = store.progress("c").await.unwrap();
+    assert_eq!(
+        progress.len(),
+        2 + 4,
+        "holdout passages are not the planner's"
+    );
+    for p in &progress {
+        let last = p.last_send.expect("every treated passage has its send");
+        assert_eq!(last.step, 0);
+        assert_eq!(last.state, SendState::Queued);
+        if p.enrollment_id > before {
+            assert!(treated.contains(&p.contact_id));
+            assert_eq!(p.entered_at, later);
+        }
+    }
+    assert!(store.last_enrollment_id().await.unwrap() > before);
+}
+
+fn new_stage() -> tend::segment::Selection {
+    Segment {
+        stages: vec![Stage::New.to_string()],
+        filter: None,
+    }
+    .select(&Vocabulary::default(), now())
+}
+
 stories!(
+    entrants_first_step_is_queued_in_one_statement_for_this_ticks_treated_only,
     enrollments_are_read_page_by_page_each_once_in_order,
     marks_and_records_of_many_senders_at_once_each_land_on_their_own_row,
     contacts_enter_on_events_anniversaries_and_by_id,

@@ -226,6 +226,36 @@ impl AudienceStore for PostgresStore {
             .collect()
     }
 
+    async fn last_enrollment_id(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT coalesce(max(id), 0)::bigint FROM enrollments")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("reading the last enrollment id")
+    }
+
+    async fn queue_entrants(&self, sends: &EntrantSends, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "INSERT INTO sends (enrollment_id, contact_id, campaign, step, template, state, due_at, next_at, created_at)
+             SELECT e.id, e.contact_id, e.campaign, $1, $2, 'queued', $3, $3, $4
+             FROM enrollments e
+             WHERE e.campaign = $5 AND e.exited_at IS NULL AND e.grp = 'treatment'
+               AND e.id > $6 AND e.entered_at = $7
+             ORDER BY e.id
+             ON CONFLICT (enrollment_id, step) DO NOTHING",
+        )
+        .bind(sends.step as i32)
+        .bind(&sends.template)
+        .bind(whole_second(sends.due_at))
+        .bind(whole_second(now))
+        .bind(&sends.campaign)
+        .bind(sends.after_enrollment)
+        .bind(whole_second(sends.entered_at))
+        .execute(&self.pool)
+        .await
+        .ctx("queueing entrants")?;
+        Ok(done.rows_affected())
+    }
+
     async fn finish_enrollments(
         &self,
         finished: &[(i64, ExitReason)],

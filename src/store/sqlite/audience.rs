@@ -223,6 +223,40 @@ impl AudienceStore for SqliteStore {
             .collect()
     }
 
+    async fn last_enrollment_id(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM enrollments")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("reading the last enrollment id")
+    }
+
+    async fn queue_entrants(&self, sends: &EntrantSends, now: DateTime<Utc>) -> StoreResult<u64> {
+        let _write = self.write_lock.lock().await;
+        // The WHERE before ON CONFLICT is required: without it SQLite would
+        // read ON as a join constraint.
+        let done = sqlx::query(
+            "INSERT INTO sends (enrollment_id, contact_id, campaign, step, template, state, due_at, next_at, created_at)
+             SELECT e.id, e.contact_id, e.campaign, ?, ?, 'queued', ?, ?, ?
+             FROM enrollments e
+             WHERE e.campaign = ? AND e.exited_at IS NULL AND e.grp = 'treatment'
+               AND e.id > ? AND e.entered_at = ?
+             ORDER BY e.id
+             ON CONFLICT (enrollment_id, step) DO NOTHING",
+        )
+        .bind(i64::from(sends.step))
+        .bind(&sends.template)
+        .bind(ts(sends.due_at))
+        .bind(ts(sends.due_at))
+        .bind(ts(now))
+        .bind(&sends.campaign)
+        .bind(sends.after_enrollment)
+        .bind(ts(sends.entered_at))
+        .execute(&self.pool)
+        .await
+        .ctx("queueing entrants")?;
+        Ok(done.rows_affected())
+    }
+
     async fn finish_enrollments(
         &self,
         finished: &[(i64, ExitReason)],
