@@ -140,7 +140,7 @@ impl Proxies {
 }
 
 /// An IPv4 address arriving as `::ffff:a.b.c.d` counts as itself.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(super) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,

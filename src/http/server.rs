@@ -87,7 +87,7 @@ pub async fn serve(
             refuse("total");
             continue;
         };
-        let ip = canonical(peer.ip());
+        let ip = super::guard::canonical(peer.ip());
         let Some(slot) = PerClient::take(&per_client, ip, limits.max_connections_per_client) else {
             refuse("per_client");
             continue;
@@ -120,13 +120,6 @@ fn refuse(reason: &'static str) {
     crate::metrics::HTTP_REFUSED_CONNECTIONS
         .with_label_values(&[reason])
         .inc();
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
 }
 
 async fn connection(

@@ -415,6 +415,22 @@ pub struct StepFigures {
     pub human_clickers: u64,
 }
 
+impl StepFigures {
+    /// The figures of `step` in `steps`, added when no message of it was sent yet.
+    pub fn entry(steps: &mut Vec<StepFigures>, step: u32) -> &mut StepFigures {
+        match steps.iter().position(|s| s.step == step) {
+            Some(i) => &mut steps[i],
+            None => {
+                steps.push(StepFigures {
+                    step,
+                    ..StepFigures::default()
+                });
+                steps.last_mut().expect("just pushed")
+            }
+        }
+    }
+}
+
 /// Everything a pilot report reads: figures per group, and per step.
 pub type PilotFigures = (Vec<(Group, GroupFigures)>, Vec<StepFigures>);
 

@@ -301,7 +301,7 @@ impl PostgresStore {
         .ctx(ctx)?;
         for row in &rows {
             let step = row.try_get::<i32, _>("step").ctx(ctx)? as u32;
-            let figures = step_entry(&mut steps, step);
+            let figures = StepFigures::entry(&mut steps, step);
             figures.failed = count(row, "failed", ctx)?;
             figures.bounced = count(row, "bounced", ctx)?;
             figures.complaints = count(row, "complaints", ctx)?;
@@ -321,25 +321,11 @@ impl PostgresStore {
         .ctx(ctx)?;
         for row in &clicks {
             let step = row.try_get::<i32, _>("step").ctx(ctx)? as u32;
-            let figures = step_entry(&mut steps, step);
+            let figures = StepFigures::entry(&mut steps, step);
             figures.clicks = count(row, "clicks", ctx)?;
             figures.human_clickers = count(row, "human", ctx)?;
         }
         steps.sort_by_key(|s| s.step);
         Ok(steps)
-    }
-}
-
-/// The figures of `step`, added when no message of it was sent yet.
-fn step_entry(steps: &mut Vec<StepFigures>, step: u32) -> &mut StepFigures {
-    match steps.iter().position(|s| s.step == step) {
-        Some(i) => &mut steps[i],
-        None => {
-            steps.push(StepFigures {
-                step,
-                ..StepFigures::default()
-            });
-            steps.last_mut().expect("just pushed")
-        }
     }
 }

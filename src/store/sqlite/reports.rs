@@ -291,7 +291,7 @@ impl SqliteStore {
         .ctx(ctx)?;
         for row in &rows {
             let step = row.try_get::<i64, _>("step").ctx(ctx)? as u32;
-            let figures = step_entry(&mut steps, step);
+            let figures = StepFigures::entry(&mut steps, step);
             figures.failed = row.try_get::<i64, _>("failed").ctx(ctx)? as u64;
             figures.bounced = row.try_get::<i64, _>("bounced").ctx(ctx)? as u64;
             figures.complaints = row.try_get::<i64, _>("complaints").ctx(ctx)? as u64;
@@ -311,25 +311,11 @@ impl SqliteStore {
         .ctx(ctx)?;
         for row in &clicks {
             let step = row.try_get::<i64, _>("step").ctx(ctx)? as u32;
-            let figures = step_entry(&mut steps, step);
+            let figures = StepFigures::entry(&mut steps, step);
             figures.clicks = row.try_get::<i64, _>("clicks").ctx(ctx)? as u64;
             figures.human_clickers = row.try_get::<i64, _>("human").ctx(ctx)? as u64;
         }
         steps.sort_by_key(|s| s.step);
         Ok(steps)
-    }
-}
-
-/// The figures of `step`, added when no message of it was sent yet.
-fn step_entry(steps: &mut Vec<StepFigures>, step: u32) -> &mut StepFigures {
-    match steps.iter().position(|s| s.step == step) {
-        Some(i) => &mut steps[i],
-        None => {
-            steps.push(StepFigures {
-                step,
-                ..StepFigures::default()
-            });
-            steps.last_mut().expect("just pushed")
-        }
     }
 }
