@@ -161,7 +161,9 @@ pub async fn run<S: Store>(
         tasks_stopped.clone(),
     ));
     let daemon_id = crate::send::worker::current(clock.now()).id;
+    let reload_triggers = reload::Triggers::listen(settings);
     let reload_task = tokio::spawn(reload::run(
+        reload_triggers,
         settings.clone(),
         config_path.to_path_buf(),
         store.clone(),

@@ -52,8 +52,61 @@ pub fn load(
 /// Quiet time after a file event before reloading: editors write in bursts.
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
+/// What asks for a reload: SIGHUP and changes under the catalog folders.
+/// Built before the daemon says it runs, so a signal or an edit made right
+/// after that line is never lost (an unhandled SIGHUP would end the process).
+#[derive(Debug)]
+pub struct Triggers {
+    triggers: mpsc::UnboundedReceiver<&'static str>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl Triggers {
+    pub fn listen(settings: &Settings) -> Self {
+        let (trigger, triggers) = mpsc::unbounded_channel::<&'static str>();
+        let file_trigger = trigger.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| !e.kind.is_access()) {
+                let _ = file_trigger.send("file change");
+            }
+        });
+        let watcher = match watcher {
+            Ok(mut watcher) => {
+                for dir in [&settings.paths.campaigns, &settings.paths.templates] {
+                    if let Err(e) = watcher.watch(dir, RecursiveMode::Recursive) {
+                        tracing::warn!(error = %redact_addresses(&e.to_string()), dir = %dir.display(), "cannot watch for changes; SIGHUP still reloads");
+                    }
+                }
+                Some(watcher)
+            }
+            Err(e) => {
+                tracing::warn!(error = %redact_addresses(&e.to_string()), "file watching unavailable; SIGHUP still reloads");
+                None
+            }
+        };
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        if trigger.send("SIGHUP").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP"),
+        }
+        Self {
+            triggers,
+            _watcher: watcher,
+        }
+    }
+}
+
 /// Reloads on triggers until `stop` flips to true.
+#[allow(clippy::too_many_arguments)]
 pub async fn run<S: Store>(
+    mut listening: Triggers,
     settings: Settings,
     config_path: PathBuf,
     store: S,
@@ -62,40 +115,7 @@ pub async fn run<S: Store>(
     mut stop: watch::Receiver<bool>,
     daemon: String,
 ) {
-    let (trigger, mut triggers) = mpsc::unbounded_channel::<&'static str>();
-    let file_trigger = trigger.clone();
-    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            let _ = file_trigger.send("file change");
-        }
-    });
-    let _watcher = match watcher {
-        Ok(mut watcher) => {
-            for dir in [&settings.paths.campaigns, &settings.paths.templates] {
-                if let Err(e) = watcher.watch(dir, RecursiveMode::Recursive) {
-                    tracing::warn!(error = %redact_addresses(&e.to_string()), dir = %dir.display(), "cannot watch for changes; SIGHUP still reloads");
-                }
-            }
-            Some(watcher)
-        }
-        Err(e) => {
-            tracing::warn!(error = %redact_addresses(&e.to_string()), "file watching unavailable; SIGHUP still reloads");
-            None
-        }
-    };
-    let hangup = trigger.clone();
-    tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::warn!("cannot listen for SIGHUP");
-            return;
-        };
-        while hup.recv().await.is_some() {
-            if hangup.send("SIGHUP").is_err() {
-                return;
-            }
-        }
-    });
+    let triggers = &mut listening.triggers;
     loop {
         let reason = tokio::select! {
             reason = triggers.recv() => match reason { Some(r) => r, None => return },
