@@ -65,6 +65,12 @@ pub enum StoreError {
         context: &'static str,
         source: sqlx::Error,
     },
+    /// From the SQLite connection that writes what senders wait on.
+    #[error("database error while {context}: {source}")]
+    Direct {
+        context: &'static str,
+        source: rusqlite::Error,
+    },
     #[error(
         "database URL `{url}` is not supported: use sqlite://PATH (embedded) or postgres://USER@HOST/DB (shared by several daemons)"
     )]

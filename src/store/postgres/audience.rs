@@ -158,7 +158,7 @@ impl AudienceStore for PostgresStore {
         apply: bool,
     ) -> StoreResult<ExitCounts> {
         let mut tx = self.pool.begin().await.ctx("applying exit rules")?;
-        let counts = apply_exits(&mut tx, campaign, rule, whole_second(now), apply, false).await?;
+        let counts = apply_exits(&mut tx, campaign, rule, whole_second(now), apply, None).await?;
         tx.commit().await.ctx("committing exits")?;
         Ok(counts)
     }

@@ -22,6 +22,7 @@ mod contacts;
 mod inbound;
 mod outbox;
 mod privacy;
+mod rate_blocks;
 mod reports;
 mod segments;
 mod state;
@@ -35,6 +36,8 @@ pub struct PostgresStore {
     /// WAL flush keeps the one hot row every send updates from serialising
     /// senders behind a disk sync each.
     rates: PgPool,
+    /// Slots reserved on the server in blocks and handed out here.
+    slots: std::sync::Arc<rate_blocks::Blocks>,
 }
 
 fn migrator() -> Migrator {
@@ -163,14 +166,15 @@ pub(super) fn parse_state(text: &str, context: &'static str) -> StoreResult<Send
 
 /// Open passages of a campaign that an exit rule ends: an `UPDATE` when
 /// applying, a `count(*)` when only planning. The caller appends the rule.
-/// With `due_only` (at claim time) only passages with a due row are judged,
-/// and rows another daemon is working on are skipped, never waited for.
+/// With `batch` (at claim time) only the passages of the rows being claimed
+/// are judged, and rows another daemon is working on are skipped, never
+/// waited for.
 fn exit_query<'a>(
     campaign: &str,
     reason: &'static str,
     now: DateTime<Utc>,
     apply: bool,
-    due_only: bool,
+    batch: Option<&[i64]>,
 ) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new("");
     if apply {
@@ -184,11 +188,9 @@ fn exit_query<'a>(
     }
     qb.push_bind(campaign.to_string());
     qb.push(" AND exited_at IS NULL");
-    if due_only {
-        qb.push(
-            " AND id IN (SELECT enrollment_id FROM sends WHERE state IN ('queued', 'retry') AND next_at <= ",
-        );
-        qb.push_bind(now);
+    if let Some(batch) = batch {
+        qb.push(" AND id = ANY(");
+        qb.push_bind(batch.to_vec());
         qb.push(")");
     }
     qb
@@ -225,18 +227,18 @@ async fn run_exit(
 }
 
 /// Ends (or, with `apply` false, counts) open passages of `campaign` by its
-/// exit rules; with `due_only`, only passages that have a due row.
+/// exit rules; with `batch`, only those enrollments (the claim's).
 pub(super) async fn apply_exits(
     tx: &mut sqlx::PgConnection,
     campaign: &str,
     rule: &ExitRule,
     now: DateTime<Utc>,
     apply: bool,
-    due_only: bool,
+    batch: Option<&[i64]>,
 ) -> StoreResult<ExitCounts> {
     let mut counts = ExitCounts::default();
     if !rule.event_kinds.is_empty() {
-        let mut qb = exit_query(campaign, "event", now, apply, due_only);
+        let mut qb = exit_query(campaign, "event", now, apply, batch);
         // A link scanner's click is nobody's activity: it never ends a passage.
         qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND ev.automated IS NULL AND (FALSE");
         for kind in &rule.event_kinds {
@@ -255,7 +257,7 @@ pub(super) async fn apply_exits(
         (&rule.matching, true, "exit_when"),
     ] {
         let Some(selection) = selection else { continue };
-        let mut qb = exit_query(campaign, reason, now, apply, due_only);
+        let mut qb = exit_query(campaign, reason, now, apply, batch);
         qb.push(if inside {
             " AND contact_id IN"
         } else {
@@ -305,7 +307,11 @@ impl PostgresStore {
             .min_connections(0)
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_lazy_with(options.options([("synchronous_commit", "off")]));
-        Ok(Self { pool, rates })
+        Ok(Self {
+            pool,
+            rates,
+            slots: Default::default(),
+        })
     }
 
     pub(super) async fn contact_id(

@@ -124,65 +124,6 @@ impl OutboxStore for PostgresStore {
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Claim> {
         let now = whole_second(request.now);
         let mut tx = self.pool.begin().await.ctx("claiming sends")?;
-        // An unsubscribe between plan and send must win: check at claim time.
-        let suppressed: Vec<i64> = sqlx::query_scalar(&format!(
-            "UPDATE sends SET state = 'suppressed', finished_at = $1, lease_until = NULL,
-                    hold_reason = NULL, last_error = 'recipient is suppressed'
-             WHERE id IN (
-                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
-                 WHERE sd.{DUE} $1
-                   AND EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))
-                 FOR UPDATE OF sd SKIP LOCKED)
-             RETURNING enrollment_id"
-        ))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("suppressing due sends")?;
-        if !suppressed.is_empty() {
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = $1, exit_reason = 'suppressed'
-                 WHERE id = ANY($2) AND exited_at IS NULL",
-            )
-            .bind(now)
-            .bind(&suppressed)
-            .execute(&mut *tx)
-            .await
-            .ctx("ending suppressed enrollments")?;
-        }
-        // Exit rules are judged again for the passages about to get a message:
-        // a purchase or reply since the tick ends the passage before it does.
-        for (campaign, rule) in &request.exits {
-            apply_exits(&mut tx, campaign, rule, now, true, true).await?;
-        }
-        let cancelled = sqlx::query(&format!(
-            "UPDATE sends SET state = 'cancelled', finished_at = $1, lease_until = NULL, hold_reason = NULL,
-                    last_error = 'passage ended before sending: ' ||
-                        coalesce((SELECT exit_reason FROM enrollments e WHERE e.id = sends.enrollment_id), 'ended')
-             WHERE id IN (
-                 SELECT sd.id FROM sends sd JOIN enrollments e ON e.id = sd.enrollment_id
-                 WHERE sd.{DUE} $1 AND e.exited_at IS NOT NULL
-                 FOR UPDATE OF sd SKIP LOCKED)"
-        ))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .ctx("cancelling sends of ended enrollments")?
-        .rows_affected();
-        // Rows for paused (deferring) domains wait until the pause ends, and
-        // say so; the wait does not eat their retry budget.
-        sqlx::query(&format!(
-            "UPDATE sends SET next_at = h.paused_until,
-                    held_seconds = held_seconds + extract(epoch FROM (h.paused_until - $1))::bigint,
-                    hold_reason = 'domain_paused'
-             FROM contacts c JOIN domain_health h ON h.domain = c.domain
-             WHERE c.id = sends.contact_id AND h.paused_until > $1
-               AND sends.id IN (SELECT sd.id FROM sends sd WHERE sd.{DUE} $1 FOR UPDATE SKIP LOCKED)"
-        ))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .ctx("holding sends of paused domains")?;
         let mut limit = i64::from(request.limit);
         let mut capped = false;
         if let Some(cap) = request.daily_cap {
@@ -203,26 +144,110 @@ impl OutboxStore for PostgresStore {
             capped = left == 0;
             limit = limit.min(left);
         }
-        // A contact is worked on by one sender at a time, so caps and variant
-        // history see every message that already went to them.
-        let claimed = sqlx::query(&format!(
-            "UPDATE sends SET state = 'claimed', claimed_by = $1, lease_until = $2, attempts = attempts + 1
-             WHERE id IN (
-                 SELECT sd.id FROM sends sd
-                 WHERE sd.{DUE} $3
+        // The rows next in line, locked for this claim (others' are skipped),
+        // are the batch; everything judged at claim time is judged for the
+        // batch only, so a claim costs the same whether ten or a million rows
+        // are due. A batch the judgement empties entirely (all suppressed,
+        // ended or paused: no longer due) makes way for the next one.
+        let mut suppressed: Vec<i64> = Vec::new();
+        let mut cancelled = 0;
+        let claimed = loop {
+            // A contact is worked on by one sender at a time, so caps and
+            // variant history see every message that already went to them.
+            let batch: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT sd.id, sd.enrollment_id FROM sends sd
+                 WHERE sd.{DUE} $1
                    AND NOT EXISTS (SELECT 1 FROM sends o WHERE o.contact_id = sd.contact_id
                                    AND o.state IN ('claimed', 'sending'))
-                 ORDER BY sd.next_at, sd.id LIMIT $4
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING {CLAIMED}"
-        ))
-        .bind(&request.worker)
-        .bind(whole_second(request.lease_until))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("claiming due sends")?;
+                 ORDER BY sd.next_at, sd.id LIMIT $2
+                 FOR UPDATE SKIP LOCKED"
+            ))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("choosing the sends to claim")?;
+            if batch.is_empty() {
+                break Vec::new();
+            }
+            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            let enrollments: Vec<i64> = batch.iter().map(|(_, e)| *e).collect();
+            // An unsubscribe between plan and send must win: check at claim time.
+            let newly: Vec<i64> = sqlx::query_scalar(
+                "UPDATE sends SET state = 'suppressed', finished_at = $1, lease_until = NULL,
+                        hold_reason = NULL, last_error = 'recipient is suppressed'
+                 FROM contacts c
+                 WHERE sends.id = ANY($2) AND c.id = sends.contact_id
+                   AND EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))
+                 RETURNING sends.enrollment_id",
+            )
+            .bind(now)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("suppressing due sends")?;
+            if !newly.is_empty() {
+                sqlx::query(
+                    "UPDATE enrollments SET exited_at = $1, exit_reason = 'suppressed'
+                     WHERE id = ANY($2) AND exited_at IS NULL",
+                )
+                .bind(now)
+                .bind(&newly)
+                .execute(&mut *tx)
+                .await
+                .ctx("ending suppressed enrollments")?;
+            }
+            suppressed.extend(newly);
+            // Exit rules are judged again for the passages about to get a
+            // message: a purchase or reply since the tick ends the passage
+            // before it does.
+            for (campaign, rule) in &request.exits {
+                apply_exits(&mut tx, campaign, rule, now, true, Some(&enrollments)).await?;
+            }
+            cancelled += sqlx::query(&format!(
+                "UPDATE sends SET state = 'cancelled', finished_at = $1, lease_until = NULL, hold_reason = NULL,
+                        last_error = 'passage ended before sending: ' || coalesce(e.exit_reason, 'ended')
+                 FROM enrollments e
+                 WHERE sends.id = ANY($2) AND sends.{DUE} $1
+                   AND e.id = sends.enrollment_id AND e.exited_at IS NOT NULL"
+            ))
+            .bind(now)
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .ctx("cancelling sends of ended enrollments")?
+            .rows_affected();
+            // Rows for paused (deferring) domains wait until the pause ends,
+            // and say so; the wait does not eat their retry budget.
+            sqlx::query(&format!(
+                "UPDATE sends SET next_at = h.paused_until,
+                        held_seconds = held_seconds + extract(epoch FROM (h.paused_until - $1))::bigint,
+                        hold_reason = 'domain_paused'
+                 FROM contacts c JOIN domain_health h ON h.domain = c.domain
+                 WHERE sends.id = ANY($2) AND sends.{DUE} $1
+                   AND c.id = sends.contact_id AND h.paused_until > $1"
+            ))
+            .bind(now)
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .ctx("holding sends of paused domains")?;
+            let claimed = sqlx::query(&format!(
+                "UPDATE sends SET state = 'claimed', claimed_by = $1, lease_until = $2, attempts = attempts + 1
+                 WHERE id = ANY($4) AND {DUE} $3
+                 RETURNING {CLAIMED}"
+            ))
+            .bind(&request.worker)
+            .bind(whole_second(request.lease_until))
+            .bind(now)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("claiming due sends")?;
+            if !claimed.is_empty() {
+                break claimed;
+            }
+        };
         let mut sends = Vec::with_capacity(claimed.len());
         if !claimed.is_empty() {
             let ctx = "reading a claimed send";

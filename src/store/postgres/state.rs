@@ -330,8 +330,14 @@ impl StateStore for PostgresStore {
         key: &str,
         interval: std::time::Duration,
     ) -> StoreResult<Option<std::time::Duration>> {
-        // The next free slot moves one interval on; the caller waits until
-        // the slot it got. The server's clock decides for everyone.
+        let mut blocks = self.slots.lock().await;
+        let now = std::time::Instant::now();
+        if let Some(wait) = rate_blocks::take(&mut blocks, key, interval, now) {
+            return Ok(Some(wait));
+        }
+        // The next free slot moves a block of intervals on; the caller waits
+        // until the block's first slot. The server's clock decides for everyone.
+        let size = rate_blocks::size(interval);
         let wait: f64 = sqlx::query_scalar(
             "INSERT INTO rate_limits (key, tat) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
              ON CONFLICT (key) DO UPDATE
@@ -339,11 +345,13 @@ impl StateStore for PostgresStore {
              RETURNING extract(epoch FROM (tat - make_interval(secs => $2) - clock_timestamp()))::float8",
         )
         .bind(key)
-        .bind(interval.as_secs_f64())
+        .bind(interval.as_secs_f64() * size as f64)
         .fetch_one(&self.rates)
         .await
         .ctx("reserving a shared rate slot")?;
-        Ok(Some(std::time::Duration::from_secs_f64(wait.max(0.0))))
+        let wait = std::time::Duration::from_secs_f64(wait.max(0.0));
+        rate_blocks::keep(&mut blocks, key, wait, interval, size, now);
+        Ok(Some(wait))
     }
 
     async fn planner_lock(&self) -> StoreResult<Option<PlannerLock>> {

@@ -32,8 +32,8 @@ pub struct SqliteStore {
     /// concurrent writers sleep in its busy handler (milliseconds each),
     /// which dominated sending throughput.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// Marks and records waiting to be committed together ([`group`]).
-    pending: std::sync::Arc<group::Pending>,
+    /// Marks and records, committed in groups on a thread of their own ([`group`]).
+    writer: std::sync::Arc<group::Writer>,
 }
 
 fn migrator() -> Migrator {
@@ -192,7 +192,7 @@ fn exit_query<'a>(
     reason: &'static str,
     now: DateTime<Utc>,
     apply: bool,
-    due_only: bool,
+    claim_batch: bool,
 ) -> QueryBuilder<'a, Sqlite> {
     let mut qb = QueryBuilder::new("");
     if apply {
@@ -206,30 +206,27 @@ fn exit_query<'a>(
     }
     qb.push_bind(campaign.to_string());
     qb.push(" AND exited_at IS NULL");
-    if due_only {
+    if claim_batch {
         // At claim time only the passages about to get a message are judged.
-        qb.push(
-            " AND id IN (SELECT enrollment_id FROM sends WHERE state IN ('queued', 'retry') AND next_at <= ",
-        );
-        qb.push_bind(ts(now));
-        qb.push(")");
+        qb.push(" AND id IN (SELECT enrollment_id FROM temp.claim_batch)");
     }
     qb
 }
 
 /// Ends (or, with `apply` false, counts) open passages of `campaign` by its
-/// exit rules; with `due_only`, only passages that have a due row.
+/// exit rules; with `claim_batch`, only the passages of the batch being
+/// claimed (`temp.claim_batch`, see the outbox's claim).
 pub(super) async fn apply_exits(
     tx: &mut sqlx::SqliteConnection,
     campaign: &str,
     rule: &ExitRule,
     now: DateTime<Utc>,
     apply: bool,
-    due_only: bool,
+    claim_batch: bool,
 ) -> StoreResult<ExitCounts> {
     let mut counts = ExitCounts::default();
     if !rule.event_kinds.is_empty() {
-        let mut qb = exit_query(campaign, "event", now, apply, due_only);
+        let mut qb = exit_query(campaign, "event", now, apply, claim_batch);
         // A link scanner's click is nobody's activity: it never ends a passage.
         qb.push(" AND EXISTS (SELECT 1 FROM events ev WHERE ev.contact_id = enrollments.contact_id AND ev.at > enrollments.entered_at AND ev.automated IS NULL AND (0");
         for kind in &rule.event_kinds {
@@ -248,7 +245,7 @@ pub(super) async fn apply_exits(
         (&rule.matching, true, "exit_when"),
     ] {
         let Some(selection) = selection else { continue };
-        let mut qb = exit_query(campaign, reason, now, apply, due_only);
+        let mut qb = exit_query(campaign, reason, now, apply, claim_batch);
         qb.push(if inside {
             " AND contact_id IN"
         } else {
@@ -311,17 +308,21 @@ impl SqliteStore {
             // Replaced and deleted rows are zeroed inside their page when
             // that costs no extra I/O, so personal data does not linger in
             // free space after an update (`tend contacts erase` goes further).
-            .pragma("secure_delete", "FAST");
+            .pragma("secure_delete", "FAST")
+            // The claim's batch table lives in memory, never in a temp file.
+            .pragma("temp_store", "MEMORY");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
         migrator().run(&pool).await?;
+        let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let writer = group::Writer::start(options.get_filename(), write_lock.clone())?;
         Ok(Self {
             pool,
-            write_lock: Default::default(),
-            pending: Default::default(),
+            write_lock,
+            writer: std::sync::Arc::new(writer),
         })
     }
 

@@ -49,28 +49,6 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &OutboxFilter) {
     }
 }
 
-async fn insert_failure(
-    tx: &mut sqlx::SqliteConnection,
-    send_id: i64,
-    failure: &FailureRecord,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO smtp_failures (send_id, contact_id, at, phase, verdict, reason, reply)
-         SELECT id, contact_id, ?2, ?3, ?4, ?5, ?6 FROM sends WHERE id = ?1",
-    )
-    .bind(send_id)
-    .bind(now)
-    .bind(&failure.phase)
-    .bind(&failure.verdict)
-    .bind(&failure.reason)
-    .bind(&failure.reply)
-    .execute(tx)
-    .await
-    .ctx("recording an SMTP failure")?;
-    Ok(())
-}
-
 impl OutboxStore for SqliteStore {
     async fn create_sends(&self, sends: &[NewSend], now: DateTime<Utc>) -> StoreResult<u64> {
         if sends.is_empty() {
@@ -143,64 +121,6 @@ impl OutboxStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .ctx("claiming sends")?;
-        // An unsubscribe between plan and send must win: check at claim time.
-        let suppressed: Vec<i64> = sqlx::query_scalar(&format!(
-            "UPDATE sends SET state = 'suppressed', finished_at = ?1, lease_until = NULL,
-                    hold_reason = NULL, last_error = 'recipient is suppressed'
-             WHERE id IN (
-                 SELECT sd.id FROM sends sd JOIN contacts c ON c.id = sd.contact_id
-                 WHERE sd.{DUE} ?1
-                   AND EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain)))
-             RETURNING enrollment_id"
-        ))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("suppressing due sends")?;
-        for enrollment in &suppressed {
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed' WHERE id = ? AND exited_at IS NULL",
-            )
-            .bind(now)
-            .bind(enrollment)
-            .execute(&mut *tx)
-            .await
-            .ctx("ending a suppressed enrollment")?;
-        }
-        // Exit rules are judged again for the passages about to get a message:
-        // a purchase or reply since the tick ends the passage before it does.
-        for (campaign, rule) in &request.exits {
-            apply_exits(&mut tx, campaign, rule, request.now, true, true).await?;
-        }
-        let cancelled = sqlx::query(&format!(
-            "UPDATE sends SET state = 'cancelled', finished_at = ?1, lease_until = NULL, hold_reason = NULL,
-                    last_error = 'passage ended before sending: ' ||
-                        coalesce((SELECT exit_reason FROM enrollments e WHERE e.id = sends.enrollment_id), 'ended')
-             WHERE {DUE} ?1
-               AND enrollment_id IN (SELECT id FROM enrollments WHERE exited_at IS NOT NULL)"
-        ))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .ctx("cancelling sends of ended enrollments")?
-        .rows_affected();
-        // Rows for paused (deferring) domains wait until the pause ends, and
-        // say so; the wait does not eat their retry budget.
-        sqlx::query(&format!(
-            "UPDATE sends SET
-                 next_at = (SELECT h.paused_until FROM domain_health h JOIN contacts c ON c.domain = h.domain
-                            WHERE c.id = sends.contact_id),
-                 held_seconds = held_seconds + (SELECT h.paused_until FROM domain_health h JOIN contacts c ON c.domain = h.domain
-                            WHERE c.id = sends.contact_id) - ?1,
-                 hold_reason = 'domain_paused'
-             WHERE {DUE} ?1
-               AND contact_id IN (SELECT c.id FROM contacts c JOIN domain_health h ON h.domain = c.domain
-                                  WHERE h.paused_until > ?1)"
-        ))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .ctx("holding sends of paused domains")?;
         let mut limit = request.limit as i64;
         let mut capped = false;
         if let Some(cap) = request.daily_cap {
@@ -216,25 +136,119 @@ impl OutboxStore for SqliteStore {
             capped = left == 0;
             limit = limit.min(left);
         }
-        // A contact is worked on by one sender at a time, so caps and variant
-        // history see every message that already went to them.
-        let claimed = sqlx::query(&format!(
-            "UPDATE sends SET state = 'claimed', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
-             WHERE id IN (
-                 SELECT sd.id FROM sends sd
-                 WHERE sd.{DUE} ?3
+        // The rows next in line are the batch; everything judged at claim
+        // time is judged for the batch only, so a claim costs the same
+        // whether ten or a million rows are due. A batch that the judgement
+        // empties entirely (all suppressed, ended or paused: no longer due)
+        // makes way for the next one.
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS claim_batch (
+                 id INTEGER PRIMARY KEY, enrollment_id INTEGER NOT NULL, contact_id INTEGER NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .ctx("claiming sends")?;
+        let mut suppressed: Vec<i64> = Vec::new();
+        let mut cancelled = 0;
+        let claimed = loop {
+            sqlx::query("DELETE FROM temp.claim_batch")
+                .execute(&mut *tx)
+                .await
+                .ctx("claiming sends")?;
+            // A contact is worked on by one sender at a time, so caps and
+            // variant history see every message that already went to them.
+            let candidates = sqlx::query(&format!(
+                "INSERT INTO temp.claim_batch (id, enrollment_id, contact_id)
+                 SELECT sd.id, sd.enrollment_id, sd.contact_id FROM sends sd
+                 WHERE sd.{DUE} ?1
                    AND NOT EXISTS (SELECT 1 FROM sends o WHERE o.contact_id = sd.contact_id
                                    AND o.state IN ('claimed', 'sending'))
-                 ORDER BY sd.next_at, sd.id LIMIT ?4)
-             RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at, held_seconds"
-        ))
-        .bind(&request.worker)
-        .bind(ts(request.lease_until))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("claiming due sends")?;
+                 ORDER BY sd.next_at, sd.id LIMIT ?2"
+            ))
+            .bind(now)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await
+            .ctx("choosing the sends to claim")?
+            .rows_affected();
+            if candidates == 0 {
+                break Vec::new();
+            }
+            // An unsubscribe between plan and send must win: check at claim time.
+            let newly: Vec<i64> = sqlx::query_scalar(&format!(
+                "UPDATE sends SET state = 'suppressed', finished_at = ?1, lease_until = NULL,
+                        hold_reason = NULL, last_error = 'recipient is suppressed'
+                 WHERE {DUE} ?1 AND id IN (
+                     SELECT b.id FROM temp.claim_batch b JOIN contacts c ON c.id = b.contact_id
+                     WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain)))
+                 RETURNING enrollment_id"
+            ))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("suppressing due sends")?;
+            for enrollment in &newly {
+                sqlx::query(
+                    "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed' WHERE id = ? AND exited_at IS NULL",
+                )
+                .bind(now)
+                .bind(enrollment)
+                .execute(&mut *tx)
+                .await
+                .ctx("ending a suppressed enrollment")?;
+            }
+            suppressed.extend(newly);
+            // Exit rules are judged again for the passages about to get a
+            // message: a purchase or reply since the tick ends the passage
+            // before it does.
+            for (campaign, rule) in &request.exits {
+                apply_exits(&mut tx, campaign, rule, request.now, true, true).await?;
+            }
+            cancelled += sqlx::query(&format!(
+                "UPDATE sends SET state = 'cancelled', finished_at = ?1, lease_until = NULL, hold_reason = NULL,
+                        last_error = 'passage ended before sending: ' ||
+                            coalesce((SELECT exit_reason FROM enrollments e WHERE e.id = sends.enrollment_id), 'ended')
+                 WHERE {DUE} ?1 AND id IN (
+                     SELECT b.id FROM temp.claim_batch b JOIN enrollments e ON e.id = b.enrollment_id
+                     WHERE e.exited_at IS NOT NULL)"
+            ))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .ctx("cancelling sends of ended enrollments")?
+            .rows_affected();
+            // Rows for paused (deferring) domains wait until the pause ends,
+            // and say so; the wait does not eat their retry budget.
+            sqlx::query(&format!(
+                "UPDATE sends SET
+                     next_at = (SELECT h.paused_until FROM domain_health h JOIN contacts c ON c.domain = h.domain
+                                WHERE c.id = sends.contact_id),
+                     held_seconds = held_seconds + (SELECT h.paused_until FROM domain_health h JOIN contacts c ON c.domain = h.domain
+                                WHERE c.id = sends.contact_id) - ?1,
+                     hold_reason = 'domain_paused'
+                 WHERE {DUE} ?1 AND id IN (
+                     SELECT b.id FROM temp.claim_batch b JOIN contacts c ON c.id = b.contact_id
+                     JOIN domain_health h ON h.domain = c.domain WHERE h.paused_until > ?1)"
+            ))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .ctx("holding sends of paused domains")?;
+            let claimed = sqlx::query(&format!(
+                "UPDATE sends SET state = 'claimed', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
+                 WHERE {DUE} ?3 AND id IN (SELECT id FROM temp.claim_batch)
+                 RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at, held_seconds"
+            ))
+            .bind(&request.worker)
+            .bind(ts(request.lease_until))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("claiming due sends")?;
+            if !claimed.is_empty() {
+                break claimed;
+            }
+        };
         let mut sends = Vec::with_capacity(claimed.len());
         if !claimed.is_empty() {
             let ctx = "reading a claimed send";
@@ -330,7 +344,8 @@ impl OutboxStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<MarkResult> {
         match self
-            .write_grouped(group::Op::Mark {
+            .writer
+            .write(group::Op::Mark {
                 send_id,
                 worker: worker.to_string(),
                 message_id: message_id.to_string(),
@@ -352,13 +367,14 @@ impl OutboxStore for SqliteStore {
         outcome: &SendOutcome,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        self.write_grouped(group::Op::Record {
-            send_id,
-            outcome: outcome.clone(),
-            now: ts(now),
-        })
-        .await
-        .map(|_| ())
+        self.writer
+            .write(group::Op::Record {
+                send_id,
+                outcome: outcome.clone(),
+                now: ts(now),
+            })
+            .await
+            .map(|_| ())
     }
 
     async fn heartbeat(&self, worker: &WorkerInfo, now: DateTime<Utc>) -> StoreResult<()> {
@@ -626,216 +642,5 @@ impl OutboxStore for SqliteStore {
             .await
             .ctx("finding the first send")?;
         Ok(first.map(from_ts))
-    }
-}
-
-impl SqliteStore {
-    /// Marks a claimed row `sending` (or settles it) inside the caller's
-    /// transaction; see [`OutboxStore::mark_sending`].
-    pub(super) async fn mark_in(
-        tx: &mut sqlx::SqliteConnection,
-        send_id: i64,
-        worker: &str,
-        message_id: &str,
-        now: i64,
-    ) -> StoreResult<MarkResult> {
-        let ctx = "marking a send as on the wire";
-        // The usual case in one statement: the row is still ours, its
-        // contact not suppressed, its passage open. Anything else is told
-        // apart below.
-        let marked = sqlx::query(
-            "UPDATE sends SET state = 'sending', message_id = ?1, wire_at = ?2, hold_reason = NULL
-             WHERE id = ?3 AND state = 'claimed' AND claimed_by = ?4
-               AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
-                               WHERE c.id = sends.contact_id)
-               AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = sends.enrollment_id AND e.exited_at IS NOT NULL)",
-        )
-        .bind(message_id)
-        .bind(now)
-        .bind(send_id)
-        .bind(worker)
-        .execute(&mut *tx)
-        .await
-        .ctx(ctx)?
-        .rows_affected();
-        if marked == 1 {
-            return Ok(MarkResult::Go);
-        }
-        let row = sqlx::query(
-            "SELECT s.state, s.claimed_by,
-                    EXISTS (SELECT 1 FROM suppressions p WHERE p.value IN (c.email, c.domain)) AS suppressed,
-                    e.exited_at IS NOT NULL AS ended, e.exit_reason
-             FROM sends s JOIN contacts c ON c.id = s.contact_id JOIN enrollments e ON e.id = s.enrollment_id
-             WHERE s.id = ?",
-        )
-        .bind(send_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx(ctx)?;
-        let Some(row) = row else {
-            return Ok(MarkResult::Lost);
-        };
-        let state: String = row.try_get("state").ctx(ctx)?;
-        let owner: Option<String> = row.try_get("claimed_by").ctx(ctx)?;
-        if state != "claimed" || owner.as_deref() != Some(worker) {
-            return Ok(MarkResult::Lost);
-        }
-        let result = if row.try_get::<bool, _>("suppressed").ctx(ctx)? {
-            sqlx::query(
-                "UPDATE sends SET state = 'suppressed', finished_at = ?, claimed_by = NULL, lease_until = NULL,
-                        last_error = 'recipient is suppressed' WHERE id = ?",
-            )
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = ?, exit_reason = 'suppressed'
-                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
-            )
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            MarkResult::Suppressed
-        } else if row.try_get::<bool, _>("ended").ctx(ctx)? {
-            let reason: Option<String> = row.try_get("exit_reason").ctx(ctx)?;
-            sqlx::query(
-                "UPDATE sends SET state = 'cancelled', finished_at = ?, claimed_by = NULL, lease_until = NULL,
-                        last_error = ? WHERE id = ?",
-            )
-            .bind(now)
-            .bind(format!(
-                "passage ended before sending: {}",
-                reason.as_deref().unwrap_or("ended")
-            ))
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            MarkResult::Cancelled
-        } else {
-            sqlx::query(
-                "UPDATE sends SET state = 'sending', message_id = ?, wire_at = ?, hold_reason = NULL WHERE id = ?",
-            )
-            .bind(message_id)
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx(ctx)?;
-            MarkResult::Go
-        };
-        Ok(result)
-    }
-
-    /// Records a send's outcome inside the caller's transaction; see
-    /// [`OutboxStore::record`].
-    pub(super) async fn record_in(
-        tx: &mut sqlx::SqliteConnection,
-        send_id: i64,
-        outcome: &SendOutcome,
-        now: i64,
-    ) -> StoreResult<()> {
-        // `in_doubt` is accepted too: a late answer settles the doubt.
-        const MINE: &str = "id = ? AND state IN ('claimed', 'sending', 'in_doubt')";
-        let sql = match outcome {
-            SendOutcome::Sent { .. } => {
-                "UPDATE sends SET state = 'sent', message_id = ?, subject = ?, smtp_response = ?,
-                    sent_at = ?, finished_at = ?, lease_until = NULL, last_error = NULL, hold_reason = NULL,
-                    variants = ?, opener = ?, body_text = ?,
-                    sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)"
-                    .to_string()
-            }
-            SendOutcome::Retry { .. } => {
-                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
-                    claimed_by = NULL, hold_reason = NULL"
-                    .to_string()
-            }
-            SendOutcome::Parked { .. } => {
-                "UPDATE sends SET state = 'retry', next_at = ?, last_error = ?, lease_until = NULL,
-                    claimed_by = NULL, hold_reason = NULL, attempts = max(attempts - 1, 0),
-                    refusals = refusals + 1"
-                    .to_string()
-            }
-            SendOutcome::Failed { .. } | SendOutcome::Bounced { .. } => {
-                "UPDATE sends SET state = 'failed', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
-                    .to_string()
-            }
-            SendOutcome::Cancelled { .. } => {
-                "UPDATE sends SET state = 'cancelled', last_error = ?, finished_at = ?, lease_until = NULL, hold_reason = NULL"
-                    .to_string()
-            }
-            SendOutcome::Held { .. } => format!(
-                "UPDATE sends SET {UNCLAIM}, next_at = ?, hold_reason = ?,
-                    held_seconds = held_seconds + max(? - ?, 0)"
-            ),
-            SendOutcome::Released => format!("UPDATE sends SET {UNCLAIM}"),
-        };
-        let sql = format!("{sql} WHERE {MINE}");
-        let mut query = sqlx::query(&sql);
-        query = match outcome {
-            SendOutcome::Sent {
-                message_id,
-                subject,
-                response,
-                content,
-            } => query
-                .bind(message_id)
-                .bind(subject)
-                .bind(response)
-                .bind(now)
-                .bind(now)
-                .bind(serde_json::to_string(&content.choices).unwrap_or_else(|_| "[]".into()))
-                .bind(&content.opener)
-                .bind(&content.text),
-            SendOutcome::Retry { next_at, error, .. }
-            | SendOutcome::Parked { next_at, error, .. } => query.bind(ts(*next_at)).bind(error),
-            SendOutcome::Failed { error, .. } | SendOutcome::Bounced { error, .. } => {
-                query.bind(error).bind(now)
-            }
-            SendOutcome::Cancelled { reason } => query.bind(reason).bind(now),
-            SendOutcome::Held { until, reason } => query
-                .bind(ts(*until))
-                .bind(reason.as_str())
-                .bind(ts(*until))
-                .bind(now),
-            SendOutcome::Released => query,
-        };
-        query
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx("recording a send")?;
-        let failure = match outcome {
-            SendOutcome::Retry { failure, .. }
-            | SendOutcome::Failed { failure, .. }
-            | SendOutcome::Bounced { failure, .. } => failure.as_ref(),
-            SendOutcome::Parked { failure, .. } => Some(failure),
-            _ => None,
-        };
-        if let Some(failure) = failure {
-            insert_failure(&mut *tx, send_id, failure, now).await?;
-        }
-        if let SendOutcome::Bounced { suppress, .. } = outcome {
-            Self::insert_suppression(&mut *tx, suppress, from_ts(now)).await?;
-        }
-        if matches!(
-            outcome,
-            SendOutcome::Bounced { .. } | SendOutcome::Failed { .. }
-        ) {
-            sqlx::query(
-                "UPDATE enrollments SET exited_at = ?, exit_reason = 'send_failed'
-                 WHERE exited_at IS NULL AND id = (SELECT enrollment_id FROM sends WHERE id = ?)",
-            )
-            .bind(now)
-            .bind(send_id)
-            .execute(&mut *tx)
-            .await
-            .ctx("ending a failed enrollment")?;
-        }
-        Ok(())
     }
 }
