@@ -166,11 +166,12 @@ fn write_single(out: &mut Vec<u8>, kind: Kind, text: &str) {
     };
     out.extend_from_slice(part_head(kind, encoding).as_bytes());
     out.extend_from_slice(b"\r\n");
-    let crlf = crlf_line_endings(text);
     match encoding {
-        0 => out.extend_from_slice(crlf.as_bytes()),
-        1 => quoted_printable(crlf.as_bytes(), out),
+        0 => out.extend_from_slice(crlf_line_endings(text).as_bytes()),
+        // Reads a bare LF as the CRLF it would have become.
+        1 => quoted_printable(text.as_bytes(), out),
         _ => {
+            let crlf = crlf_line_endings(text);
             let mut encoded =
                 String::with_capacity(email_encoding::body::base64::encoded_len(crlf.len()));
             // Writing into a String cannot fail.
@@ -184,8 +185,11 @@ fn write_single(out: &mut Vec<u8>, kind: Kind, text: &str) {
 /// The longest encoded line, not counting CRLF (RFC 2045).
 const QP_LIMIT: usize = 76;
 
-/// `quoted_printable::encode` (text mode, what lettre calls), written
-/// straight into `out` and copying runs of plain bytes at once: the crate
+/// `quoted_printable::encode` (text mode, what lettre calls) of the text
+/// with CRLF line ends, written straight into `out` and copying runs of
+/// plain bytes at once. A bare LF counts as CRLF, so the conversion needs no
+/// copy of its own (CR-LF is a line end in the crate; a CR before an
+/// inserted one would have been too). The crate
 /// pushes byte by byte into a fresh `String`, which was the biggest cost of
 /// a message's MIME assembly. The same steps in the same order, so the same
 /// bytes: soft breaks, the backed-up break when a line is full, trailing
@@ -202,14 +206,14 @@ fn quoted_printable(input: &[u8], out: &mut Vec<u8>) {
     while i < input.len() {
         let byte = input[i];
         i += 1;
+        if byte == b'\n' {
+            qp_trailing_space(out, start, &mut on_line, &mut backup);
+            out.extend_from_slice(b"\r\n");
+            on_line = 0;
+            was_cr = false;
+            continue;
+        }
         if was_cr {
-            if byte == b'\n' {
-                qp_trailing_space(out, start, &mut on_line, &mut backup);
-                out.extend_from_slice(b"\r\n");
-                on_line = 0;
-                was_cr = false;
-                continue;
-            }
             qp_append(out, b"=0D", &mut on_line, &mut backup);
         }
         if byte == b'\r' {
@@ -454,7 +458,12 @@ mod tests {
             }
             let mut ours = b"prefix \t".to_vec();
             quoted_printable(&input, &mut ours);
-            let theirs = [b"prefix \t".as_slice(), &::quoted_printable::encode(&input)].concat();
+            // The crate gets what lettre gives it: the text with CRLF line ends.
+            let Ok(text) = std::str::from_utf8(&input) else {
+                continue;
+            };
+            let crlf = crlf_line_endings(text);
+            let theirs = [b"prefix \t".as_slice(), &::quoted_printable::encode(&crlf)].concat();
             assert_eq!(
                 String::from_utf8_lossy(&ours),
                 String::from_utf8_lossy(&theirs),
