@@ -5,9 +5,10 @@
 
 use crate::catalog::Locale;
 use crate::domain::Attributes;
-use crate::variation::{Choice, PastSend, Slot, choose};
+use crate::variation::{Choice, PastSend, choose_among};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -82,26 +83,20 @@ pub fn read<R>(f: impl FnOnce(&mut Current) -> tera::Result<R>) -> tera::Result<
 /// `{% if %}` branches. The same slot gives the same choice in every part.
 pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
     let slot = match args.get("slot") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
         _ => {
             return Err(tera::Error::msg(
                 "pick needs a slot name: pick(slot=\"opener\", options=[\"Hi\", \"Hello\"])",
             ));
         }
     };
-    let (texts, numbered) = match (args.get("options"), args.get("count")) {
-        (Some(Value::Array(items)), None) if !items.is_empty() => {
-            let texts = items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>();
-            (texts, false)
-        }
+    // The options stay borrowed from Tera's arguments: a slot is picked
+    // once per message but asked for in every part, and only the chosen
+    // text is ever copied.
+    let (items, count): (&[Value], usize) = match (args.get("options"), args.get("count")) {
+        (Some(Value::Array(items)), None) if !items.is_empty() => (items, items.len()),
         (None, Some(n)) => match n.as_u64() {
-            Some(n @ 1..=100) => ((1..=n).map(|i| format!("#{i}")).collect(), true),
+            Some(n @ 1..=100) => (&[], n as usize),
             _ => {
                 return Err(tera::Error::msg(
                     "pick: `count` must be a number from 1 to 100",
@@ -114,13 +109,22 @@ pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
             )));
         }
     };
+    let numbered = items.is_empty();
+    // Option i as text: a counted slot's options are "#1", "#2", …
+    let text = |i: usize| -> Cow<'_, str> {
+        match items.get(i) {
+            Some(Value::String(s)) => Cow::Borrowed(s),
+            Some(other) => Cow::Owned(other.to_string()),
+            None => Cow::Owned(format!("#{}", i + 1)),
+        }
+    };
     read(|state| {
-        let index = match state.chosen.get(&slot) {
-            Some(done) if done.of == texts.len() => done.n - 1,
+        let index = match state.chosen.get(slot) {
+            Some(done) if done.of == count => done.n - 1,
             _ => {
                 let index = match state.mode {
                     PickMode::First => 0,
-                    PickMode::Nth(k) => k.min(texts.len() - 1),
+                    PickMode::Nth(k) => k.min(count - 1),
                     PickMode::Seeded => {
                         let banned: Vec<usize> = state
                             .banned
@@ -128,20 +132,29 @@ pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
                             .filter(|(s, _)| *s == slot)
                             .map(|(_, i)| *i)
                             .collect();
-                        let slot_ref = Slot {
-                            name: &slot,
-                            texts: &texts,
+                        // Texts are compared with the history only when there is one.
+                        let texts: Vec<Cow<'_, str>> = if state.history.is_empty() {
+                            Vec::new()
+                        } else {
+                            (0..count).map(text).collect()
                         };
-                        choose(slot_ref, &state.seed, &state.history, &banned)
+                        choose_among(
+                            slot,
+                            count,
+                            |i| texts[i].as_ref(),
+                            &state.seed,
+                            &state.history,
+                            &banned,
+                        )
                     }
                 };
                 state.chosen.insert(
-                    slot.clone(),
+                    slot.to_string(),
                     Choice {
-                        slot: slot.clone(),
+                        slot: slot.to_string(),
                         n: index + 1,
-                        of: texts.len(),
-                        text: texts[index].clone(),
+                        of: count,
+                        text: text(index).into_owned(),
                         part: state.part.to_string(),
                     },
                 );
@@ -151,7 +164,7 @@ pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
         Ok(if numbered {
             Value::from(index + 1)
         } else {
-            Value::String(texts[index].clone())
+            Value::String(text(index).into_owned())
         })
     })
 }

@@ -32,7 +32,7 @@ use crate::variation::{self, Choice, PastSend};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use current::{Current, read, with_current};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use tera::Tera;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,33 @@ pub struct Renderer {
     lifecycle: LifecycleSettings,
     /// The language each template is written in, by template name.
     locales: BTreeMap<String, Locale>,
+    /// Each template's Tera names, worked out once: a render used to
+    /// format them and scan every template name for the optional parts.
+    parts: HashMap<String, PartNames>,
+}
+
+/// The Tera names of one template's parts; `None`: the template has no such part.
+#[derive(Debug)]
+struct PartNames {
+    subject: String,
+    preheader: Option<String>,
+    text: String,
+    html: Option<String>,
+}
+
+impl PartNames {
+    fn of(tera: &Tera, template: &str) -> Self {
+        let present = |part| {
+            let name = part_name(template, part);
+            tera.get_template(&name).is_ok().then_some(name)
+        };
+        Self {
+            subject: part_name(template, "subject"),
+            preheader: present("preheader"),
+            text: part_name(template, "text"),
+            html: present("html"),
+        }
+    }
 }
 
 /// Tera template names for each part; `.html` names get HTML auto-escaping.
@@ -135,11 +162,17 @@ impl Renderer {
             .iter()
             .map(|(name, t)| (name.clone(), t.locale))
             .collect();
+        let parts = catalog
+            .templates
+            .keys()
+            .map(|name| (name.clone(), PartNames::of(&tera, name)))
+            .collect();
         if out.is_empty() {
             Ok(Self {
                 tera,
                 lifecycle,
                 locales,
+                parts,
             })
         } else {
             Err(out)
@@ -194,7 +227,16 @@ impl Renderer {
                 step: step as u32 + 1,
             })?;
         let (template, locale) = self.template_for(&step_def.template, contact);
-        let ctx = context::build(campaign, step, contact, &self.lifecycle, now, locale);
+        let first_name = first_name(contact.name.as_deref());
+        let ctx = context::build(
+            campaign,
+            step,
+            contact,
+            &self.lifecycle,
+            now,
+            locale,
+            first_name.as_deref(),
+        );
         let state = Current {
             seed: variation::seed(&contact.email, &campaign.id, step),
             history: history.to_vec(),
@@ -206,7 +248,7 @@ impl Renderer {
                 .unwrap_or(Tz::UTC),
             attributes: contact.attributes.clone(),
             locale,
-            first_name: first_name(contact.name.as_deref()),
+            first_name,
             mode,
             part: "subject",
             chosen: BTreeMap::new(),
@@ -216,52 +258,54 @@ impl Renderer {
         // A step's own subject is written in the default template's language.
         let step_subject = step_def.subject.is_some() && template == step_def.template;
         let template = &template;
+        // A template outside the catalog has no names here: Tera then says
+        // what it says for any unknown template.
+        let computed;
+        let names = match self.parts.get(template) {
+            Some(names) => names,
+            None => {
+                computed = PartNames::of(&self.tera, template);
+                &computed
+            }
+        };
         let (parts, state) = with_current(state, || {
-            let render = |name: String, part: &'static str| {
+            let render = |name: &str, part: &'static str| {
                 // Outside a render `read` fails; inside it always succeeds.
                 let _ = read(|s| {
                     s.part = part;
                     Ok(())
                 });
                 self.tera
-                    .render(&name, &ctx)
+                    .render(name, &ctx)
                     .map_err(|e| RenderError::Template {
                         template: template.clone(),
                         part,
                         message: tera_error::chain(&e),
                     })
             };
+            let step_subject_source;
             let subject_source = if step_subject {
-                step_subject_name(&campaign.id, step)
+                step_subject_source = step_subject_name(&campaign.id, step);
+                &step_subject_source
             } else {
-                part_name(template, "subject")
+                &names.subject
             };
-            let mut subject = one_line(&render(subject_source.clone(), "subject")?);
+            let mut subject = one_line(&render(subject_source, "subject")?);
             // Never the previous subject again when the template offers another.
             for _ in 0..4 {
                 if previous_subject != Some(subject.as_str()) || !ban_subject_choices() {
                     break;
                 }
-                subject = one_line(&render(subject_source.clone(), "subject")?);
+                subject = one_line(&render(subject_source, "subject")?);
             }
-            let has = |part| {
-                self.tera
-                    .get_template_names()
-                    .any(|n| n == part_name(template, part))
+            let preheader = match &names.preheader {
+                Some(name) => Some(one_line(&render(name, "preheader")?)),
+                None => None,
             };
-            let preheader = if has("preheader") {
-                Some(one_line(&render(
-                    part_name(template, "preheader"),
-                    "preheader",
-                )?))
-            } else {
-                None
-            };
-            let text = render(part_name(template, "text"), "text")?;
-            let html = if has("html") {
-                Some(render(part_name(template, "html"), "html")?)
-            } else {
-                None
+            let text = render(&names.text, "text")?;
+            let html = match &names.html {
+                Some(name) => Some(render(name, "html")?),
+                None => None,
             };
             Ok::<_, RenderError>((subject, preheader, text, html))
         });
@@ -308,5 +352,12 @@ fn ban_subject_choices() -> bool {
 
 /// Header values are one line: newlines in user data can never start a new header.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }

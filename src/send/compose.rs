@@ -294,7 +294,7 @@ pub fn compose(
         unsubscribe_mailto,
         campaign: campaign.id.clone(),
     };
-    let bytes = build_message(&rendered, &meta)?.formatted();
+    let bytes = build_message(&rendered, &meta)?;
     let bytes = match &identity.dkim {
         Some(signer) => signer.sign(&bytes, now.timestamp()),
         None => bytes,

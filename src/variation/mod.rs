@@ -36,9 +36,34 @@ pub struct Slot<'a> {
 /// subject equal the previous one). Never fails: when every option is ruled
 /// out the rules are relaxed in order (banned last).
 pub fn choose(slot: Slot<'_>, seed: &str, history: &[PastSend], banned: &[usize]) -> usize {
-    let count = slot.texts.len();
+    choose_among(
+        slot.name,
+        slot.texts.len(),
+        |i| slot.texts[i].as_str(),
+        seed,
+        history,
+        banned,
+    )
+}
+
+/// [`choose`] for `count` options whose texts `text` gives on demand: a
+/// render asks before it has the texts as strings, and in the common case
+/// (no history, nothing banned) the texts are never needed; without
+/// history they are never asked for.
+pub fn choose_among<'t>(
+    name: &str,
+    count: usize,
+    text: impl Fn(usize) -> &'t str,
+    seed: &str,
+    history: &[PastSend],
+    banned: &[usize],
+) -> usize {
     if count <= 1 {
         return 0;
+    }
+    if history.is_empty() && banned.is_empty() {
+        // Every option is allowed, fresh and unused: the seed alone decides.
+        return (hash(seed, name) % count as u64) as usize;
     }
     let previous: Vec<&str> = history
         .last()
@@ -48,7 +73,7 @@ pub fn choose(slot: Slot<'_>, seed: &str, history: &[PastSend], banned: &[usize]
         history
             .iter()
             .flat_map(|p| &p.choices)
-            .filter(|c| c.slot == slot.name && c.text == slot.texts[i])
+            .filter(|c| c.slot == name && c.text == text(i))
             .count()
     };
     let all: Vec<usize> = (0..count).collect();
@@ -60,7 +85,7 @@ pub fn choose(slot: Slot<'_>, seed: &str, history: &[PastSend], banned: &[usize]
     let fresh: Vec<usize> = allowed
         .iter()
         .copied()
-        .filter(|&i| !previous.contains(&slot.texts[i].as_str()))
+        .filter(|&i| previous.is_empty() || !previous.contains(&text(i)))
         .collect();
     let candidates = [fresh, allowed, all]
         .into_iter()
@@ -71,7 +96,7 @@ pub fn choose(slot: Slot<'_>, seed: &str, history: &[PastSend], banned: &[usize]
         .into_iter()
         .filter(|&i| uses(i) == least)
         .collect();
-    pool[(hash(&format!("{seed}\u{1f}{}", slot.name)) % pool.len() as u64) as usize]
+    pool[(hash(seed, name) % pool.len() as u64) as usize]
 }
 
 /// The seed of one message: stable across runs and machines.
@@ -79,8 +104,13 @@ pub fn seed(email: &str, campaign: &str, step: usize) -> String {
     format!("{}\u{1f}{campaign}\u{1f}{}", email.to_lowercase(), step + 1)
 }
 
-fn hash(text: &str) -> u64 {
-    let digest = Sha256::digest(text.as_bytes());
+/// The first 8 bytes of SHA-256(`seed` U+001F `slot`), big-endian.
+fn hash(seed: &str, slot: &str) -> u64 {
+    let digest = Sha256::new()
+        .chain_update(seed.as_bytes())
+        .chain_update("\u{1f}".as_bytes())
+        .chain_update(slot.as_bytes())
+        .finalize();
     u64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
 }
 
