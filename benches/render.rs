@@ -10,6 +10,10 @@ use tend::config::Settings;
 use tend::domain::{Attributes, Contact};
 use tend::send::{Loaded, compose};
 
+// The same allocator as the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use tend::cli::{Cli, Command, LogFormat, UserError, dispatch, stdout_closed};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
