@@ -72,6 +72,11 @@ fn migrator() -> Migrator {
                 "console",
                 include_str!("../../../migrations/postgres/0005_console.sql"),
             ),
+            migration(
+                6,
+                "due order",
+                include_str!("../../../migrations/postgres/0006_due_order.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

@@ -43,8 +43,9 @@ impl Blocks {
 }
 
 /// The next slot of `key`'s block, as the wait until it starts; `None` when
-/// there is no block or its slots are used or long past (a burst of slots
-/// left over from before an idle spell would break the spacing).
+/// there is no block or its slots are used or more than a span behind (a
+/// burst of slots left over from before an idle spell would break the
+/// spacing; a sender a little behind its slots at a high rate just catches up).
 pub(super) fn take(
     blocks: &mut HashMap<String, Block>,
     key: &str,
@@ -52,7 +53,7 @@ pub(super) fn take(
     now: Instant,
 ) -> Option<Duration> {
     let block = blocks.get_mut(key)?;
-    if block.left == 0 || block.next + interval < now {
+    if block.left == 0 || block.next + BLOCK_SPAN.max(interval) < now {
         blocks.remove(key);
         return None;
     }
@@ -116,6 +117,22 @@ mod tests {
         );
         assert_eq!(take(&mut blocks, "global", every, now), None);
         assert_eq!(take(&mut blocks, "domain:x", every, now), None);
+    }
+
+    #[test]
+    fn a_sender_slightly_behind_its_slots_at_a_high_rate_still_uses_them() {
+        let mut blocks = HashMap::new();
+        let then = Instant::now();
+        let every = Duration::from_micros(10);
+        keep(&mut blocks, "global", Duration::ZERO, every, 64, then);
+        let later = then + Duration::from_millis(5);
+        for _ in 0..63 {
+            assert_eq!(
+                take(&mut blocks, "global", every, later),
+                Some(Duration::ZERO)
+            );
+        }
+        assert_eq!(take(&mut blocks, "global", every, later), None);
     }
 
     #[test]

@@ -103,6 +103,11 @@ fn migrator() -> Migrator {
                 "console",
                 include_str!("../../../migrations/sqlite/0011_console.sql"),
             ),
+            migration(
+                13,
+                "due order",
+                include_str!("../../../migrations/sqlite/0013_due_order.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

@@ -159,7 +159,7 @@ impl OutboxStore for SqliteStore {
             // variant history see every message that already went to them.
             let candidates = sqlx::query(&format!(
                 "INSERT INTO temp.claim_batch (id, enrollment_id, contact_id)
-                 SELECT sd.id, sd.enrollment_id, sd.contact_id FROM sends sd
+                 SELECT sd.id, sd.enrollment_id, sd.contact_id FROM sends sd INDEXED BY sends_due
                  WHERE sd.{DUE} ?1
                    AND NOT EXISTS (SELECT 1 FROM sends o WHERE o.contact_id = sd.contact_id
                                    AND o.state IN ('claimed', 'sending'))
