@@ -103,6 +103,11 @@ fn migrator() -> Migrator {
                 "console",
                 include_str!("../../../migrations/sqlite/0011_console.sql"),
             ),
+            migration(
+                12,
+                "planner inserts",
+                include_str!("../../../migrations/sqlite/0012_planner_inserts.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

@@ -607,7 +607,7 @@ impl OutboxStore for SqliteStore {
         if how == Settle::Sent {
             qb.push(
                 ", smtp_response = 'settled as sent by an operator',
-                   sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)",
+                   sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends WHERE sent_seq IS NOT NULL)",
             );
         }
         qb.push(", note = ");
