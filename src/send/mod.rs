@@ -348,11 +348,16 @@ impl<S: Store> Sender<S> {
             &mut in_flight,
         );
         loop {
+            // No refill once the relay's breaker opened in this round: every
+            // row claimed would only be held back until the pause ends (and
+            // each claim reads the due rows again), like a round that starts
+            // with the breaker open and claims nothing.
             if full
                 && in_flight <= low_water
                 && refills < MAX_REFILLS
                 && started.elapsed() < MAX_ROUND
                 && !s.stopping.load(Ordering::SeqCst)
+                && s.breaker.paused_until(s.clock.now()).is_none()
             {
                 refills += 1;
                 match s.store.claim(&request(s.clock.now())).await {

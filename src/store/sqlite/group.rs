@@ -291,7 +291,7 @@ fn record(tx: &Connection, send_id: i64, outcome: &SendOutcome, now: i64) -> Sto
                     "UPDATE sends SET state = 'sent', message_id = ?2, subject = ?3, smtp_response = ?4,
                         sent_at = ?5, finished_at = ?5, lease_until = NULL, last_error = NULL, hold_reason = NULL,
                         variants = ?6, opener = ?7, body_text = ?8,
-                        sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends) {MINE}"
+                        sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends WHERE sent_seq IS NOT NULL) {MINE}"
                 ),
                 &[
                     message_id,

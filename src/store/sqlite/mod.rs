@@ -104,9 +104,9 @@ fn migrator() -> Migrator {
                 include_str!("../../../migrations/sqlite/0011_console.sql"),
             ),
             migration(
-                13,
-                "due order",
-                include_str!("../../../migrations/sqlite/0013_due_order.sql"),
+                12,
+                "planner inserts",
+                include_str!("../../../migrations/sqlite/0012_planner_inserts.sql"),
             ),
         ]),
         ..Migrator::DEFAULT

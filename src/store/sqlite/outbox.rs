@@ -157,13 +157,21 @@ impl OutboxStore for SqliteStore {
                 .ctx("claiming sends")?;
             // A contact is worked on by one sender at a time, so caps and
             // variant history see every message that already went to them.
+            // Each state's rows come in (next_at, id) order from the
+            // `(state, next_at)` index and are merged: no claim sorts every
+            // due row (a million due rows made each claim of a drain do so).
+            const ALONE: &str =
+                "NOT EXISTS (SELECT 1 FROM sends o WHERE o.contact_id = sd.contact_id
+                                 AND o.state IN ('claimed', 'sending'))";
             let candidates = sqlx::query(&format!(
                 "INSERT INTO temp.claim_batch (id, enrollment_id, contact_id)
-                 SELECT sd.id, sd.enrollment_id, sd.contact_id FROM sends sd INDEXED BY sends_due
-                 WHERE sd.{DUE} ?1
-                   AND NOT EXISTS (SELECT 1 FROM sends o WHERE o.contact_id = sd.contact_id
-                                   AND o.state IN ('claimed', 'sending'))
-                 ORDER BY sd.next_at, sd.id LIMIT ?2"
+                 SELECT id, enrollment_id, contact_id FROM (
+                     SELECT sd.id, sd.enrollment_id, sd.contact_id, sd.next_at FROM sends sd
+                     WHERE sd.state = 'queued' AND sd.next_at <= ?1 AND {ALONE}
+                     UNION ALL
+                     SELECT sd.id, sd.enrollment_id, sd.contact_id, sd.next_at FROM sends sd
+                     WHERE sd.state = 'retry' AND sd.next_at <= ?1 AND {ALONE}
+                     ORDER BY 4, 1 LIMIT ?2)"
             ))
             .bind(now)
             .bind(limit)
@@ -607,7 +615,7 @@ impl OutboxStore for SqliteStore {
         if how == Settle::Sent {
             qb.push(
                 ", smtp_response = 'settled as sent by an operator',
-                   sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends)",
+                   sent_seq = (SELECT coalesce(max(sent_seq), 0) + 1 FROM sends WHERE sent_seq IS NOT NULL)",
             );
         }
         qb.push(", note = ");
