@@ -543,6 +543,63 @@ async fn a_purchase_after_queueing_ends_the_passage_in_the_claim_itself(store: B
     );
 }
 
+async fn leaving_the_segment_or_matching_exit_when_after_queueing_ends_the_passage_in_the_claim(
+    store: Backend,
+) {
+    queued(&store, 4).await;
+    let selection = |text: &str| {
+        let text = text.to_string();
+        Segment {
+            stages: vec![Stage::New.to_string()],
+            filter: Some(tend::segment::Filter {
+                expr: tend::segment::filter::parse(&text).unwrap(),
+                text,
+            }),
+        }
+        .select(&Vocabulary::default(), now())
+    };
+    // c0 is outside what the campaign now selects; c1 matches its exit_when.
+    let request = ClaimRequest {
+        now: now() + Duration::minutes(2),
+        exits: vec![(
+            "c".to_string(),
+            tend::store::ExitRule {
+                outside: Some(selection("email != 'c0@example.com'")),
+                matching: Some(selection("email = 'c1@example.com'")),
+                ..Default::default()
+            },
+        )],
+        ..claim_request("w", 10)
+    };
+    let claim = store.claim(&request).await.unwrap();
+    let mut claimed: Vec<&str> = claim
+        .sends
+        .iter()
+        .map(|s| s.contact.email.as_str())
+        .collect();
+    claimed.sort();
+    assert_eq!(claimed, ["c2@example.com", "c3@example.com"]);
+    assert_eq!(claim.cancelled, 2);
+    let mut reasons: Vec<String> = store
+        .outbox_rows(&OutboxFilter {
+            states: vec![SendState::Cancelled],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.last_error)
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "passage ended before sending: exit_when",
+            "passage ended before sending: left_segment"
+        ]
+    );
+}
+
 async fn contacts_enter_on_events_anniversaries_and_by_id(store: Backend) {
     use tend::segment::{Cond, Selection};
     use tend::store::EventTrigger;
@@ -808,6 +865,7 @@ stories!(
     a_released_row_goes_back_to_the_queue_unchanged,
     sql_stage_selection_agrees_with_the_rust_definition,
     a_purchase_after_queueing_ends_the_passage_in_the_claim_itself,
+    leaving_the_segment_or_matching_exit_when_after_queueing_ends_the_passage_in_the_claim,
     history_is_what_was_sent_before_in_recording_order,
     importing_merges_contacts_and_blank_fields_never_erase,
     events_are_stored_once_move_activity_forward_and_suppress,
