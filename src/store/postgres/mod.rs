@@ -263,27 +263,22 @@ pub(super) async fn apply_exits(
     ] {
         let Some(selection) = selection else { continue };
         let mut qb = exit_query(campaign, reason, now, apply, batch);
-        if batch.is_some() {
-            // A claim's batch is a few passages: look their contacts up,
-            // rather than evaluate the segment over every contact per claim.
-            qb.push(if inside {
-                " AND EXISTS"
-            } else {
-                " AND NOT EXISTS"
-            });
-            qb.push(" (SELECT 1 FROM contacts c WHERE c.id = enrollments.contact_id AND (");
-            push_selection(&mut qb, selection);
-            qb.push("))");
+        // A claim's batch is a few passages: look their contacts up, rather
+        // than evaluate the segment over every contact per claim.
+        let (test, open, close) = if batch.is_some() {
+            (
+                "EXISTS",
+                " (SELECT 1 FROM contacts c WHERE c.id = enrollments.contact_id AND (",
+                "))",
+            )
         } else {
-            qb.push(if inside {
-                " AND contact_id IN"
-            } else {
-                " AND contact_id NOT IN"
-            });
-            qb.push(" (SELECT c.id FROM contacts c WHERE ");
-            push_selection(&mut qb, selection);
-            qb.push(")");
-        }
+            ("contact_id IN", " (SELECT c.id FROM contacts c WHERE ", ")")
+        };
+        qb.push(if inside { " AND " } else { " AND NOT " });
+        qb.push(test);
+        qb.push(open);
+        push_selection(&mut qb, selection);
+        qb.push(close);
         let n = run_exit(qb, &mut *tx, apply).await?;
         if inside {
             counts.exit_when = n;

@@ -58,7 +58,7 @@ struct Job {
 /// holding it is dropped.
 #[derive(Debug)]
 pub(super) struct Writer {
-    jobs: std::sync::Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 fn direct(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -85,19 +85,13 @@ impl Writer {
                 context,
                 detail: format!("cannot start its thread: {e}"),
             })?;
-        Ok(Self {
-            jobs: std::sync::Mutex::new(jobs),
-        })
+        Ok(Self { jobs })
     }
 
     /// Queues `op` and returns once it is committed.
     pub(super) async fn write(&self, op: Op) -> StoreResult<Done> {
         let (reply, answer) = oneshot::channel();
-        let sent = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(Job { op, reply });
+        let sent = self.jobs.send(Job { op, reply });
         let gone = || StoreError::Corrupt {
             context: "writing a send's state",
             detail: "the send writer has stopped; nothing of this write was committed".into(),
