@@ -19,6 +19,7 @@ mod audience;
 mod audit;
 mod console;
 mod contacts;
+mod group;
 mod inbound;
 mod outbox;
 mod privacy;
@@ -38,6 +39,8 @@ pub struct PostgresStore {
     rates: PgPool,
     /// Slots reserved on the server in blocks and handed out here.
     slots: std::sync::Arc<rate_blocks::Blocks>,
+    /// Marks and `sent` results of all senders written in batches.
+    batches: std::sync::Arc<group::Batches>,
 }
 
 fn migrator() -> Migrator {
@@ -321,6 +324,7 @@ impl PostgresStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         Ok(Self {
+            batches: std::sync::Arc::new(group::Batches::start(&pool)),
             pool,
             rates,
             slots: Default::default(),

@@ -10,6 +10,14 @@ use super::*;
 /// Rows that may be claimed now.
 const DUE: &str = "state IN ('queued', 'retry') AND next_at <= ";
 
+/// Takes the rows a step of the claim settled out of the batch.
+fn settled(ids: &mut Vec<i64>, done: impl IntoIterator<Item = i64>) {
+    let done: std::collections::HashSet<i64> = done.into_iter().collect();
+    if !done.is_empty() {
+        ids.retain(|id| !done.contains(id));
+    }
+}
+
 /// Back to the queue without counting an attempt (the claim counted one).
 const UNCLAIM: &str = "state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END,
      attempts = greatest(attempts - 1, 0), claimed_by = NULL, lease_until = NULL";
@@ -170,22 +178,29 @@ impl OutboxStore for PostgresStore {
             if batch.is_empty() {
                 break Vec::new();
             }
-            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            // The batch's rows stay locked by this transaction: what each
+            // step below settles is taken out of `ids`, and the steps find
+            // the rest by id alone (a due-range condition here let the
+            // planner, with statistics older than the tick's rows, walk
+            // every due row for each claim).
+            let mut ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
             let enrollments: Vec<i64> = batch.iter().map(|(_, e)| *e).collect();
             // An unsubscribe between plan and send must win: check at claim time.
-            let newly: Vec<i64> = sqlx::query_scalar(
+            let newly: Vec<(i64, i64)> = sqlx::query_as(
                 "UPDATE sends SET state = 'suppressed', finished_at = $1, lease_until = NULL,
                         hold_reason = NULL, last_error = 'recipient is suppressed'
                  FROM contacts c
                  WHERE sends.id = ANY($2) AND c.id = sends.contact_id
                    AND EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain))
-                 RETURNING sends.enrollment_id",
+                 RETURNING sends.id, sends.enrollment_id",
             )
             .bind(now)
             .bind(&ids)
             .fetch_all(&mut *tx)
             .await
             .ctx("suppressing due sends")?;
+            settled(&mut ids, newly.iter().map(|(id, _)| *id));
+            let newly: Vec<i64> = newly.into_iter().map(|(_, e)| e).collect();
             if !newly.is_empty() {
                 sqlx::query(
                     "UPDATE enrollments SET exited_at = $1, exit_reason = 'suppressed'
@@ -204,42 +219,46 @@ impl OutboxStore for PostgresStore {
             for (campaign, rule) in &request.exits {
                 apply_exits(&mut tx, campaign, rule, now, true, Some(&enrollments)).await?;
             }
-            cancelled += sqlx::query(&format!(
+            let ended: Vec<i64> = sqlx::query_scalar(
                 "UPDATE sends SET state = 'cancelled', finished_at = $1, lease_until = NULL, hold_reason = NULL,
                         last_error = 'passage ended before sending: ' || coalesce(e.exit_reason, 'ended')
                  FROM enrollments e
-                 WHERE sends.id = ANY($2) AND sends.{DUE} $1
-                   AND e.id = sends.enrollment_id AND e.exited_at IS NOT NULL"
-            ))
+                 WHERE sends.id = ANY($2) AND e.id = sends.enrollment_id AND e.exited_at IS NOT NULL
+                 RETURNING sends.id",
+            )
             .bind(now)
             .bind(&ids)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .ctx("cancelling sends of ended enrollments")?
-            .rows_affected();
+            .ctx("cancelling sends of ended enrollments")?;
+            cancelled += ended.len() as u64;
+            settled(&mut ids, ended);
             // Rows for paused (deferring) domains wait until the pause ends,
             // and say so; the wait does not eat their retry budget.
-            sqlx::query(&format!(
+            let paused: Vec<i64> = sqlx::query_scalar(
                 "UPDATE sends SET next_at = h.paused_until,
                         held_seconds = held_seconds + extract(epoch FROM (h.paused_until - $1))::bigint,
                         hold_reason = 'domain_paused'
                  FROM contacts c JOIN domain_health h ON h.domain = c.domain
-                 WHERE sends.id = ANY($2) AND sends.{DUE} $1
-                   AND c.id = sends.contact_id AND h.paused_until > $1"
-            ))
+                 WHERE sends.id = ANY($2) AND c.id = sends.contact_id AND h.paused_until > $1
+                 RETURNING sends.id",
+            )
             .bind(now)
             .bind(&ids)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
             .ctx("holding sends of paused domains")?;
+            settled(&mut ids, paused);
+            if ids.is_empty() {
+                continue;
+            }
             let claimed = sqlx::query(&format!(
                 "UPDATE sends SET state = 'claimed', claimed_by = $1, lease_until = $2, attempts = attempts + 1
-                 WHERE id = ANY($4) AND {DUE} $3
+                 WHERE id = ANY($3)
                  RETURNING {CLAIMED}"
             ))
             .bind(&request.worker)
             .bind(whole_second(request.lease_until))
-            .bind(now)
             .bind(&ids)
             .fetch_all(&mut *tx)
             .await
@@ -334,25 +353,19 @@ impl OutboxStore for PostgresStore {
     ) -> StoreResult<MarkResult> {
         let ctx = "marking a send as on the wire";
         let now = whole_second(now);
-        // The usual case in one statement (one round trip, one commit): the
+        // The usual case goes in a batch with the other senders' marks: the
         // row is still ours, its contact not suppressed, its passage open.
         // Anything else is told apart below, in a transaction.
-        let marked = sqlx::query(
-            "UPDATE sends s SET state = 'sending', message_id = $1, wire_at = $2, hold_reason = NULL
-             WHERE s.id = $3 AND s.state = 'claimed' AND s.claimed_by = $4
-               AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
-                               WHERE c.id = s.contact_id)
-               AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = s.enrollment_id AND e.exited_at IS NOT NULL)",
-        )
-        .bind(message_id)
-        .bind(now)
-        .bind(send_id)
-        .bind(worker)
-        .execute(&self.pool)
-        .await
-        .ctx(ctx)?
-        .rows_affected();
-        if marked == 1 {
+        let batched = self
+            .batches
+            .mark(group::Mark {
+                send_id,
+                worker: worker.to_string(),
+                message_id: message_id.to_string(),
+                now,
+            })
+            .await;
+        if batched {
             return Ok(MarkResult::Go);
         }
         let mut tx = self.pool.begin().await.ctx(ctx)?;
@@ -435,6 +448,31 @@ impl OutboxStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let now = whole_second(now);
+        if let SendOutcome::Sent {
+            message_id,
+            subject,
+            response,
+            content,
+        } = outcome
+        {
+            let batched = self
+                .batches
+                .sent(group::Sent {
+                    send_id,
+                    message_id: message_id.clone(),
+                    subject: subject.clone(),
+                    response: response.clone(),
+                    variants: serde_json::to_string(&content.choices)
+                        .unwrap_or_else(|_| "[]".into()),
+                    opener: content.opener.clone(),
+                    text: content.text.clone(),
+                    now,
+                })
+                .await;
+            if batched {
+                return Ok(());
+            }
+        }
         // A result that touches only its row is one statement, committed on
         // its own (one round trip); failures and bounces write more, together.
         let alone = matches!(

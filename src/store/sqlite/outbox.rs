@@ -7,7 +7,10 @@ use super::group;
 use super::*;
 
 /// Rows that may be claimed now.
-const DUE: &str = "state IN ('queued', 'retry') AND next_at <= ";
+/// Still due, for rows found by id (the claim's batch): the `+` keeps
+/// SQLite from answering it with the `(state, next_at)` index, which made
+/// each claim of a long drain walk every due row to find its hundred.
+const STILL_DUE: &str = "+state IN ('queued', 'retry') AND +next_at <= ";
 
 /// Back to the queue without counting an attempt (the claim counted one).
 const UNCLAIM: &str = "state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END,
@@ -186,7 +189,7 @@ impl OutboxStore for SqliteStore {
             let newly: Vec<i64> = sqlx::query_scalar(&format!(
                 "UPDATE sends SET state = 'suppressed', finished_at = ?1, lease_until = NULL,
                         hold_reason = NULL, last_error = 'recipient is suppressed'
-                 WHERE {DUE} ?1 AND id IN (
+                 WHERE {STILL_DUE} ?1 AND id IN (
                      SELECT b.id FROM temp.claim_batch b JOIN contacts c ON c.id = b.contact_id
                      WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.value IN (c.email, c.domain)))
                  RETURNING enrollment_id"
@@ -216,7 +219,7 @@ impl OutboxStore for SqliteStore {
                 "UPDATE sends SET state = 'cancelled', finished_at = ?1, lease_until = NULL, hold_reason = NULL,
                         last_error = 'passage ended before sending: ' ||
                             coalesce((SELECT exit_reason FROM enrollments e WHERE e.id = sends.enrollment_id), 'ended')
-                 WHERE {DUE} ?1 AND id IN (
+                 WHERE {STILL_DUE} ?1 AND id IN (
                      SELECT b.id FROM temp.claim_batch b JOIN enrollments e ON e.id = b.enrollment_id
                      WHERE e.exited_at IS NOT NULL)"
             ))
@@ -234,7 +237,7 @@ impl OutboxStore for SqliteStore {
                      held_seconds = held_seconds + (SELECT h.paused_until FROM domain_health h JOIN contacts c ON c.domain = h.domain
                                 WHERE c.id = sends.contact_id) - ?1,
                      hold_reason = 'domain_paused'
-                 WHERE {DUE} ?1 AND id IN (
+                 WHERE {STILL_DUE} ?1 AND id IN (
                      SELECT b.id FROM temp.claim_batch b JOIN contacts c ON c.id = b.contact_id
                      JOIN domain_health h ON h.domain = c.domain WHERE h.paused_until > ?1)"
             ))
@@ -244,7 +247,7 @@ impl OutboxStore for SqliteStore {
             .ctx("holding sends of paused domains")?;
             let claimed = sqlx::query(&format!(
                 "UPDATE sends SET state = 'claimed', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1
-                 WHERE {DUE} ?3 AND id IN (SELECT id FROM temp.claim_batch)
+                 WHERE {STILL_DUE} ?3 AND id IN (SELECT id FROM temp.claim_batch)
                  RETURNING id, enrollment_id, contact_id, campaign, step, template, attempts, refusals, due_at, held_seconds"
             ))
             .bind(&request.worker)
@@ -284,8 +287,9 @@ impl OutboxStore for SqliteStore {
             if let Some(since) = request.history_since {
                 // What already left (or may have): messages on the wire count.
                 let mut qb = QueryBuilder::new(
+                    // `+state`: found by contact, not by walking every sent row.
                     "SELECT contact_id, campaign, coalesce(sent_at, wire_at) AS at FROM sends
-                     WHERE state IN ('sent', 'sending', 'in_doubt') AND coalesce(sent_at, wire_at) > ",
+                     WHERE +state IN ('sent', 'sending', 'in_doubt') AND coalesce(sent_at, wire_at) > ",
                 );
                 qb.push_bind(ts(since));
                 qb.push(" AND contact_id IN (");

@@ -1,0 +1,220 @@
+//! Batched writes for the two statements every message costs on
+//! PostgreSQL: marking its row `sending` right before the data goes out,
+//! and recording that it was sent.
+//!
+//! Each sender still waits until its own write is committed, so the
+//! in-doubt window is what it was. But the marks (and the results) that
+//! arrive while the previous batch is at the server go together in the next
+//! one: one statement over `UNNEST`ed arrays, one plan, one commit and one
+//! WAL flush for all of them. One statement per message made the server's
+//! per-statement work (bind and plan, executor start, commit) most of what a
+//! message cost, and the server shares the machine with the sender.
+//!
+//! Only the usual case is batched: a row still claimed by its sender with
+//! nothing in the way (mark), a plain `sent` (result). A mark the batch did
+//! not apply, and every other result, takes the careful per-row path; a
+//! batch that fails sends each of its writes down that path too, where each
+//! gets its own answer (or its own error).
+
+use super::*;
+use std::collections::HashSet;
+use tokio::sync::{mpsc, oneshot};
+
+/// At most this many writes in one statement.
+const MAX_BATCH: usize = 256;
+/// Batches of one kind at the server at once.
+const IN_FLIGHT: usize = 2;
+
+/// A row to mark `sending`.
+#[derive(Debug)]
+pub(super) struct Mark {
+    pub send_id: i64,
+    pub worker: String,
+    pub message_id: String,
+    pub now: DateTime<Utc>,
+}
+
+/// A row that was sent, with what is kept of it.
+#[derive(Debug)]
+pub(super) struct Sent {
+    pub send_id: i64,
+    pub message_id: String,
+    pub subject: String,
+    pub response: String,
+    pub variants: String,
+    pub opener: String,
+    pub text: String,
+    pub now: DateTime<Utc>,
+}
+
+type Reply = oneshot::Sender<bool>;
+
+/// The two batchers' inboxes. Their tasks end when the last store clone
+/// holding them is dropped.
+#[derive(Debug)]
+pub(super) struct Batches {
+    marks: mpsc::UnboundedSender<(Mark, Reply)>,
+    sent: mpsc::UnboundedSender<(Sent, Reply)>,
+}
+
+impl Batches {
+    /// Starts the batchers on the current runtime.
+    pub(super) fn start(pool: &PgPool) -> Self {
+        let (marks, mark_inbox) = mpsc::unbounded_channel();
+        let (sent, sent_inbox) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool.clone(), mark_inbox, mark_batch));
+        tokio::spawn(run(pool.clone(), sent_inbox, sent_batch));
+        Self { marks, sent }
+    }
+
+    /// Whether the row was marked in a batch; `false`: the batch did not
+    /// apply to it (or failed) and the caller judges it row by row.
+    pub(super) async fn mark(&self, mark: Mark) -> bool {
+        ask(&self.marks, mark).await
+    }
+
+    /// Whether the result was recorded in a batch; `false` as for `mark`.
+    pub(super) async fn sent(&self, sent: Sent) -> bool {
+        ask(&self.sent, sent).await
+    }
+}
+
+async fn ask<T>(inbox: &mpsc::UnboundedSender<(T, Reply)>, job: T) -> bool {
+    let (reply, answer) = oneshot::channel();
+    if inbox.send((job, reply)).is_err() {
+        return false;
+    }
+    answer.await.unwrap_or(false)
+}
+
+trait Keyed {
+    fn send_id(&self) -> i64;
+}
+
+impl Keyed for Mark {
+    fn send_id(&self) -> i64 {
+        self.send_id
+    }
+}
+
+impl Keyed for Sent {
+    fn send_id(&self) -> i64 {
+        self.send_id
+    }
+}
+
+/// Takes whatever waits (up to a batch), writes it, tells each writer
+/// whether its row was among those written, and starts over. Two batches
+/// may be at the server at once: a writer arriving while one is out waits
+/// for a single statement, not for a queue of them.
+async fn run<T, F, Fut>(pool: PgPool, mut inbox: mpsc::UnboundedReceiver<(T, Reply)>, write: F)
+where
+    T: Keyed + Send + 'static,
+    F: Fn(PgPool, Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<i64>, sqlx::Error>> + Send + 'static,
+{
+    let out = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut waiting = Vec::new();
+    loop {
+        let Ok(permit) = std::sync::Arc::clone(&out).acquire_owned().await else {
+            return;
+        };
+        if inbox.recv_many(&mut waiting, MAX_BATCH).await == 0 {
+            return;
+        }
+        let (jobs, replies): (Vec<T>, Vec<Reply>) = waiting.drain(..).unzip();
+        let ids: Vec<i64> = jobs.iter().map(Keyed::send_id).collect();
+        let batch = write(pool.clone(), jobs);
+        tokio::spawn(async move {
+            let written: HashSet<i64> = match batch.await {
+                Ok(written) => written.into_iter().collect(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "a batched write failed; its rows are written one by one");
+                    HashSet::new()
+                }
+            };
+            drop(permit);
+            for (id, reply) in ids.into_iter().zip(replies) {
+                let _ = reply.send(written.contains(&id));
+            }
+        });
+    }
+}
+
+async fn mark_batch(pool: PgPool, marks: Vec<Mark>) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(marks.len());
+    let mut workers = Vec::with_capacity(marks.len());
+    let mut message_ids = Vec::with_capacity(marks.len());
+    let mut at = Vec::with_capacity(marks.len());
+    for m in marks {
+        ids.push(m.send_id);
+        workers.push(m.worker);
+        message_ids.push(m.message_id);
+        at.push(m.now);
+    }
+    // The row is still this sender's claim, its contact not suppressed, its
+    // passage open (as the careful path checks one by one).
+    sqlx::query_scalar(
+        "UPDATE sends s SET state = 'sending', message_id = m.message_id, wire_at = m.at, hold_reason = NULL
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS m(id, worker, message_id, at)
+         WHERE s.id = m.id AND s.state = 'claimed' AND s.claimed_by = m.worker
+           AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
+                           WHERE c.id = s.contact_id)
+           AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = s.enrollment_id AND e.exited_at IS NOT NULL)
+         RETURNING s.id",
+    )
+    .bind(ids)
+    .bind(workers)
+    .bind(message_ids)
+    .bind(at)
+    .fetch_all(&pool)
+    .await
+}
+
+async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Error> {
+    let n = sent.len();
+    let (mut ids, mut message_ids, mut subjects, mut responses) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut at, mut variants, mut openers, mut texts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for s in sent {
+        ids.push(s.send_id);
+        message_ids.push(s.message_id);
+        subjects.push(s.subject);
+        responses.push(s.response);
+        at.push(s.now);
+        variants.push(s.variants);
+        openers.push(s.opener);
+        texts.push(s.text);
+    }
+    // `in_doubt` is accepted too: a late answer settles the doubt.
+    sqlx::query_scalar(
+        "UPDATE sends s SET state = 'sent', message_id = r.message_id, subject = r.subject,
+                smtp_response = r.response, sent_at = r.at, finished_at = r.at, lease_until = NULL,
+                last_error = NULL, hold_reason = NULL, variants = r.variants::jsonb, opener = r.opener,
+                body_text = r.body, sent_seq = nextval('sends_sent_seq')
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+                     $7::text[], $8::text[])
+              AS r(id, message_id, subject, response, at, variants, opener, body)
+         WHERE s.id = r.id AND s.state IN ('claimed', 'sending', 'in_doubt')
+         RETURNING s.id",
+    )
+    .bind(ids)
+    .bind(message_ids)
+    .bind(subjects)
+    .bind(responses)
+    .bind(at)
+    .bind(variants)
+    .bind(openers)
+    .bind(texts)
+    .fetch_all(&pool)
+    .await
+}
