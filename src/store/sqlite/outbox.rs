@@ -6,7 +6,6 @@
 use super::group;
 use super::*;
 
-/// Rows that may be claimed now.
 /// Still due, for rows found by id (the claim's batch): the `+` keeps
 /// SQLite from answering it with the `(state, next_at)` index, which made
 /// each claim of a long drain walk every due row to find its hundred.
