@@ -55,6 +55,7 @@ type Reply = oneshot::Sender<bool>;
 pub(super) struct Batches {
     marks: mpsc::UnboundedSender<(Mark, Reply)>,
     sent: mpsc::UnboundedSender<(Sent, Reply)>,
+    pool: PgPool,
 }
 
 impl Batches {
@@ -64,7 +65,17 @@ impl Batches {
         let (sent, sent_inbox) = mpsc::unbounded_channel();
         tokio::spawn(run(pool.clone(), mark_inbox, mark_batch));
         tokio::spawn(run(pool.clone(), sent_inbox, sent_batch));
-        Self { marks, sent }
+        Self {
+            marks,
+            sent,
+            pool: pool.clone(),
+        }
+    }
+
+    /// Closes the batches' sessions: later batches fail (and their writes
+    /// take the careful path, which then fails on its own).
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Whether the row was marked in a batch; `false`: the batch did not
@@ -153,11 +164,14 @@ async fn mark_batch(pool: PgPool, marks: Vec<Mark>) -> Result<Vec<i64>, sqlx::Er
         at.push(m.now);
     }
     // The row is still this sender's claim, its contact not suppressed, its
-    // passage open (as the careful path checks one by one).
+    // passage open (as the careful path checks one by one). Rows are found
+    // by id: `IS TRUE` keeps the state test off the state index, which the
+    // plan (made once for any batch) otherwise scanned for every claimed
+    // row and hashed.
     sqlx::query_scalar(
         "UPDATE sends s SET state = 'sending', message_id = m.message_id, wire_at = m.at, hold_reason = NULL
          FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS m(id, worker, message_id, at)
-         WHERE s.id = m.id AND s.state = 'claimed' AND s.claimed_by = m.worker
+         WHERE s.id = m.id AND (s.state = 'claimed' AND s.claimed_by = m.worker) IS TRUE
            AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
                            WHERE c.id = s.contact_id)
            AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = s.enrollment_id AND e.exited_at IS NOT NULL)
@@ -195,7 +209,8 @@ async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Err
         openers.push(s.opener);
         texts.push(s.text);
     }
-    // `in_doubt` is accepted too: a late answer settles the doubt.
+    // `in_doubt` is accepted too: a late answer settles the doubt. Found
+    // by id, as the marks are.
     sqlx::query_scalar(
         "UPDATE sends s SET state = 'sent', message_id = r.message_id, subject = r.subject,
                 smtp_response = r.response, sent_at = r.at, finished_at = r.at, lease_until = NULL,
@@ -204,7 +219,7 @@ async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Err
          FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
                      $7::text[], $8::text[])
               AS r(id, message_id, subject, response, at, variants, opener, body)
-         WHERE s.id = r.id AND s.state IN ('claimed', 'sending', 'in_doubt')
+         WHERE s.id = r.id AND (s.state IN ('claimed', 'sending', 'in_doubt')) IS TRUE
          RETURNING s.id",
     )
     .bind(ids)

@@ -80,6 +80,11 @@ fn migrator() -> Migrator {
                 "due order",
                 include_str!("../../../migrations/postgres/0006_due_order.sql"),
             ),
+            migration(
+                7,
+                "fewer send indexes",
+                include_str!("../../../migrations/postgres/0007_fewer_send_indexes.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
@@ -297,6 +302,7 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
         self.rates.close().await;
+        self.batches.close().await;
     }
 
     /// Connects and applies migrations (several daemons starting at once
@@ -322,9 +328,19 @@ impl PostgresStore {
             .max_connections(4)
             .min_connections(0)
             .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+            .connect_lazy_with(options.clone().options([("synchronous_commit", "off")]));
+        // The batched marks and results run on sessions of their own that
+        // plan each statement once: planning the `UNNEST` update anew for
+        // every batch cost as much server time as running it.
+        let batch_pool = PgPoolOptions::new()
+            .max_connections(4)
+            .min_connections(0)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_lazy_with(
+                options.options([("plan_cache_mode", "force_generic_plan")]),
+            );
         Ok(Self {
-            batches: std::sync::Arc::new(group::Batches::start(&pool)),
+            batches: std::sync::Arc::new(group::Batches::start(&batch_pool)),
             pool,
             rates,
             slots: Default::default(),
