@@ -93,10 +93,10 @@ pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
     // The options stay borrowed from Tera's arguments: a slot is picked
     // once per message but asked for in every part, and only the chosen
     // text is ever copied.
-    let (items, count): (&[Value], usize) = match (args.get("options"), args.get("count")) {
-        (Some(Value::Array(items)), None) if !items.is_empty() => (items, items.len()),
+    let options = match (args.get("options"), args.get("count")) {
+        (Some(Value::Array(items)), None) if !items.is_empty() => Options::Values(items),
         (None, Some(n)) => match n.as_u64() {
-            Some(n @ 1..=100) => (&[], n as usize),
+            Some(n @ 1..=100) => Options::Count(n as usize),
             _ => {
                 return Err(tera::Error::msg(
                     "pick: `count` must be a number from 1 to 100",
@@ -109,15 +109,72 @@ pub fn pick(args: &HashMap<String, Value>) -> tera::Result<Value> {
             )));
         }
     };
-    let numbered = items.is_empty();
-    // Option i as text: a counted slot's options are "#1", "#2", …
-    let text = |i: usize| -> Cow<'_, str> {
-        match items.get(i) {
-            Some(Value::String(s)) => Cow::Borrowed(s),
-            Some(other) => Cow::Owned(other.to_string()),
-            None => Cow::Owned(format!("#{}", i + 1)),
+    choose(slot, options)
+}
+
+/// What a slot offers.
+#[derive(Clone, Copy)]
+enum Options<'a> {
+    /// Tera's evaluated `options=[…]`.
+    Values(&'a [Value]),
+    /// A table of literal options ([`super::tables`]).
+    Strings(&'a [String]),
+    /// `count=N`: the options are "#1", "#2", …
+    Count(usize),
+}
+
+impl<'a> Options<'a> {
+    fn count(self) -> usize {
+        match self {
+            Options::Values(items) => items.len(),
+            Options::Strings(items) => items.len(),
+            Options::Count(n) => n,
         }
-    };
+    }
+
+    /// Option i as text.
+    fn text(self, i: usize) -> Cow<'a, str> {
+        match self {
+            Options::Values(items) => match items.get(i) {
+                Some(Value::String(s)) => Cow::Borrowed(s),
+                Some(other) => Cow::Owned(other.to_string()),
+                None => Cow::Owned(format!("#{}", i + 1)),
+            },
+            Options::Strings(items) => match items.get(i) {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(format!("#{}", i + 1)),
+            },
+            Options::Count(_) => Cow::Owned(format!("#{}", i + 1)),
+        }
+    }
+}
+
+/// `pick` whose options were all literals: Tera passes only the number of
+/// the table [`super::tables`] made of them when the templates were
+/// loaded, not a fresh copy of every option on every call.
+pub struct Pick {
+    pub tables: Vec<super::tables::Table>,
+}
+
+impl tera::Function for Pick {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        if args.len() == 1 {
+            if let Some(table) = args
+                .get(super::tables::TABLE_ARG)
+                .and_then(Value::as_u64)
+                .and_then(|i| self.tables.get(i as usize))
+            {
+                return choose(&table.slot, Options::Strings(&table.options));
+            }
+        }
+        pick(args)
+    }
+}
+
+fn choose(slot: &str, options: Options<'_>) -> tera::Result<Value> {
+    let count = options.count();
+    let numbered = matches!(options, Options::Count(_));
+    let text = |i: usize| options.text(i);
     read(|state| {
         let index = match state.chosen.get(slot) {
             Some(done) if done.of == count => done.n - 1,

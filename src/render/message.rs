@@ -167,7 +167,7 @@ fn write_single(out: &mut Vec<u8>, kind: Kind, text: &str) {
     out.extend_from_slice(part_head(kind, encoding).as_bytes());
     out.extend_from_slice(b"\r\n");
     match encoding {
-        0 => out.extend_from_slice(crlf_line_endings(text).as_bytes()),
+        0 => crlf_into(text, out),
         // Reads a bare LF as the CRLF it would have become.
         1 => quoted_printable(text.as_bytes(), out),
         _ => {
@@ -223,12 +223,15 @@ fn quoted_printable(input: &[u8], out: &mut Vec<u8>) {
         was_cr = false;
         if QP_LIMIT - on_line >= 3 && !qp_needs_encoding(byte) {
             let max_run = QP_LIMIT - on_line - 2;
-            let mut run = 1;
-            while run < max_run && i < input.len() && !qp_needs_encoding(input[i]) {
-                run += 1;
-                i += 1;
-            }
-            out.extend_from_slice(&input[i - run..i]);
+            // The run is this byte and the plain ones after it, up to max_run.
+            let end = input.len().min(i - 1 + max_run);
+            let run_end = input[i..end]
+                .iter()
+                .position(|&b| QP_ENCODED[b as usize])
+                .map_or(end, |n| i + n);
+            let run = run_end - (i - 1);
+            out.extend_from_slice(&input[i - 1..run_end]);
+            i = run_end;
             on_line += run;
             backup = out.len();
             continue;
@@ -251,8 +254,19 @@ fn quoted_printable(input: &[u8], out: &mut Vec<u8>) {
 }
 
 fn qp_needs_encoding(byte: u8) -> bool {
-    !matches!(byte, b'\t' | b' '..=b'<' | b'>'..=b'~')
+    QP_ENCODED[byte as usize]
 }
+
+/// By byte: whether quoted-printable writes it other than as itself.
+const QP_ENCODED: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = !matches!(b as u8, b'\t' | b' '..=b'<' | b'>'..=b'~');
+        b += 1;
+    }
+    table
+};
 
 fn qp_append(out: &mut Vec<u8>, bytes: &[u8], on_line: &mut usize, backup: &mut usize) {
     if *on_line + bytes.len() > QP_LIMIT {
@@ -281,6 +295,27 @@ fn qp_trailing_space(out: &mut Vec<u8>, start: usize, on_line: &mut usize, backu
     *on_line -= 1;
     out.pop();
     qp_append(out, escaped, on_line, backup);
+}
+
+/// [`crlf_line_endings`] written straight into `out`.
+fn crlf_into(text: &str, out: &mut Vec<u8>) {
+    let mut rest = text.as_bytes();
+    let mut last: Option<u8> = None;
+    while let Some(at) = memchr_lf(rest) {
+        out.extend_from_slice(&rest[..at]);
+        let before = if at > 0 { Some(rest[at - 1]) } else { last };
+        if before != Some(b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b'\n');
+        last = Some(b'\n');
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
+fn memchr_lf(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
 }
 
 /// Every LF not already preceded by CR gets one, in one pass (what
@@ -482,8 +517,12 @@ mod tests {
             ("\n\n", "\r\n\r\n"),
             ("a\nb\r\nc\r\r\nd\n", "a\r\nb\r\nc\r\r\nd\r\n"),
             ("ü\nß\n", "ü\r\nß\r\n"),
+            ("\r\n\n\r", "\r\n\r\n\r"),
         ] {
             assert_eq!(crlf_line_endings(given), want, "{given:?}");
+            let mut into = b"x\r".to_vec();
+            crlf_into(given, &mut into);
+            assert_eq!(&into[2..], want.as_bytes(), "{given:?}");
         }
     }
 

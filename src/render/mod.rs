@@ -14,6 +14,7 @@ mod names;
 pub mod proofread;
 #[cfg(test)]
 mod properties;
+mod tables;
 mod tera_error;
 pub mod words;
 
@@ -157,6 +158,9 @@ impl Renderer {
                 }
             }
         }
+        // Literal options become tables built once, read by number.
+        let tables = tables::intern(&mut tera);
+        tera.register_function("pick", current::Pick { tables });
         let locales = catalog
             .templates
             .iter()

@@ -10,6 +10,8 @@
 mod attempt;
 pub mod breaker;
 mod compose;
+#[cfg(test)]
+mod golden;
 mod limits;
 pub mod preview;
 pub mod reply;

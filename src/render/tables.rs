@@ -1,0 +1,291 @@
+//! Option tables for `pick`. Tera evaluates a function's arguments on
+//! every call, so `pick(slot="sign-off", options=["Talk soon,", …])`
+//! used to build a fresh array of fresh strings (and Tera copies it once
+//! more) every time a part was rendered. When the templates are loaded,
+//! every `pick` whose slot and options are all literal text is rewritten
+//! in Tera's syntax tree to `pick(__tend_options=N)`, N being a table made
+//! of those literals once; [`super::current::Pick`] reads it. Calls with
+//! computed options (`"Hi " ~ contact.first_name`), a `count`, or anything
+//! `pick` would reject stay as written, so their errors are unchanged.
+//!
+//! Tera exposes its syntax tree (`tera::ast`, `Tera::templates`) without
+//! promising to keep it stable: `Cargo.lock` pins the version, and the
+//! golden snapshot in `send::golden` fails if a message changes.
+
+use std::collections::HashMap;
+use tera::Tera;
+use tera::ast::{Expr, ExprVal, FunctionCall, Node};
+
+/// The argument a rewritten call passes: the number of its table.
+pub const TABLE_ARG: &str = "__tend_options";
+
+/// One slot's literal options.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Table {
+    /// Trimmed, as `pick` trims it.
+    pub slot: String,
+    pub options: Vec<String>,
+}
+
+/// Rewrites every literal `pick` in every template; returns the tables,
+/// identical ones shared.
+pub fn intern(tera: &mut Tera) -> Vec<Table> {
+    let mut interner = Interner::default();
+    for template in tera.templates.values_mut() {
+        interner.nodes(&mut template.ast);
+        for block in template.blocks.values_mut() {
+            interner.nodes(&mut block.body);
+        }
+        for definitions in template.blocks_definitions.values_mut() {
+            for (_, block) in definitions {
+                interner.nodes(&mut block.body);
+            }
+        }
+        for definition in template.macros.values_mut() {
+            interner.nodes(&mut definition.body);
+        }
+    }
+    interner.tables
+}
+
+#[derive(Default)]
+struct Interner {
+    tables: Vec<Table>,
+    known: HashMap<Table, usize>,
+}
+
+impl Interner {
+    fn nodes(&mut self, nodes: &mut [Node]) {
+        for node in nodes {
+            self.node(node);
+        }
+    }
+
+    fn node(&mut self, node: &mut Node) {
+        match node {
+            Node::VariableBlock(_, expr) => self.expr(expr),
+            Node::MacroDefinition(_, definition, _) => {
+                for expr in definition.args.values_mut().flatten() {
+                    self.expr(expr);
+                }
+                self.nodes(&mut definition.body);
+            }
+            Node::Set(_, set) => self.expr(&mut set.value),
+            Node::FilterSection(_, section, _) => {
+                self.call_args(&mut section.filter);
+                self.nodes(&mut section.body);
+            }
+            Node::Block(_, block, _) => self.nodes(&mut block.body),
+            Node::Forloop(_, forloop, _) => {
+                self.expr(&mut forloop.container);
+                self.nodes(&mut forloop.body);
+                if let Some(body) = &mut forloop.empty_body {
+                    self.nodes(body);
+                }
+            }
+            Node::If(branches, _) => {
+                for (_, condition, body) in &mut branches.conditions {
+                    self.expr(condition);
+                    self.nodes(body);
+                }
+                if let Some((_, body)) = &mut branches.otherwise {
+                    self.nodes(body);
+                }
+            }
+            Node::Super
+            | Node::Text(_)
+            | Node::Extends(..)
+            | Node::Include(..)
+            | Node::ImportMacro(..)
+            | Node::Raw(..)
+            | Node::Break(_)
+            | Node::Continue(_)
+            | Node::Comment(..) => {}
+        }
+    }
+
+    fn expr(&mut self, expr: &mut Expr) {
+        for filter in &mut expr.filters {
+            self.call_args(filter);
+        }
+        match &mut expr.val {
+            ExprVal::Math(math) => {
+                self.expr(&mut math.lhs);
+                self.expr(&mut math.rhs);
+            }
+            ExprVal::Logic(logic) => {
+                self.expr(&mut logic.lhs);
+                self.expr(&mut logic.rhs);
+            }
+            ExprVal::Test(test) => {
+                for arg in &mut test.args {
+                    self.expr(arg);
+                }
+            }
+            ExprVal::MacroCall(call) => {
+                for arg in call.args.values_mut() {
+                    self.expr(arg);
+                }
+            }
+            ExprVal::FunctionCall(call) => self.call(call),
+            ExprVal::Array(items) => {
+                for item in items {
+                    self.expr(item);
+                }
+            }
+            ExprVal::StringConcat(concat) => {
+                for value in &mut concat.values {
+                    if let ExprVal::FunctionCall(call) = value {
+                        self.call(call);
+                    }
+                }
+            }
+            ExprVal::In(is_in) => {
+                self.expr(&mut is_in.lhs);
+                self.expr(&mut is_in.rhs);
+            }
+            ExprVal::String(_)
+            | ExprVal::Int(_)
+            | ExprVal::Float(_)
+            | ExprVal::Bool(_)
+            | ExprVal::Ident(_) => {}
+        }
+    }
+
+    fn call_args(&mut self, call: &mut FunctionCall) {
+        for arg in call.args.values_mut() {
+            self.expr(arg);
+        }
+    }
+
+    fn call(&mut self, call: &mut FunctionCall) {
+        if call.name != "pick" {
+            return self.call_args(call);
+        }
+        let Some(table) = literal_table(call) else {
+            return self.call_args(call);
+        };
+        let index = match self.known.get(&table) {
+            Some(&index) => index,
+            None => {
+                self.tables.push(table.clone());
+                self.known.insert(table, self.tables.len() - 1);
+                self.tables.len() - 1
+            }
+        };
+        call.args.clear();
+        call.args
+            .insert(TABLE_ARG.to_string(), Expr::new(ExprVal::Int(index as i64)));
+    }
+}
+
+/// The table of `pick(slot="…", options=["…", …])` when the slot and every
+/// option are plain text literals (no filter, no `not`), the slot is not
+/// blank and there is at least one option: a call `pick` accepts as is.
+fn literal_table(call: &FunctionCall) -> Option<Table> {
+    if call.args.len() != 2 {
+        return None;
+    }
+    let slot = literal(call.args.get("slot")?)?.trim();
+    let ExprVal::Array(items) = &plain(call.args.get("options")?)?.val else {
+        return None;
+    };
+    if slot.is_empty() || items.is_empty() {
+        return None;
+    }
+    let options = items
+        .iter()
+        .map(|item| literal(item).map(str::to_string))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Table {
+        slot: slot.to_string(),
+        options,
+    })
+}
+
+fn plain(expr: &Expr) -> Option<&Expr> {
+    (!expr.negated && expr.filters.is_empty()).then_some(expr)
+}
+
+fn literal(expr: &Expr) -> Option<&str> {
+    match &plain(expr)?.val {
+        ExprVal::String(text) => Some(text),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tera(source: &str) -> (Tera, Vec<Table>) {
+        let mut tera = Tera::default();
+        tera.add_raw_template("t", source).unwrap();
+        let tables = intern(&mut tera);
+        (tera, tables)
+    }
+
+    fn args(tera: &Tera) -> Vec<Vec<String>> {
+        let mut found = Vec::new();
+        fn walk(nodes: &[Node], found: &mut Vec<Vec<String>>) {
+            for node in nodes {
+                match node {
+                    Node::VariableBlock(_, expr)
+                    | Node::Set(_, tera::ast::Set { value: expr, .. }) => {
+                        if let ExprVal::FunctionCall(call) = &expr.val {
+                            let mut names: Vec<String> = call.args.keys().cloned().collect();
+                            names.sort();
+                            found.push(names);
+                        }
+                    }
+                    Node::If(branches, _) => {
+                        for (_, _, body) in &branches.conditions {
+                            walk(body, found);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        walk(&tera.get_template("t").unwrap().ast, &mut found);
+        found
+    }
+
+    #[test]
+    fn render_tables_take_literal_picks_only() {
+        let (tera, tables) = tera(
+            r#"{{ pick(slot=" a ", options=["x", "y"]) }}
+{% if true %}{{ pick(slot="a", options=["x", "y"]) | upper }}{% endif %}
+{{ pick(slot="b", options=["x", "y" ~ name]) }}
+{{ pick(slot="c", count=3) }}
+{% set v = pick(slot="", options=["x"]) %}
+{{ pick(slot="d", options=[]) }}
+{{ pick(slot="e", options=["x" | upper]) }}
+{{ pick(slot="f", options=["z"], count=2) }}
+{{ other(slot="g", options=["x"]) }}"#,
+        );
+        assert_eq!(
+            tables,
+            vec![Table {
+                slot: "a".into(),
+                options: vec!["x".into(), "y".into()]
+            }]
+        );
+        let table = vec![TABLE_ARG.to_string()];
+        let slot_options = vec!["options".to_string(), "slot".to_string()];
+        assert_eq!(
+            args(&tera),
+            vec![
+                table.clone(),
+                table,
+                slot_options.clone(),
+                vec!["count".to_string(), "slot".to_string()],
+                slot_options.clone(),
+                slot_options.clone(),
+                slot_options,
+                vec!["count".to_string(), "options".into(), "slot".into()],
+                vec!["options".to_string(), "slot".into()],
+            ]
+        );
+    }
+}
