@@ -336,9 +336,7 @@ impl PostgresStore {
             .max_connections(4)
             .min_connections(0)
             .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect_lazy_with(
-                options.options([("plan_cache_mode", "force_generic_plan")]),
-            );
+            .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
         Ok(Self {
             batches: std::sync::Arc::new(group::Batches::start(&batch_pool)),
             pool,
