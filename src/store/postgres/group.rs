@@ -34,7 +34,8 @@ pub(super) struct Mark {
     pub now: DateTime<Utc>,
 }
 
-/// A row that was sent, with what is kept of it.
+/// A row that was sent, with what is kept of it (the one statement that
+/// records a `sent` result, batched or for one row: [`sent_batch`]).
 #[derive(Debug)]
 pub(super) struct Sent {
     pub send_id: i64,
@@ -185,7 +186,7 @@ async fn mark_batch(pool: PgPool, marks: Vec<Mark>) -> Result<Vec<i64>, sqlx::Er
     .await
 }
 
-async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Error> {
+pub(super) async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Error> {
     let n = sent.len();
     let (mut ids, mut message_ids, mut subjects, mut responses) = (
         Vec::with_capacity(n),

@@ -455,30 +455,32 @@ impl OutboxStore for PostgresStore {
             content,
         } = outcome
         {
-            let batched = self
-                .batches
-                .sent(group::Sent {
-                    send_id,
-                    message_id: message_id.clone(),
-                    subject: subject.clone(),
-                    response: response.clone(),
-                    variants: serde_json::to_string(&content.choices)
-                        .unwrap_or_else(|_| "[]".into()),
-                    opener: content.opener.clone(),
-                    text: content.text.clone(),
-                    now,
-                })
-                .await;
-            if batched {
+            let sent = || group::Sent {
+                send_id,
+                message_id: message_id.clone(),
+                subject: subject.clone(),
+                response: response.clone(),
+                variants: serde_json::to_string(&content.choices).unwrap_or_else(|_| "[]".into()),
+                opener: content.opener.clone(),
+                text: content.text.clone(),
+                now,
+            };
+            if self.batches.sent(sent()).await {
                 return Ok(());
             }
+            // Not written in a batch (the row is no longer ours, or the
+            // batch failed): the same statement for this row alone, which
+            // answers for itself.
+            group::sent_batch(self.pool.clone(), vec![sent()])
+                .await
+                .ctx("recording a send")?;
+            return Ok(());
         }
         // A result that touches only its row is one statement, committed on
         // its own (one round trip); failures and bounces write more, together.
         let alone = matches!(
             outcome,
-            SendOutcome::Sent { .. }
-                | SendOutcome::Cancelled { .. }
+            SendOutcome::Cancelled { .. }
                 | SendOutcome::Held { .. }
                 | SendOutcome::Released
                 | SendOutcome::Retry { failure: None, .. }
@@ -491,12 +493,7 @@ impl OutboxStore for PostgresStore {
         // `in_doubt` is accepted too: a late answer settles the doubt.
         const MINE: &str = "state IN ('claimed', 'sending', 'in_doubt')";
         let sql = match outcome {
-            SendOutcome::Sent { .. } => format!(
-                "UPDATE sends SET state = 'sent', message_id = $2, subject = $3, smtp_response = $4,
-                    sent_at = $5, finished_at = $5, lease_until = NULL, last_error = NULL, hold_reason = NULL,
-                    variants = $6, opener = $7, body_text = $8, sent_seq = nextval('sends_sent_seq')
-                 WHERE id = $1 AND {MINE}"
-            ),
+            SendOutcome::Sent { .. } => unreachable!("a sent result is written above"),
             SendOutcome::Retry { .. } => format!(
                 "UPDATE sends SET state = 'retry', next_at = $2, last_error = $3, lease_until = NULL,
                     claimed_by = NULL, hold_reason = NULL
@@ -527,22 +524,6 @@ impl OutboxStore for PostgresStore {
         };
         let query = sqlx::query(&sql).bind(send_id);
         let query = match outcome {
-            SendOutcome::Sent {
-                message_id,
-                subject,
-                response,
-                content,
-            } => query
-                .bind(message_id)
-                .bind(subject)
-                .bind(response)
-                .bind(now)
-                .bind(
-                    serde_json::to_value(&content.choices)
-                        .unwrap_or_else(|_| serde_json::json!([])),
-                )
-                .bind(&content.opener)
-                .bind(&content.text),
             SendOutcome::Retry { next_at, error, .. }
             | SendOutcome::Parked { next_at, error, .. } => {
                 query.bind(whole_second(*next_at)).bind(error)
@@ -555,7 +536,7 @@ impl OutboxStore for PostgresStore {
                 .bind(whole_second(*until))
                 .bind(reason.as_str())
                 .bind(now),
-            SendOutcome::Released => query,
+            SendOutcome::Sent { .. } | SendOutcome::Released => query,
         };
         let Some(mut tx) = tx else {
             query.execute(&self.pool).await.ctx("recording a send")?;
