@@ -110,6 +110,15 @@ fn judge_failure(failure: &Failure) -> (Classified, bool) {
     }
 }
 
+/// Waits `wait`, and not at all when it is zero: tokio's timer rounds a
+/// deadline up to its next millisecond tick, so even a zero sleep held the
+/// connection's permit for up to a millisecond per message.
+async fn pause(wait: std::time::Duration) {
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+}
+
 impl<S: Store> Sender<S> {
     pub(super) async fn process(
         &self,
@@ -420,7 +429,7 @@ impl<S: Store> Sender<S> {
             .reserve_rate("global", s.settings.sending.rate.interval())
             .await?
         {
-            Some(wait) => tokio::time::sleep(wait).await,
+            Some(wait) => pause(wait).await,
             None => s.limiter.until_ready().await,
         }
         metrics::RATE_LIMIT_WAIT_SECONDS
@@ -436,7 +445,7 @@ impl<S: Store> Sender<S> {
             None => Some(std::time::Duration::ZERO),
         };
         match shared {
-            Some(wait) => tokio::time::sleep(wait).await,
+            Some(wait) => pause(wait).await,
             None => s.domains.until_ready(domain).await,
         }
         metrics::RATE_LIMIT_WAIT_SECONDS

@@ -3,10 +3,10 @@
 //! and recording that it was sent.
 //!
 //! Each sender still waits until its own write is committed, so the
-//! in-doubt window is what it was. But the marks (and the results) that
+//! in-doubt window is what it was. But the marks and the results that
 //! arrive while the previous batch is at the server go together in the next
 //! one: one statement over `UNNEST`ed arrays, one plan, one commit and one
-//! WAL flush for all of them. One statement per message made the server's
+//! WAL flush for all of them, marks and results alike. One statement per message made the server's
 //! per-statement work (bind and plan, executor start, commit) most of what a
 //! message cost, and the server shares the machine with the sender.
 //!
@@ -22,8 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 
 /// At most this many writes in one statement.
 const MAX_BATCH: usize = 256;
-/// Batches of one kind at the server at once.
-const IN_FLIGHT: usize = 2;
+/// Batches at the server at once. One: every commit waits for its own WAL
+/// flush, and flushes take turns, so a second batch out only waited behind
+/// the first one's flush and made the next batch smaller (more flushes for
+/// the same writes).
+const IN_FLIGHT: usize = 1;
 
 /// A row to mark `sending`.
 #[derive(Debug)]
@@ -50,25 +53,37 @@ pub(super) struct Sent {
 
 type Reply = oneshot::Sender<bool>;
 
-/// The two batchers' inboxes. Their tasks end when the last store clone
-/// holding them is dropped.
+/// One write waiting for a batch.
+#[derive(Debug)]
+enum Write {
+    Mark(Mark),
+    Sent(Sent),
+}
+
+impl Write {
+    fn send_id(&self) -> i64 {
+        match self {
+            Write::Mark(m) => m.send_id,
+            Write::Sent(s) => s.send_id,
+        }
+    }
+}
+
+/// The batcher's inbox. Its task ends when the last store clone holding it
+/// is dropped.
 #[derive(Debug)]
 pub(super) struct Batches {
-    marks: mpsc::UnboundedSender<(Mark, Reply)>,
-    sent: mpsc::UnboundedSender<(Sent, Reply)>,
+    inbox: mpsc::UnboundedSender<(Write, Reply)>,
     pool: PgPool,
 }
 
 impl Batches {
-    /// Starts the batchers on the current runtime.
+    /// Starts the batcher on the current runtime.
     pub(super) fn start(pool: &PgPool) -> Self {
-        let (marks, mark_inbox) = mpsc::unbounded_channel();
-        let (sent, sent_inbox) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool.clone(), mark_inbox, mark_batch));
-        tokio::spawn(run(pool.clone(), sent_inbox, sent_batch));
+        let (inbox, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool.clone(), waiting));
         Self {
-            marks,
-            sent,
+            inbox,
             pool: pool.clone(),
         }
     }
@@ -82,49 +97,28 @@ impl Batches {
     /// Whether the row was marked in a batch; `false`: the batch did not
     /// apply to it (or failed) and the caller judges it row by row.
     pub(super) async fn mark(&self, mark: Mark) -> bool {
-        ask(&self.marks, mark).await
+        self.ask(Write::Mark(mark)).await
     }
 
     /// Whether the result was recorded in a batch; `false` as for `mark`.
     pub(super) async fn sent(&self, sent: Sent) -> bool {
-        ask(&self.sent, sent).await
+        self.ask(Write::Sent(sent)).await
     }
-}
 
-async fn ask<T>(inbox: &mpsc::UnboundedSender<(T, Reply)>, job: T) -> bool {
-    let (reply, answer) = oneshot::channel();
-    if inbox.send((job, reply)).is_err() {
-        return false;
-    }
-    answer.await.unwrap_or(false)
-}
-
-trait Keyed {
-    fn send_id(&self) -> i64;
-}
-
-impl Keyed for Mark {
-    fn send_id(&self) -> i64 {
-        self.send_id
-    }
-}
-
-impl Keyed for Sent {
-    fn send_id(&self) -> i64 {
-        self.send_id
+    async fn ask(&self, write: Write) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self.inbox.send((write, reply)).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
     }
 }
 
 /// Takes whatever waits (up to a batch), writes it, tells each writer
-/// whether its row was among those written, and starts over. Two batches
-/// may be at the server at once: a writer arriving while one is out waits
-/// for a single statement, not for a queue of them.
-async fn run<T, F, Fut>(pool: PgPool, mut inbox: mpsc::UnboundedReceiver<(T, Reply)>, write: F)
-where
-    T: Keyed + Send + 'static,
-    F: Fn(PgPool, Vec<T>) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<i64>, sqlx::Error>> + Send + 'static,
-{
+/// whether its row was among those written, and starts over: a writer
+/// arriving while a batch is out waits for that one statement, then goes
+/// with everything else that arrived meanwhile.
+async fn run(pool: PgPool, mut inbox: mpsc::UnboundedReceiver<(Write, Reply)>) {
     let out = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut waiting = Vec::new();
     loop {
@@ -134,9 +128,18 @@ where
         if inbox.recv_many(&mut waiting, MAX_BATCH).await == 0 {
             return;
         }
-        let (jobs, replies): (Vec<T>, Vec<Reply>) = waiting.drain(..).unzip();
-        let ids: Vec<i64> = jobs.iter().map(Keyed::send_id).collect();
-        let batch = write(pool.clone(), jobs);
+        let (writes, replies): (Vec<Write>, Vec<Reply>) = waiting.drain(..).unzip();
+        // A mark and a result are never for the same row in one batch: a
+        // result comes after its mark was answered.
+        let ids: Vec<i64> = writes.iter().map(Write::send_id).collect();
+        let (mut marks, mut sent) = (Vec::new(), Vec::new());
+        for write in writes {
+            match write {
+                Write::Mark(m) => marks.push(m),
+                Write::Sent(s) => sent.push(s),
+            }
+        }
+        let batch = write_batch(pool.clone(), marks, sent);
         tokio::spawn(async move {
             let written: HashSet<i64> = match batch.await {
                 Ok(written) => written.into_iter().collect(),
@@ -153,40 +156,22 @@ where
     }
 }
 
-async fn mark_batch(pool: PgPool, marks: Vec<Mark>) -> Result<Vec<i64>, sqlx::Error> {
-    let mut ids = Vec::with_capacity(marks.len());
+/// The one statement (and commit) for a batch of marks and `sent` results.
+async fn write_batch(
+    pool: PgPool,
+    marks: Vec<Mark>,
+    sent: Vec<Sent>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut mark_ids = Vec::with_capacity(marks.len());
     let mut workers = Vec::with_capacity(marks.len());
-    let mut message_ids = Vec::with_capacity(marks.len());
-    let mut at = Vec::with_capacity(marks.len());
+    let mut mark_message_ids = Vec::with_capacity(marks.len());
+    let mut mark_at = Vec::with_capacity(marks.len());
     for m in marks {
-        ids.push(m.send_id);
+        mark_ids.push(m.send_id);
         workers.push(m.worker);
-        message_ids.push(m.message_id);
-        at.push(m.now);
+        mark_message_ids.push(m.message_id);
+        mark_at.push(m.now);
     }
-    // The row is still this sender's claim, its contact not suppressed, its
-    // passage open (as the careful path checks one by one). Rows are found
-    // by id: `IS TRUE` keeps the state test off the state index, which the
-    // plan (made once for any batch) otherwise scanned for every claimed
-    // row and hashed.
-    sqlx::query_scalar(
-        "UPDATE sends s SET state = 'sending', message_id = m.message_id, wire_at = m.at, hold_reason = NULL
-         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS m(id, worker, message_id, at)
-         WHERE s.id = m.id AND (s.state = 'claimed' AND s.claimed_by = m.worker) IS TRUE
-           AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
-                           WHERE c.id = s.contact_id)
-           AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = s.enrollment_id AND e.exited_at IS NOT NULL)
-         RETURNING s.id",
-    )
-    .bind(ids)
-    .bind(workers)
-    .bind(message_ids)
-    .bind(at)
-    .fetch_all(&pool)
-    .await
-}
-
-pub(super) async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Error> {
     let n = sent.len();
     let (mut ids, mut message_ids, mut subjects, mut responses) = (
         Vec::with_capacity(n),
@@ -210,19 +195,39 @@ pub(super) async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>
         openers.push(s.opener);
         texts.push(s.text);
     }
-    // `in_doubt` is accepted too: a late answer settles the doubt. Found
-    // by id, as the marks are.
+    // Marks: the row is still this sender's claim, its contact not
+    // suppressed, its passage open (as the careful path checks one by one).
+    // Results: `in_doubt` is accepted too, a late answer settles the doubt.
+    // Rows are found by id: `IS TRUE` keeps the state test off the state
+    // index, which the plan (made once for any batch) otherwise scanned for
+    // every row and hashed. Both in one statement: one commit, one WAL flush
+    // (a flush costs milliseconds on a plain disk, and every sender waits
+    // for the one covering its mark).
     sqlx::query_scalar(
-        "UPDATE sends s SET state = 'sent', message_id = r.message_id, subject = r.subject,
-                smtp_response = r.response, sent_at = r.at, finished_at = r.at, lease_until = NULL,
-                last_error = NULL, hold_reason = NULL, variants = r.variants::jsonb, opener = r.opener,
-                body_text = r.body, sent_seq = nextval('sends_sent_seq')
-         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-                     $7::text[], $8::text[])
-              AS r(id, message_id, subject, response, at, variants, opener, body)
-         WHERE s.id = r.id AND (s.state IN ('claimed', 'sending', 'in_doubt')) IS TRUE
-         RETURNING s.id",
+        "WITH marked AS (
+           UPDATE sends s SET state = 'sending', message_id = m.message_id, wire_at = m.at, hold_reason = NULL
+           FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS m(id, worker, message_id, at)
+           WHERE s.id = m.id AND (s.state = 'claimed' AND s.claimed_by = m.worker) IS TRUE
+             AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
+                             WHERE c.id = s.contact_id)
+             AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = s.enrollment_id AND e.exited_at IS NOT NULL)
+           RETURNING s.id),
+         recorded AS (
+           UPDATE sends s SET state = 'sent', message_id = r.message_id, subject = r.subject,
+                  smtp_response = r.response, sent_at = r.at, finished_at = r.at, lease_until = NULL,
+                  last_error = NULL, hold_reason = NULL, variants = r.variants::jsonb, opener = r.opener,
+                  body_text = r.body, sent_seq = nextval('sends_sent_seq')
+           FROM UNNEST($5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
+                       $11::text[], $12::text[])
+                AS r(id, message_id, subject, response, at, variants, opener, body)
+           WHERE s.id = r.id AND (s.state IN ('claimed', 'sending', 'in_doubt')) IS TRUE
+           RETURNING s.id)
+         SELECT id FROM marked UNION ALL SELECT id FROM recorded",
     )
+    .bind(mark_ids)
+    .bind(workers)
+    .bind(mark_message_ids)
+    .bind(mark_at)
     .bind(ids)
     .bind(message_ids)
     .bind(subjects)
@@ -233,4 +238,9 @@ pub(super) async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>
     .bind(texts)
     .fetch_all(&pool)
     .await
+}
+
+/// The statement that records `sent` results, for rows outside a batch.
+pub(super) async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Error> {
+    write_batch(pool, Vec::new(), sent).await
 }
