@@ -3,13 +3,15 @@
 //! and the domains' backoff, and record every outcome.
 //!
 //! A row is `claimed` while this sender prepares it and becomes `sending`
-//! only right before its message data goes to the server. If the sender
+//! only for the SMTP transaction that carries it, durably before the
+//! end-of-data marker (see [`gate`]). If the sender
 //! dies, claimed rows go back to the queue and only `sending` rows (at most
 //! one per connection) become `in_doubt`.
 
 mod attempt;
 pub mod breaker;
 mod compose;
+pub mod gate;
 #[cfg(test)]
 mod golden;
 mod limits;
@@ -43,7 +45,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// At most this many further claims in one round (the pipeline's refills).
-const MAX_REFILLS: u32 = 10;
+/// A round ends by waiting for its last messages, with connections idle
+/// meanwhile, so rounds end on time ([`MAX_ROUND`]) rather than every few
+/// batches.
+const MAX_REFILLS: u32 = 100;
 /// No refill once a round is this old.
 const MAX_ROUND: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -329,10 +334,11 @@ impl<S: Store> Sender<S> {
             s.breaker.cancel_probe();
         }
         // The pipeline: while the connections work through this claim, the
-        // next one is taken as soon as few rows are left, so they never
-        // wait for the end of a batch. A round stays short (a few batches,
-        // a few seconds) so the caller's tick and shutdown come round.
-        let low_water = 2 * u64::from(s.settings.smtp.connections);
+        // next one is taken while half a batch is left (at least two
+        // messages per connection), so they never wait for the end of a
+        // batch, nor for a claim slowed by a busy database. A round stays
+        // short (a few seconds) so the caller's tick and shutdown come round.
+        let low_water = (2 * u64::from(s.settings.smtp.connections)).max(u64::from(limit) / 2);
         let started = Instant::now();
         let mut refills = 0;
         let mut full = !probing && claim.sends.len() as u64 == u64::from(limit);

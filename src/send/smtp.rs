@@ -2,14 +2,15 @@
 //!
 //! Why not a pooled transport from a library: tend must know *where* in the
 //! conversation an answer came (a refusal of MAIL FROM is never about the
-//! recipient), must record durably that a message is about to go on the wire
-//! right before its data does (so a crash leaves only truly in-doubt rows),
-//! and must not stall on Nagle's algorithm (the end-of-data marker is written
-//! with the message, on a socket with `TCP_NODELAY`). With PIPELINING (RFC
+//! recipient), must record durably that a message is about to be taken
+//! before its end-of-data marker (so a crash leaves only truly in-doubt
+//! rows; [`super::gate`]), and must not stall on Nagle's algorithm (a socket
+//! with `TCP_NODELAY`). With PIPELINING (RFC
 //! 2920) `MAIL`, `RCPT` and `DATA` go out in one write.
 //!
 //! A [`Connection`] is one session; [`Pool`] keeps idle sessions for reuse.
 
+use super::gate::Gate;
 use super::reply::{Phase, Reply};
 use crate::config::TlsMode;
 use std::pin::Pin;
@@ -234,6 +235,9 @@ async fn timed<T>(
     }
 }
 
+/// Ends the data of a transaction (after a CRLF).
+const END_OF_DATA: &[u8] = b".\r\n";
+
 /// The message with dot-stuffing, CRLF line ends and the end-of-data marker.
 pub fn data_block(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 8);
@@ -254,7 +258,7 @@ pub fn data_block(message: &[u8]) -> Vec<u8> {
     if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b".\r\n");
+    out.extend_from_slice(END_OF_DATA);
     out
 }
 
@@ -379,20 +383,20 @@ impl Connection {
         self.expect(Phase::Auth, 235).await.map(|_| ())
     }
 
-    /// Sends one message to one recipient. `before_data` runs after the
-    /// server agreed to take the data (354) and before any of it is written:
-    /// the caller records there, durably, that the message is going out. If
-    /// it fails, nothing is written and the session is dropped, which makes
-    /// the server discard the transaction.
-    pub async fn send<F, Fut>(
+    /// Sends one message to one recipient. The `gate` (the caller's durable
+    /// record that the message is going out) is passed while the envelope
+    /// is exchanged and the data written, and before the end-of-data marker,
+    /// the only thing that makes the server take the message. A shut gate
+    /// leaves the marker unwritten and drops the session, which makes the
+    /// server discard the transaction.
+    pub async fn send<Fut>(
         &mut self,
         from: &str,
         to: &str,
         message: &[u8],
-        before_data: F,
+        gate: &mut Gate<Fut>,
     ) -> Result<Reply, Failure>
     where
-        F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(), String>>,
     {
         self.last_used = Instant::now();
@@ -407,6 +411,24 @@ impl Connection {
                 ));
             }
         }
+        let (data, passed) = tokio::join!(self.transaction(from, to, message), gate.pass());
+        if let Err(why) = passed {
+            // Leaving DATA without the end marker aborts the transaction.
+            self.broken = true;
+            return Err(Failure::new(Phase::Data, FailureKind::Aborted(why)));
+        }
+        data?;
+        self.write(Phase::EndOfData, END_OF_DATA).await?;
+        let (reply, _) = self.read_reply(Phase::EndOfData).await?;
+        if reply.code == 250 {
+            Ok(reply)
+        } else {
+            Err(self.refused(Phase::EndOfData, reply))
+        }
+    }
+
+    /// The envelope and the message data, all but the end-of-data marker.
+    async fn transaction(&mut self, from: &str, to: &str, message: &[u8]) -> Result<(), Failure> {
         let mut mail = format!("MAIL FROM:<{from}>");
         if self.ext.size.is_some() {
             mail += &format!(" SIZE={}", message.len());
@@ -480,18 +502,9 @@ impl Connection {
             }
             return Err(self.refused(phase, reply));
         }
-        if let Err(why) = before_data().await {
-            // Leaving DATA without the end marker aborts the transaction.
-            self.broken = true;
-            return Err(Failure::new(Phase::Data, FailureKind::Aborted(why)));
-        }
-        self.write(Phase::EndOfData, &data_block(message)).await?;
-        let (reply, _) = self.read_reply(Phase::EndOfData).await?;
-        if reply.code == 250 {
-            Ok(reply)
-        } else {
-            Err(self.refused(Phase::EndOfData, reply))
-        }
+        let block = data_block(message);
+        self.write(Phase::Data, &block[..block.len() - END_OF_DATA.len()])
+            .await
     }
 
     /// After a refusal the session stays usable, once reset; a 421 closes it.

@@ -1,7 +1,10 @@
 //! The wire: SMTP through tend's own client and its session pool, or `.eml`
-//! files for trying tend out. Both call the caller's `before_data` right
-//! before the message leaves, so the outbox knows what is truly in doubt.
+//! files for trying tend out. Both make the caller's `before_data` record
+//! before the message can be taken (over SMTP, while the transaction runs
+//! and before its end-of-data marker: `gate`), so the outbox knows what is
+//! truly in doubt.
 
+use super::gate::Gate;
 use super::reply::Phase;
 use super::smtp::{ClientConfig, Failure, FailureKind, Pool};
 use crate::config::{SmtpSettings, TlsMode, TransportKind};
@@ -121,8 +124,9 @@ impl Transport {
         }
     }
 
-    /// Delivers one message. `before_data` is called once, right before the
-    /// message data leaves; if it fails, nothing leaves.
+    /// Delivers one message. `before_data` is called once and must succeed
+    /// before the message can be taken (a file written, an SMTP
+    /// transaction's end-of-data marker sent); if it fails, nothing is taken.
     pub async fn deliver<F, Fut>(
         &self,
         from: &str,
@@ -149,31 +153,21 @@ impl Transport {
                     })
             }
             Transport::Smtp(pool) => {
-                let hook = std::sync::Mutex::new(Some(before_data));
-                let take = || {
-                    let f = hook.lock().unwrap_or_else(|p| p.into_inner()).take();
-                    async move {
-                        match f {
-                            Some(f) => f().await,
-                            None => Err("the message was already handed over".to_string()),
-                        }
-                    }
-                };
+                let mut gate = Gate::new(before_data());
                 let (mut conn, reused) = pool.get().await?;
-                let mut result = conn.send(from, to, message, &take).await;
-                let unused = hook.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+                let mut result = conn.send(from, to, message, &mut gate).await;
                 // A reused session may have been closed by the server while
                 // idle; that shows on the first command, before anything of
-                // the message left, so one fresh session tries again.
+                // the message left, so one fresh session tries again (with
+                // the gate as it is: a record made stays made).
                 if let Err(failure) = &result {
                     if reused
-                        && unused
                         && failure.phase == Phase::MailFrom
                         && matches!(failure.kind, FailureKind::Io(_) | FailureKind::Timeout)
                     {
                         tracing::debug!(error = %failure, "an idle SMTP session was closed; opening a new one");
                         conn = pool.open().await?;
-                        result = conn.send(from, to, message, &take).await;
+                        result = conn.send(from, to, message, &mut gate).await;
                     }
                 }
                 let refused = matches!(&result, Err(f) if matches!(f.kind, FailureKind::Reply(_)));

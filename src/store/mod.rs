@@ -10,7 +10,7 @@
 //! due email is lost. A send row exists under a unique (enrollment, step) key
 //! before any SMTP traffic; senders claim rows; suppression and exit rules
 //! are judged in the same transaction as the claim; a row is marked
-//! `sending` right before its data leaves.
+//! `sending` before its message can be taken (its end-of-data marker).
 
 mod audience;
 mod audit;

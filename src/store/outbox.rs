@@ -1,5 +1,5 @@
 //! The outbox and the ledger: queueing due steps, claiming rows for a
-//! sender, the `sending` mark right before data leaves, results, recovery
+//! sender, the `sending` mark before a message can be taken, results, recovery
 //! from senders that died, and what an operator lists and settles.
 
 use super::*;

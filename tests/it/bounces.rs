@@ -65,7 +65,12 @@ async fn send(postfix: &Postfix, send_id: i64, to: &str) {
     let from = verp::envelope_sender(&key(), send_id, BOUNCE_DOMAIN);
     let mut conn = Connection::open(&client(postfix.smtp_port)).await.unwrap();
     let reply = conn
-        .send(&from, to, &message(send_id, to), || async { Ok(()) })
+        .send(
+            &from,
+            to,
+            &message(send_id, to),
+            &mut tend::send::gate::Gate::new(async { Ok(()) }),
+        )
         .await
         .unwrap_or_else(|e| panic!("Postfix refused {to}: {e}\n{}", postfix.maillog()));
     assert_eq!(reply.code, 250);

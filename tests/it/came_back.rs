@@ -478,7 +478,7 @@ async fn hand_over(port: u16, rcpt: &str, raw: &str) -> Result<u16, String> {
             "ana@example.com",
             rcpt,
             raw.replace('\n', "\r\n").as_bytes(),
-            || async { Ok(()) },
+            &mut tend::send::gate::Gate::new(async { Ok(()) }),
         )
         .await;
     conn.quit().await;

@@ -210,7 +210,12 @@ async fn tends_own_smtp_client_delivers_pipelined_and_hears_the_refusals() {
         .await
         .unwrap();
     let reply = conn
-        .send("", "reply+3-abc@bounce.test", MESSAGE, || async { Ok(()) })
+        .send(
+            "",
+            "reply+3-abc@bounce.test",
+            MESSAGE,
+            &mut tend::send::gate::Gate::new(async { Ok(()) }),
+        )
         .await
         .unwrap();
     assert_eq!(reply.code, 250);
@@ -219,7 +224,12 @@ async fn tends_own_smtp_client_delivers_pipelined_and_hears_the_refusals() {
     assert!(raw.ends_with(b"end\r\n"));
 
     let refused = conn
-        .send("", "stranger@bounce.test", MESSAGE, || async { Ok(()) })
+        .send(
+            "",
+            "stranger@bounce.test",
+            MESSAGE,
+            &mut tend::send::gate::Gate::new(async { Ok(()) }),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.phase, Phase::RcptTo);
@@ -234,9 +244,12 @@ async fn tends_own_smtp_client_delivers_pipelined_and_hears_the_refusals() {
         .refuse_next(Reject::Temporary("store busy".into()))
         .await;
     let deferred = conn
-        .send("", "bounces+4-abc@bounce.test", MESSAGE, || async {
-            Ok(())
-        })
+        .send(
+            "",
+            "bounces+4-abc@bounce.test",
+            MESSAGE,
+            &mut tend::send::gate::Gate::new(async { Ok(()) }),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -245,13 +258,59 @@ async fn tends_own_smtp_client_delivers_pipelined_and_hears_the_refusals() {
     );
     conn.reset().await;
     let retried = conn
-        .send("", "bounces+4-abc@bounce.test", MESSAGE, || async {
-            Ok(())
-        })
+        .send(
+            "",
+            "bounces+4-abc@bounce.test",
+            MESSAGE,
+            &mut tend::send::gate::Gate::new(async { Ok(()) }),
+        )
         .await
         .unwrap();
     assert_eq!(retried.code, 250);
     let (envelope, _) = receiver.next(Duration::from_secs(10)).await.unwrap();
     assert_eq!(envelope.rcpt_to, ["bounces+4-abc@bounce.test"]);
+    conn.quit().await;
+}
+
+#[tokio::test]
+async fn a_shut_gate_leaves_the_data_unended_and_the_server_keeps_nothing() {
+    let mut receiver = Receiver::start(bounce_options()).await;
+    let mut conn = Connection::open(&client_config(receiver.port))
+        .await
+        .unwrap();
+    // The record is refused (say, the recipient unsubscribed since the
+    // claim) while the envelope and data are already under way.
+    let refused = conn
+        .send(
+            "",
+            "reply+3-abc@bounce.test",
+            MESSAGE,
+            &mut tend::send::gate::Gate::new(async { Err("suppressed since the claim".into()) }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused.kind, FailureKind::Aborted(why) if why == "suppressed since the claim"),
+        "{refused}"
+    );
+    assert!(conn.is_broken(), "a session left inside DATA is not reused");
+    drop(conn);
+    let mut conn = Connection::open(&client_config(receiver.port))
+        .await
+        .unwrap();
+    conn.send(
+        "",
+        "bounces+4-abc@bounce.test",
+        MESSAGE,
+        &mut tend::send::gate::Gate::new(async { Ok(()) }),
+    )
+    .await
+    .unwrap();
+    let (envelope, _) = receiver.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        envelope.rcpt_to,
+        ["bounces+4-abc@bounce.test"],
+        "the unended transaction was discarded"
+    );
     conn.quit().await;
 }
