@@ -3,6 +3,7 @@
 //! history, the contact's zone, the clock) in a thread-local for the length
 //! of one synchronous `Tera::render` call, and reads back the choices made.
 
+use super::tables::Offer;
 use crate::catalog::Locale;
 use crate::domain::Attributes;
 use crate::variation::{Choice, PastSend, choose_among};
@@ -149,9 +150,9 @@ impl<'a> Options<'a> {
     }
 }
 
-/// `pick` whose options were all literals: Tera passes only the number of
-/// the table [`super::tables`] made of them when the templates were
-/// loaded, not a fresh copy of every option on every call.
+/// `pick` whose options (or count) were all literals: Tera passes only the
+/// number of the table [`super::tables`] made of them when the templates
+/// were loaded, not a fresh copy of every option on every call.
 pub struct Pick {
     pub tables: Vec<super::tables::Table>,
 }
@@ -164,7 +165,11 @@ impl tera::Function for Pick {
                 .and_then(Value::as_u64)
                 .and_then(|i| self.tables.get(i as usize))
             {
-                return choose(&table.slot, Options::Strings(&table.options));
+                let options = match &table.offer {
+                    Offer::Options(options) => Options::Strings(options),
+                    Offer::Count(n) => Options::Count(*n),
+                };
+                return choose(&table.slot, options);
             }
         }
         pick(args)

@@ -8,6 +8,7 @@ mod display_name;
 pub mod dkim;
 pub mod english;
 mod footer;
+mod headers;
 mod helpers;
 mod message;
 mod names;

@@ -4,9 +4,12 @@
 //! more) every time a part was rendered. When the templates are loaded,
 //! every `pick` whose slot and options are all literal text is rewritten
 //! in Tera's syntax tree to `pick(__tend_options=N)`, N being a table made
-//! of those literals once; [`super::current::Pick`] reads it. Calls with
-//! computed options (`"Hi " ~ contact.first_name`), a `count`, or anything
-//! `pick` would reject stay as written, so their errors are unchanged.
+//! of those literals once; [`super::current::Pick`] reads it. The same goes
+//! for `pick(slot="…", count=N)` with a literal N from 1 to 100 (a table of
+//! no options), whose two arguments Tera otherwise put in a fresh map on
+//! every call. Calls with computed options (`"Hi " ~ contact.first_name`)
+//! or anything `pick` would reject stay as written, so their errors are
+//! unchanged.
 //!
 //! Tera exposes its syntax tree (`tera::ast`, `Tera::templates`) without
 //! promising to keep it stable: `Cargo.lock` pins the version, and the
@@ -24,7 +27,16 @@ pub const TABLE_ARG: &str = "__tend_options";
 pub struct Table {
     /// Trimmed, as `pick` trims it.
     pub slot: String,
-    pub options: Vec<String>,
+    pub offer: Offer,
+}
+
+/// What a literal `pick` offers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Offer {
+    /// `options=["…", …]`: never empty.
+    Options(Vec<String>),
+    /// `count=N`, N from 1 to 100.
+    Count(usize),
 }
 
 /// Rewrites every literal `pick` in every template; returns the tables,
@@ -181,25 +193,40 @@ impl Interner {
 
 /// The table of `pick(slot="…", options=["…", …])` when the slot and every
 /// option are plain text literals (no filter, no `not`), the slot is not
-/// blank and there is at least one option: a call `pick` accepts as is.
+/// blank and there is at least one option, or of `pick(slot="…", count=N)`
+/// with a plain integer literal N from 1 to 100: a call `pick` accepts as is.
 fn literal_table(call: &FunctionCall) -> Option<Table> {
     if call.args.len() != 2 {
         return None;
     }
     let slot = literal(call.args.get("slot")?)?.trim();
-    let ExprVal::Array(items) = &plain(call.args.get("options")?)?.val else {
-        return None;
-    };
-    if slot.is_empty() || items.is_empty() {
+    if slot.is_empty() {
         return None;
     }
-    let options = items
-        .iter()
-        .map(|item| literal(item).map(str::to_string))
-        .collect::<Option<Vec<_>>>()?;
+    let offer = match (call.args.get("options"), call.args.get("count")) {
+        (Some(options), None) => {
+            let ExprVal::Array(items) = &plain(options)?.val else {
+                return None;
+            };
+            if items.is_empty() {
+                return None;
+            }
+            Offer::Options(
+                items
+                    .iter()
+                    .map(|item| literal(item).map(str::to_string))
+                    .collect::<Option<Vec<_>>>()?,
+            )
+        }
+        (None, Some(count)) => match plain(count)?.val {
+            ExprVal::Int(n @ 1..=100) => Offer::Count(n as usize),
+            _ => return None,
+        },
+        _ => return None,
+    };
     Some(Table {
         slot: slot.to_string(),
-        options,
+        offer,
     })
 }
 
@@ -258,6 +285,8 @@ mod tests {
 {% if true %}{{ pick(slot="a", options=["x", "y"]) | upper }}{% endif %}
 {{ pick(slot="b", options=["x", "y" ~ name]) }}
 {{ pick(slot="c", count=3) }}
+{{ pick(slot="c", count=0) }}{{ pick(slot="c", count=101) }}{{ pick(slot="c", count="3") }}
+{{ pick(slot="c", count=3.0) }}{{ pick(slot="c", count=3 | abs) }}{{ pick(slot="c", count=n) }}
 {% set v = pick(slot="", options=["x"]) %}
 {{ pick(slot="d", options=[]) }}
 {{ pick(slot="e", options=["x" | upper]) }}
@@ -266,20 +295,33 @@ mod tests {
         );
         assert_eq!(
             tables,
-            vec![Table {
-                slot: "a".into(),
-                options: vec!["x".into(), "y".into()]
-            }]
+            vec![
+                Table {
+                    slot: "a".into(),
+                    offer: Offer::Options(vec!["x".into(), "y".into()])
+                },
+                Table {
+                    slot: "c".into(),
+                    offer: Offer::Count(3)
+                }
+            ]
         );
         let table = vec![TABLE_ARG.to_string()];
         let slot_options = vec!["options".to_string(), "slot".to_string()];
+        let slot_count = vec!["count".to_string(), "slot".to_string()];
         assert_eq!(
             args(&tera),
             vec![
                 table.clone(),
-                table,
+                table.clone(),
                 slot_options.clone(),
-                vec!["count".to_string(), "slot".to_string()],
+                table,
+                slot_count.clone(),
+                slot_count.clone(),
+                slot_count.clone(),
+                slot_count.clone(),
+                slot_count.clone(),
+                slot_count,
                 slot_options.clone(),
                 slot_options.clone(),
                 slot_options,
