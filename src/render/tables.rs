@@ -3,7 +3,8 @@
 //! used to build a fresh array of fresh strings (and Tera copies it once
 //! more) every time a part was rendered. When the templates are loaded,
 //! every `pick` whose slot and options are all literal text is rewritten
-//! in Tera's syntax tree to `pick(__tend_options=N)`, N being a table made
+//! in Tera's syntax tree to `pick(__tend_options=N)` (or, as the whole of
+//! a `{{ }}` or `{% set %}`, to `N | __tend_pick`), N being a table made
 //! of those literals once; [`super::current::Pick`] reads it. The same goes
 //! for `pick(slot="…", count=N)` with a literal N from 1 to 100 (a table of
 //! no options), whose two arguments Tera otherwise put in a fresh map on
@@ -21,6 +22,10 @@ use tera::ast::{Expr, ExprVal, FunctionCall, Node};
 
 /// The argument a rewritten call passes: the number of its table.
 pub const TABLE_ARG: &str = "__tend_options";
+
+/// The filter a rewritten `{{ pick(…) }}` or `{% set x = pick(…) %}`
+/// becomes, applied to the number of its table.
+pub const TABLE_FILTER: &str = "__tend_pick";
 
 /// One slot's literal options.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -75,14 +80,14 @@ impl Interner {
 
     fn node(&mut self, node: &mut Node) {
         match node {
-            Node::VariableBlock(_, expr) => self.expr(expr),
+            Node::VariableBlock(_, expr) => self.whole(expr),
             Node::MacroDefinition(_, definition, _) => {
                 for expr in definition.args.values_mut().flatten() {
                     self.expr(expr);
                 }
                 self.nodes(&mut definition.body);
             }
-            Node::Set(_, set) => self.expr(&mut set.value),
+            Node::Set(_, set) => self.whole(&mut set.value),
             Node::FilterSection(_, section, _) => {
                 self.call_args(&mut section.filter);
                 self.nodes(&mut section.body);
@@ -170,6 +175,36 @@ impl Interner {
         }
     }
 
+    /// The expression of a `{{ … }}` or a `{% set %}`, which Tera evaluates
+    /// with `eval_expression` (filters, then `not`, then escaping). A
+    /// literal `pick` there becomes `N | __tend_pick`: a filter call gets
+    /// no argument map (a function call's one argument cost a map, a copy
+    /// of its name and a hash on every call), and escaping follows the same
+    /// rule (neither is marked safe). Elsewhere (`{% if %}` conditions,
+    /// maths) Tera treats a number differently from a call, so calls stay.
+    fn whole(&mut self, expr: &mut Expr) {
+        if let ExprVal::FunctionCall(call) = &expr.val {
+            if call.name == "pick" {
+                if let Some(table) = literal_table(call) {
+                    let index = self.intern(table);
+                    for filter in &mut expr.filters {
+                        self.call_args(filter);
+                    }
+                    expr.val = ExprVal::Int(index as i64);
+                    expr.filters.insert(
+                        0,
+                        FunctionCall {
+                            name: TABLE_FILTER.to_string(),
+                            args: HashMap::new(),
+                        },
+                    );
+                    return;
+                }
+            }
+        }
+        self.expr(expr)
+    }
+
     fn call(&mut self, call: &mut FunctionCall) {
         if call.name != "pick" {
             return self.call_args(call);
@@ -177,17 +212,21 @@ impl Interner {
         let Some(table) = literal_table(call) else {
             return self.call_args(call);
         };
-        let index = match self.known.get(&table) {
+        let index = self.intern(table);
+        call.args.clear();
+        call.args
+            .insert(TABLE_ARG.to_string(), Expr::new(ExprVal::Int(index as i64)));
+    }
+
+    fn intern(&mut self, table: Table) -> usize {
+        match self.known.get(&table) {
             Some(&index) => index,
             None => {
                 self.tables.push(table.clone());
                 self.known.insert(table, self.tables.len() - 1);
                 self.tables.len() - 1
             }
-        };
-        call.args.clear();
-        call.args
-            .insert(TABLE_ARG.to_string(), Expr::new(ExprVal::Int(index as i64)));
+        }
     }
 }
 
@@ -258,13 +297,32 @@ mod tests {
             for node in nodes {
                 match node {
                     Node::VariableBlock(_, expr)
-                    | Node::Set(_, tera::ast::Set { value: expr, .. }) => {
-                        if let ExprVal::FunctionCall(call) = &expr.val {
+                    | Node::Set(_, tera::ast::Set { value: expr, .. }) => match &expr.val {
+                        ExprVal::FunctionCall(call) => {
                             let mut names: Vec<String> = call.args.keys().cloned().collect();
                             names.sort();
                             found.push(names);
                         }
-                    }
+                        ExprVal::Int(n) => {
+                            let filters = expr.filters.iter().map(|f| f.name.clone());
+                            found.push(
+                                std::iter::once(format!("table {n}"))
+                                    .chain(filters)
+                                    .collect(),
+                            )
+                        }
+                        ExprVal::StringConcat(concat) => {
+                            for value in &concat.values {
+                                if let ExprVal::FunctionCall(call) = value {
+                                    let mut names: Vec<String> =
+                                        call.args.keys().cloned().collect();
+                                    names.sort();
+                                    found.push(names);
+                                }
+                            }
+                        }
+                        _ => {}
+                    },
                     Node::If(branches, _) => {
                         for (_, _, body) in &branches.conditions {
                             walk(body, found);
@@ -291,7 +349,8 @@ mod tests {
 {{ pick(slot="d", options=[]) }}
 {{ pick(slot="e", options=["x" | upper]) }}
 {{ pick(slot="f", options=["z"], count=2) }}
-{{ other(slot="g", options=["x"]) }}"#,
+{{ other(slot="g", options=["x"]) }}
+{{ "n" ~ pick(slot="a", options=["x", "y"]) }}"#,
         );
         assert_eq!(
             tables,
@@ -306,16 +365,21 @@ mod tests {
                 }
             ]
         );
-        let table = vec![TABLE_ARG.to_string()];
+        let filtered = |n: usize, after: &[&str]| {
+            [format!("table {n}"), TABLE_FILTER.to_string()]
+                .into_iter()
+                .chain(after.iter().map(|s| s.to_string()))
+                .collect::<Vec<_>>()
+        };
         let slot_options = vec!["options".to_string(), "slot".to_string()];
         let slot_count = vec!["count".to_string(), "slot".to_string()];
         assert_eq!(
             args(&tera),
             vec![
-                table.clone(),
-                table.clone(),
+                filtered(0, &[]),
+                filtered(0, &["upper"]),
                 slot_options.clone(),
-                table,
+                filtered(1, &[]),
                 slot_count.clone(),
                 slot_count.clone(),
                 slot_count.clone(),
@@ -327,6 +391,8 @@ mod tests {
                 slot_options,
                 vec!["count".to_string(), "options".into(), "slot".into()],
                 vec!["options".to_string(), "slot".into()],
+                // Inside a larger expression: the call form.
+                vec![TABLE_ARG.to_string()],
             ]
         );
     }
