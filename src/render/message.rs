@@ -361,10 +361,7 @@ fn crlf_line_endings(text: &str) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    super::footer::escape(text, true)
 }
 
 /// Whether a template's HTML is already a document of its own.
@@ -408,10 +405,7 @@ fn with_preheader(html: &str, preheader: Option<&str>) -> String {
     let Some(pre) = preheader.filter(|p| !p.is_empty()) else {
         return html.to_string();
     };
-    let escaped = pre
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let escaped = super::footer::escape(pre, false);
     let hidden = format!(
         "<div style=\"display:none;max-height:0;overflow:hidden;mso-hide:all\">{escaped}</div>"
     );
@@ -425,8 +419,14 @@ fn with_preheader(html: &str, preheader: Option<&str>) -> String {
 }
 
 fn hex8(input: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(input.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(16);
+    for b in &digest[..8] {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
