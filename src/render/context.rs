@@ -131,8 +131,7 @@ fn locale_value(locale: Locale) -> Value {
 /// `first_name`: [`super::names::first_name`] of the contact's name, which
 /// the renderer works out once for the context and its helpers. The values
 /// are what serializing [`ContactView`], [`CampaignView`] and [`StepView`]
-/// gives, built directly: serde's round trip through them was a tenth of
-/// a message's cost.
+/// gives, built directly rather than through serde's value serializer.
 pub fn build(
     campaign: &Campaign,
     step: usize,
