@@ -3,6 +3,7 @@
 //! history, the contact's zone, the clock) in a thread-local for the length
 //! of one synchronous `Tera::render` call, and reads back the choices made.
 
+use super::tables::Offer;
 use crate::catalog::Locale;
 use crate::domain::Attributes;
 use crate::variation::{Choice, PastSend, choose_among};
@@ -12,6 +13,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tera::Value;
 
 /// How `pick` decides.
@@ -149,11 +151,37 @@ impl<'a> Options<'a> {
     }
 }
 
-/// `pick` whose options were all literals: Tera passes only the number of
-/// the table [`super::tables`] made of them when the templates were
-/// loaded, not a fresh copy of every option on every call.
+/// `pick` whose options (or count) were all literals: Tera passes only the
+/// number of the table [`super::tables`] made of them when the templates
+/// were loaded, not a fresh copy of every option on every call.
 pub struct Pick {
-    pub tables: Vec<super::tables::Table>,
+    pub tables: Arc<[super::tables::Table]>,
+}
+
+/// `N | __tend_pick`: a literal `pick` that was the whole of a `{{ }}` or
+/// a `{% set %}` ([`super::tables`]), given the number of its table.
+pub struct PickFilter {
+    pub tables: Arc<[super::tables::Table]>,
+}
+
+impl tera::Filter for PickFilter {
+    fn filter(&self, value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+        match value.as_u64().and_then(|i| self.tables.get(i as usize)) {
+            Some(table) => choose_from(table),
+            None => Err(tera::Error::msg(format!(
+                "`{}` is tend's own: it reads the option tables made when the templates load",
+                super::tables::TABLE_FILTER
+            ))),
+        }
+    }
+}
+
+fn choose_from(table: &super::tables::Table) -> tera::Result<Value> {
+    let options = match &table.offer {
+        Offer::Options(options) => Options::Strings(options),
+        Offer::Count(n) => Options::Count(*n),
+    };
+    choose(&table.slot, options)
 }
 
 impl tera::Function for Pick {
@@ -164,7 +192,7 @@ impl tera::Function for Pick {
                 .and_then(Value::as_u64)
                 .and_then(|i| self.tables.get(i as usize))
             {
-                return choose(&table.slot, Options::Strings(&table.options));
+                return choose_from(table);
             }
         }
         pick(args)

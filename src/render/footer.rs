@@ -12,10 +12,30 @@ use crate::catalog::Locale;
 pub const FOOTER_COLOR: &str = "#595959";
 
 pub(crate) fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    escape(text, true)
+}
+
+/// `&`, `<`, `>` (and `"` when `quotes`) as entities, in one pass: what
+/// replacing them one after the other gives (no entity holds a character
+/// a later replacement would touch), without a new string per replacement.
+pub(crate) fn escape(text: &str, quotes: bool) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| matches!(b, b'&' | b'<' | b'>') || (quotes && b == b'"'))
+    {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => "&quot;",
+        });
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every message carries a visible way out, in both parts and in the
@@ -63,4 +83,27 @@ fn one_line(text: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escaping_in_one_pass_is_replacing_one_after_the_other() {
+        for text in [
+            "",
+            "plain",
+            "a & b < c > d \"e\" &amp; &lt;",
+            "<<&&>>\"\"",
+            "ünïcödé & 日本 <b>",
+        ] {
+            let three = text
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            assert_eq!(escape(text, false), three, "{text:?}");
+            assert_eq!(escape(text, true), three.replace('"', "&quot;"), "{text:?}");
+        }
+    }
 }

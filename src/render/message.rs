@@ -6,11 +6,10 @@
 
 use super::RenderError;
 use super::Rendered;
+use super::headers::{self, Addressed};
 use chrono::{DateTime, Utc};
-use lettre::message::header::{
-    self, ContentTransferEncoding, ContentType, HeaderName, HeaderValue, Headers,
-};
-use lettre::message::{Mailbox, Mailboxes};
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentTransferEncoding, ContentType, Headers};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
@@ -44,11 +43,6 @@ pub fn message_id(send_id: i64, enrollment_id: i64, installation: &str, from: &M
     )
 }
 
-const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
-const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
-const LIST_ID: HeaderName = HeaderName::new_from_ascii_str("List-Id");
-const FEEDBACK_ID: HeaderName = HeaderName::new_from_ascii_str("Feedback-ID");
-
 /// The complete message, headers and body, as it goes on the wire (before
 /// DKIM). The bytes are the ones lettre's `MessageBuilder` writes: headers
 /// are encoded by lettre's own header types, bodies with the encoding it
@@ -58,33 +52,6 @@ const FEEDBACK_ID: HeaderName = HeaderName::new_from_ascii_str("Feedback-ID");
 /// `message::tests` compares the two byte for byte.
 pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Vec<u8>, RenderError> {
     let domain = meta.from.email.domain();
-    // In the order lettre's builder sets them (see the test reference below).
-    let mut headers = Headers::new();
-    headers.set(header::From::from(Mailboxes::from(meta.from.clone())));
-    headers.set(header::To::from(Mailboxes::from(meta.to.clone())));
-    headers.set(header::Subject::from(rendered.subject.clone()));
-    headers.set(header::Date::new(meta.date.into()));
-    headers.set(header::MessageId::from(meta.message_id.clone()));
-    headers.insert_raw(HeaderValue::new(
-        LIST_UNSUBSCRIBE,
-        format!(
-            "<{}>, <mailto:{}?subject=unsubscribe>",
-            meta.unsubscribe_url, meta.unsubscribe_mailto
-        ),
-    ));
-    headers.insert_raw(HeaderValue::new(
-        LIST_UNSUBSCRIBE_POST,
-        "List-Unsubscribe=One-Click".to_string(),
-    ));
-    headers.insert_raw(HeaderValue::new(
-        LIST_ID,
-        format!("<{}.{domain}>", meta.campaign),
-    ));
-    headers.insert_raw(HeaderValue::new(FEEDBACK_ID, meta.feedback_id.clone()));
-    if let Some(reply_to) = &meta.reply_to {
-        headers.set(header::ReplyTo::from(Mailboxes::from(reply_to.clone())));
-    }
-    headers.set(header::MIME_VERSION_1_0);
     let html = rendered.html.as_deref().map(|html| {
         let html = document(html, rendered);
         with_preheader(&html, rendered.preheader.as_deref())
@@ -92,18 +59,49 @@ pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Vec<u8>,
     let body_len = rendered.text.len() + html.as_ref().map_or(0, String::len);
     // Room for the headers, CRLFs and some quoted-printable escapes.
     let mut out = Vec::with_capacity(body_len + body_len / 8 + 2048);
-    write_headers(&mut out, &headers);
+    // In the order lettre's builder sets them (see the test reference
+    // below), each written as lettre's header type writes it ([`headers`]).
+    headers::mailbox(&mut out, Addressed::From, &meta.from);
+    headers::mailbox(&mut out, Addressed::To, &meta.to);
+    headers::unstructured(&mut out, "Subject", &rendered.subject);
+    headers::date(&mut out, meta.date);
+    headers::unstructured(&mut out, "Message-ID", &meta.message_id);
+    let mut value =
+        String::with_capacity(meta.unsubscribe_url.len() + meta.unsubscribe_mailto.len() + 32);
+    value.push('<');
+    value.push_str(&meta.unsubscribe_url);
+    value.push_str(">, <mailto:");
+    value.push_str(&meta.unsubscribe_mailto);
+    value.push_str("?subject=unsubscribe>");
+    headers::unstructured(&mut out, "List-Unsubscribe", &value);
+    headers::unstructured(
+        &mut out,
+        "List-Unsubscribe-Post",
+        "List-Unsubscribe=One-Click",
+    );
+    value.clear();
+    value.push('<');
+    value.push_str(&meta.campaign);
+    value.push('.');
+    value.push_str(domain);
+    value.push('>');
+    headers::unstructured(&mut out, "List-Id", &value);
+    headers::unstructured(&mut out, "Feedback-ID", &meta.feedback_id);
+    if let Some(reply_to) = &meta.reply_to {
+        headers::mailbox(&mut out, Addressed::ReplyTo, reply_to);
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
     match html {
         None => write_single(&mut out, Kind::Plain, &rendered.text),
         Some(html) => {
             // A boundary derived from the Message-ID keeps preview and send identical.
             let boundary = format!("tend-{}", hex8(&format!("boundary{}", meta.message_id)));
-            let content_type =
-                ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary}\""))
-                    .map_err(|e| RenderError::Message(e.to_string()))?;
-            let mut multipart = Headers::new();
-            multipart.set(content_type);
-            write_headers(&mut out, &multipart);
+            // What lettre's `ContentType` of this writes: the text it parsed.
+            headers::unstructured(
+                &mut out,
+                "Content-Type",
+                &format!("multipart/alternative; boundary=\"{boundary}\""),
+            );
             out.extend_from_slice(b"\r\n");
             for (kind, body) in [(Kind::Plain, rendered.text.as_str()), (Kind::Html, &html)] {
                 out.extend_from_slice(b"--");
@@ -117,12 +115,6 @@ pub fn build_message(rendered: &Rendered, meta: &MessageMeta) -> Result<Vec<u8>,
         }
     }
     Ok(out)
-}
-
-fn write_headers(out: &mut Vec<u8>, headers: &Headers) {
-    use std::io::Write;
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{headers}");
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -157,13 +149,8 @@ fn part_head(kind: Kind, encoding: usize) -> &'static str {
 /// One text part: its headers, a blank line, the encoded body and CRLF
 /// (lettre's `SinglePart::plain`/`html` and its formatting).
 fn write_single(out: &mut Vec<u8>, kind: Kind, text: &str) {
-    use email_encoding::body::Encoding;
     // lettre chooses on the text as given (LF line ends), then converts.
-    let encoding = match Encoding::choose(text, false) {
-        Encoding::SevenBit | Encoding::EightBit => 0,
-        Encoding::QuotedPrintable => 1,
-        Encoding::Base64 => 2,
-    };
+    let encoding = choose_encoding(text);
     out.extend_from_slice(part_head(kind, encoding).as_bytes());
     out.extend_from_slice(b"\r\n");
     match encoding {
@@ -180,6 +167,44 @@ fn write_single(out: &mut Vec<u8>, kind: Kind, text: &str) {
         }
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// `email_encoding::body::Encoding::choose(text, false)` as an index into
+/// [`ENCODINGS`]: 7bit for ASCII without a line of 76 bytes or more (its
+/// count: from one LF to the next, that LF included), else quoted-printable
+/// when at most a third of the bytes need escaping, else base64. The same
+/// tests; the crate counts the escapes one byte at a time, which cost about
+/// as much as encoding the part. `message::tests` compares the two.
+fn choose_encoding(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut last = 0;
+    // `match_indices` of a char finds them with core's memchr.
+    let too_long = text.match_indices('\n').any(|(i, _)| {
+        let from = std::mem::replace(&mut last, i);
+        i - from >= QP_LIMIT
+    }) || bytes.len() - last >= QP_LIMIT;
+    if !too_long && text.is_ascii() {
+        return 0;
+    }
+    if escapes(bytes) <= bytes.len() / 3 {
+        1
+    } else {
+        2
+    }
+}
+
+/// Bytes other than tab and printable ASCII, counted in blocks whose
+/// count fits a byte, so that the compiler can count many at once.
+fn escapes(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|block| {
+            block
+                .iter()
+                .map(|&b| u8::from(b != b'\t' && b.wrapping_sub(b' ') > b'~' - b' '))
+                .fold(0u8, u8::wrapping_add) as usize
+        })
+        .sum()
 }
 
 /// The longest encoded line, not counting CRLF (RFC 2045).
@@ -336,10 +361,7 @@ fn crlf_line_endings(text: &str) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    super::footer::escape(text, true)
 }
 
 /// Whether a template's HTML is already a document of its own.
@@ -383,10 +405,7 @@ fn with_preheader(html: &str, preheader: Option<&str>) -> String {
     let Some(pre) = preheader.filter(|p| !p.is_empty()) else {
         return html.to_string();
     };
-    let escaped = pre
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let escaped = super::footer::escape(pre, false);
     let hidden = format!(
         "<div style=\"display:none;max-height:0;overflow:hidden;mso-hide:all\">{escaped}</div>"
     );
@@ -400,8 +419,14 @@ fn with_preheader(html: &str, preheader: Option<&str>) -> String {
 }
 
 fn hex8(input: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(input.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(16);
+    for b in &digest[..8] {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -409,7 +434,14 @@ mod tests {
     use super::*;
     use crate::catalog::Locale;
     use lettre::Message;
+    use lettre::message::header::{HeaderName, HeaderValue};
     use lettre::message::{MultiPart, SinglePart};
+
+    const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+    const LIST_UNSUBSCRIBE_POST: HeaderName =
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
+    const LIST_ID: HeaderName = HeaderName::new_from_ascii_str("List-Id");
+    const FEEDBACK_ID: HeaderName = HeaderName::new_from_ascii_str("Feedback-ID");
 
     /// What tend built with lettre's `MessageBuilder` before: the
     /// reference [`build_message`] must equal byte for byte.
@@ -506,6 +538,48 @@ mod tests {
                 String::from_utf8_lossy(&input)
             );
         }
+    }
+
+    #[test]
+    fn the_encoding_chosen_is_the_crates_choice() {
+        use email_encoding::body::Encoding;
+        let pieces: [&str; 10] = [
+            "a",
+            "plain words ",
+            "\n",
+            "\r\n",
+            "\t",
+            "ü",
+            "日本語",
+            "\u{1}",
+            "=",
+            "0123456789012345678901234567890123456789012345678901234567890123456789012",
+        ];
+        let mut state = 0x5851_f42d_4c95_7f2du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut seen = [0usize; 3];
+        for case in 0..6000 {
+            let mut text = String::new();
+            for _ in 0..(next() % 400) {
+                text.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let theirs = match Encoding::choose(text.as_str(), false) {
+                Encoding::SevenBit | Encoding::EightBit => 0,
+                Encoding::QuotedPrintable => 1,
+                Encoding::Base64 => 2,
+            };
+            assert_eq!(choose_encoding(&text), theirs, "case {case}: {text:?}");
+            seen[theirs] += 1;
+        }
+        assert!(
+            seen.iter().all(|&n| n > 0),
+            "every encoding was chosen: {seen:?}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod display_name;
 pub mod dkim;
 pub mod english;
 mod footer;
+mod headers;
 mod helpers;
 mod message;
 mod names;
@@ -159,7 +160,13 @@ impl Renderer {
             }
         }
         // Literal options become tables built once, read by number.
-        let tables = tables::intern(&mut tera);
+        let tables: std::sync::Arc<[tables::Table]> = tables::intern(&mut tera).into();
+        tera.register_filter(
+            tables::TABLE_FILTER,
+            current::PickFilter {
+                tables: tables.clone(),
+            },
+        );
         tera.register_function("pick", current::Pick { tables });
         let locales = catalog
             .templates
