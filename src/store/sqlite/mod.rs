@@ -406,3 +406,36 @@ impl SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The planner's bulk connection checks no foreign keys; it must never
+    /// be handed out again: every connection the pool gives afterwards
+    /// (all four at once) checks them.
+    #[tokio::test]
+    async fn no_connection_comes_back_from_a_bulk_insert_without_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tend.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        for _ in 0..3 {
+            let mut bulk = store.bulk_insert_connection("testing").await.unwrap();
+            let off: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *bulk)
+                .await
+                .unwrap();
+            assert_eq!(off, 0);
+        }
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let mut conn = store.pool.acquire().await.unwrap();
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(on, 1);
+            held.push(conn);
+        }
+    }
+}
