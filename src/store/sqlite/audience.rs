@@ -10,7 +10,11 @@ impl AudienceStore for SqliteStore {
         selection: &Selection,
         reentry_after: Option<DateTime<Utc>>,
     ) -> StoreResult<u64> {
-        let mut qb = QueryBuilder::new("SELECT count(*) FROM contacts c WHERE ");
+        // One pass over the table, as `enroll` reads it: through an index, a
+        // large segment (win-back's 377,000 of 1M contacts) costs a random
+        // table lookup per member, three times the whole scan; a small
+        // one's scan is the price of a bounded worst case.
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM contacts c NOT INDEXED WHERE ");
         push_selection(&mut qb, selection);
         qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
         push_not_enrolled(&mut qb, campaign, reentry_after);
@@ -46,9 +50,10 @@ impl AudienceStore for SqliteStore {
         qb.push(format_args!(" AND {NOT_SUPPRESSED}"));
         push_not_enrolled(&mut qb, campaign, reentry_after);
         qb.push(" ORDER BY c.id");
+        let mut conn = self.bulk_insert_connection("enrolling contacts").await?;
         let done = qb
             .build()
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .ctx("enrolling contacts")?;
         Ok(done.rows_affected())
@@ -262,7 +267,8 @@ impl AudienceStore for SqliteStore {
         .bind(&sends.campaign)
         .bind(sends.after_enrollment)
         .bind(ts(sends.entered_at));
-        let done = query.execute(&self.pool).await.ctx("queueing entrants")?;
+        let mut conn = self.bulk_insert_connection("queueing entrants").await?;
+        let done = query.execute(&mut *conn).await.ctx("queueing entrants")?;
         Ok(done.rows_affected())
     }
 
