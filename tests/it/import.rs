@@ -127,6 +127,46 @@ fn reimport_updates_instead_of_duplicating() {
 }
 
 #[test]
+fn an_address_twice_in_one_file_is_one_contact_updated_in_file_order() {
+    // More rows than one set the import looks up and inserts at a time,
+    // with repeats next to each other and far apart (after their first
+    // row's set was written).
+    let app = TestApp::without_smtp();
+    let mut csv = String::from("email,name\n");
+    for i in 0..1200 {
+        csv += &format!("c{i}@example.com,First{i}\n");
+        if i == 4 {
+            csv += "C4@example.com,Second4\n";
+        }
+    }
+    csv += "c3@example.com,Last3\nc1199@example.com,Last1199\n";
+    app.write("twice.csv", &csv);
+    let out = app
+        .tend(&["contacts", "import", "twice.csv", "--json"])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (v["new"].as_u64(), v["updated"].as_u64()),
+        (Some(1200), Some(3)),
+        "{}",
+        out.stdout
+    );
+    for (email, name) in [
+        ("c3@example.com", "Last3"),
+        ("c4@example.com", "Second4"),
+        ("c1199@example.com", "Last1199"),
+        ("c700@example.com", "First700"),
+    ] {
+        let export = app.tend(&["contacts", "export", email]).ok();
+        assert!(
+            export.stdout.contains(&format!("\"{name}\"")),
+            "{email} is named {name}:\n{}",
+            export.stdout
+        );
+    }
+}
+
+#[test]
 fn an_activity_event_wakes_a_sleeping_contact() {
     let app = TestApp::without_smtp();
     let csv = format!(
