@@ -85,6 +85,11 @@ fn migrator() -> Migrator {
                 "fewer send indexes",
                 include_str!("../../../migrations/postgres/0007_fewer_send_indexes.sql"),
             ),
+            migration(
+                8,
+                "hot marks",
+                include_str!("../../../migrations/postgres/0008_hot_marks.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

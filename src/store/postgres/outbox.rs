@@ -7,8 +7,12 @@
 
 use super::*;
 
-/// Rows that may be claimed now.
-const DUE: &str = "state IN ('queued', 'retry') AND next_at <= ";
+/// Rows that may be claimed now. Queued and retry rows have no lease and
+/// no end: saying so lets the claim read the `sends_due` index, whose
+/// predicate names no column the `sending` mark changes (see migration
+/// 0008).
+const DUE: &str =
+    "lease_until IS NULL AND finished_at IS NULL AND state IN ('queued', 'retry') AND next_at <= ";
 
 /// Takes the rows a step of the claim settled out of the batch.
 fn settled(ids: &mut Vec<i64>, done: impl IntoIterator<Item = i64>) {
@@ -164,7 +168,7 @@ impl OutboxStore for PostgresStore {
             // variant history see every message that already went to them.
             let batch: Vec<(i64, i64)> = sqlx::query_as(&format!(
                 "SELECT sd.id, sd.enrollment_id FROM sends sd
-                 WHERE sd.{DUE} $1
+                 WHERE {DUE} $1
                    AND NOT EXISTS (SELECT 1 FROM sends o WHERE o.contact_id = sd.contact_id
                                    AND o.state IN ('claimed', 'sending'))
                  ORDER BY sd.next_at, sd.id LIMIT $2
@@ -621,8 +625,9 @@ impl OutboxStore for PostgresStore {
         const OWNER: &str = "(claimed_by IS NULL
              OR (claimed_by NOT IN (SELECT id FROM workers) AND lease_until <= $1)
              OR claimed_by = ANY($2))";
+        // Held rows have a lease: `sends_leased` finds them.
         let released = sqlx::query(&format!(
-            "UPDATE sends SET {UNCLAIM} WHERE state = 'claimed' AND {OWNER}"
+            "UPDATE sends SET {UNCLAIM} WHERE lease_until IS NOT NULL AND state = 'claimed' AND {OWNER}"
         ))
         .bind(now)
         .bind(dead)
@@ -633,7 +638,7 @@ impl OutboxStore for PostgresStore {
         let in_doubt = sqlx::query(&format!(
             "UPDATE sends SET state = 'in_doubt', lease_until = NULL,
                  last_error = 'its sender stopped after handing the message to the server and before recording the answer: it may have been accepted; not resent (see tend outbox)'
-             WHERE state = 'sending' AND {OWNER}"
+             WHERE lease_until IS NOT NULL AND state = 'sending' AND {OWNER}"
         ))
         .bind(now)
         .bind(dead)
