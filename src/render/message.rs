@@ -45,8 +45,9 @@ pub fn message_id(send_id: i64, enrollment_id: i64, installation: &str, from: &M
 
 /// The complete message, headers and body, as it goes on the wire (before
 /// DKIM). The bytes are the ones lettre's `MessageBuilder` writes: headers
-/// are encoded by lettre's own header types, bodies with the encoding it
-/// would choose and the crates it uses; only its builder is left out, which
+/// as lettre's header types encode them (written directly where that is the
+/// value itself, through lettre otherwise: [`headers`]), bodies with the
+/// encoding it would choose; only its builder is left out, which
 /// parses every header back (for the envelope tend does not use) and
 /// inserts CRLFs one at a time, and cost more than all the rest together.
 /// `message::tests` compares the two byte for byte.

@@ -198,16 +198,16 @@ async fn write_batch(
     // Marks: the row is still this sender's claim, its contact not
     // suppressed, its passage open (as the careful path checks one by one).
     // Results: `in_doubt` is accepted too, a late answer settles the doubt.
-    // Rows are found by id: `IS TRUE` keeps the state test off the state
-    // index, which the plan (made once for any batch) otherwise scanned for
-    // every row and hashed. Both in one statement: one commit, one WAL flush
+    // Rows are found by id (no index reads `state` since migration 0008;
+    // before it, the plan made once for any batch scanned the state index
+    // for every row and hashed). Both in one statement: one commit, one WAL flush
     // (a flush costs milliseconds on a plain disk, and every sender waits
     // for the one covering its mark).
     sqlx::query_scalar(
         "WITH marked AS (
            UPDATE sends s SET state = 'sending', message_id = m.message_id, wire_at = m.at, hold_reason = NULL
            FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS m(id, worker, message_id, at)
-           WHERE s.id = m.id AND (s.state = 'claimed' AND s.claimed_by = m.worker) IS TRUE
+           WHERE s.id = m.id AND s.state = 'claimed' AND s.claimed_by = m.worker
              AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions p ON p.value IN (c.email, c.domain)
                              WHERE c.id = s.contact_id)
              AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.id = s.enrollment_id AND e.exited_at IS NOT NULL)
@@ -220,7 +220,7 @@ async fn write_batch(
            FROM UNNEST($5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
                        $11::text[], $12::text[])
                 AS r(id, message_id, subject, response, at, variants, opener, body)
-           WHERE s.id = r.id AND (s.state IN ('claimed', 'sending', 'in_doubt')) IS TRUE
+           WHERE s.id = r.id AND s.state IN ('claimed', 'sending', 'in_doubt')
            RETURNING s.id)
          SELECT id FROM marked UNION ALL SELECT id FROM recorded",
     )

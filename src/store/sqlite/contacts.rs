@@ -343,6 +343,10 @@ fn tags_json(row: &NewContact) -> Option<String> {
         .map(|t| serde_json::Value::from(t.clone()).to_string())
 }
 
+fn attributes_json(row: &NewContact) -> String {
+    serde_json::Value::Object(row.attributes.clone()).to_string()
+}
+
 /// New contacts, in one statement.
 async fn insert_contacts(
     tx: &mut sqlx::SqliteConnection,
@@ -365,7 +369,7 @@ async fn insert_contacts(
             .push("coalesce(")
             .push_bind_unseparated(tags_json(row))
             .push_unseparated(", '[]')")
-            .push_bind(serde_json::Value::Object(row.attributes.clone()).to_string())
+            .push_bind(attributes_json(row))
             .push_bind(ts(now));
     });
     qb.build()
@@ -400,7 +404,7 @@ async fn update_contact(
     .bind(row.last_activity_at.map(ts))
     .bind(row.timezone.map(|tz| tz.name().to_string()))
     .bind(tags_json(row))
-    .bind(serde_json::Value::Object(row.attributes.clone()).to_string())
+    .bind(attributes_json(row))
     .bind(ts(now))
     .bind(id)
     .execute(&mut *tx)
