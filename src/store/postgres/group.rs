@@ -17,16 +17,12 @@
 //! gets its own answer (or its own error).
 
 use super::*;
+use sqlx::pool::PoolConnection;
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many writes in one statement.
 const MAX_BATCH: usize = 256;
-/// Batches at the server at once. One: every commit waits for its own WAL
-/// flush, and flushes take turns, so a second batch out only waited behind
-/// the first one's flush and made the next batch smaller (more flushes for
-/// the same writes).
-const IN_FLIGHT: usize = 1;
 
 /// A row to mark `sending`.
 #[derive(Debug)]
@@ -74,6 +70,7 @@ impl Write {
 #[derive(Debug)]
 pub(super) struct Batches {
     inbox: mpsc::UnboundedSender<(Write, Reply)>,
+    closing: std::sync::Arc<tokio::sync::Notify>,
     pool: PgPool,
 }
 
@@ -81,9 +78,11 @@ impl Batches {
     /// Starts the batcher on the current runtime.
     pub(super) fn start(pool: &PgPool) -> Self {
         let (inbox, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool.clone(), waiting));
+        let closing = std::sync::Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(run(pool.clone(), waiting, std::sync::Arc::clone(&closing)));
         Self {
             inbox,
+            closing,
             pool: pool.clone(),
         }
     }
@@ -91,6 +90,8 @@ impl Batches {
     /// Closes the batches' sessions: later batches fail (and their writes
     /// take the careful path, which then fails on its own).
     pub(super) async fn close(&self) {
+        // The batcher gives its session back first: closing waits for it.
+        self.closing.notify_one();
         self.pool.close().await;
     }
 
@@ -118,14 +119,32 @@ impl Batches {
 /// whether its row was among those written, and starts over: a writer
 /// arriving while a batch is out waits for that one statement, then goes
 /// with everything else that arrived meanwhile.
-async fn run(pool: PgPool, mut inbox: mpsc::UnboundedReceiver<(Write, Reply)>) {
-    let out = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+///
+/// One batch at a time: every commit waits for its own WAL flush, and
+/// flushes take turns, so a second batch out only waited behind the first
+/// one's flush and made the next batch smaller (more flushes for the same
+/// writes). And on one session, kept for as long as it works. Every
+/// checkout from a pool costs a round trip to the server (sqlx's liveness
+/// check, and another when the session is handed back), and each batch
+/// waited for the first: with a checkout per batch a connection idled
+/// 3.3 ms for its mark, on a kept session 2.5 ms. A failed batch gives the session back (a broken one is closed
+/// there) and the next batch takes one afresh.
+async fn run(
+    pool: PgPool,
+    mut inbox: mpsc::UnboundedReceiver<(Write, Reply)>,
+    closing: std::sync::Arc<tokio::sync::Notify>,
+) {
+    let mut session: Option<PoolConnection<Postgres>> = None;
     let mut waiting = Vec::new();
     loop {
-        let Ok(permit) = std::sync::Arc::clone(&out).acquire_owned().await else {
-            return;
+        let received = tokio::select! {
+            n = inbox.recv_many(&mut waiting, MAX_BATCH) => n,
+            () = closing.notified() => {
+                session = None;
+                continue;
+            }
         };
-        if inbox.recv_many(&mut waiting, MAX_BATCH).await == 0 {
+        if received == 0 {
             return;
         }
         let (writes, replies): (Vec<Write>, Vec<Reply>) = waiting.drain(..).unzip();
@@ -139,26 +158,38 @@ async fn run(pool: PgPool, mut inbox: mpsc::UnboundedReceiver<(Write, Reply)>) {
                 Write::Sent(s) => sent.push(s),
             }
         }
-        let batch = write_batch(pool.clone(), marks, sent);
-        tokio::spawn(async move {
-            let written: HashSet<i64> = match batch.await {
-                Ok(written) => written.into_iter().collect(),
-                Err(e) => {
-                    tracing::debug!(error = %e, "a batched write failed; its rows are written one by one");
-                    HashSet::new()
-                }
-            };
-            drop(permit);
-            for (id, reply) in ids.into_iter().zip(replies) {
-                let _ = reply.send(written.contains(&id));
+        let written = match on_session(&pool, &mut session, marks, sent).await {
+            Ok(written) => written.into_iter().collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "a batched write failed; its rows are written one by one");
+                session = None;
+                HashSet::new()
             }
-        });
+        };
+        for (id, reply) in ids.into_iter().zip(replies) {
+            let _ = reply.send(written.contains(&id));
+        }
     }
+}
+
+/// A batch on the kept session, taking one from the pool when there is none.
+async fn on_session(
+    pool: &PgPool,
+    session: &mut Option<PoolConnection<Postgres>>,
+    marks: Vec<Mark>,
+    sent: Vec<Sent>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let conn = match session.take() {
+        Some(conn) => conn,
+        None => pool.acquire().await?,
+    };
+    let conn = session.insert(conn);
+    write_batch(&mut **conn, marks, sent).await
 }
 
 /// The one statement (and commit) for a batch of marks and `sent` results.
 async fn write_batch(
-    pool: PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     marks: Vec<Mark>,
     sent: Vec<Sent>,
 ) -> Result<Vec<i64>, sqlx::Error> {
@@ -236,11 +267,11 @@ async fn write_batch(
     .bind(variants)
     .bind(openers)
     .bind(texts)
-    .fetch_all(&pool)
+    .fetch_all(db)
     .await
 }
 
 /// The statement that records `sent` results, for rows outside a batch.
 pub(super) async fn sent_batch(pool: PgPool, sent: Vec<Sent>) -> Result<Vec<i64>, sqlx::Error> {
-    write_batch(pool, Vec::new(), sent).await
+    write_batch(&pool, Vec::new(), sent).await
 }

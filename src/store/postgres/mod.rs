@@ -90,6 +90,11 @@ fn migrator() -> Migrator {
                 "hot marks",
                 include_str!("../../../migrations/postgres/0008_hot_marks.sql"),
             ),
+            migration(
+                9,
+                "leaner writes",
+                include_str!("../../../migrations/postgres/0009_leaner_writes.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
