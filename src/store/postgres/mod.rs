@@ -334,9 +334,14 @@ impl PostgresStore {
             .await
             .map_err(open_err)?;
         migrator().run(&pool).await?;
+        // A rate block is reserved while the connections that need a slot
+        // wait, so no liveness round trip before it: a session the server
+        // dropped fails one reservation (that row goes back to the queue)
+        // and is closed when it is handed back.
         let rates = PgPoolOptions::new()
             .max_connections(4)
             .min_connections(0)
+            .test_before_acquire(false)
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_lazy_with(options.clone().options([("synchronous_commit", "off")]));
         // The batched marks and results run on sessions of their own that
