@@ -630,24 +630,19 @@ pub async fn tick<S: Store>(
             tally(&mut campaign_report, decision, treated);
         }
         let history = history(store, campaign, &rules, now).await.map_err(fail)?;
-        // Page by page: memory stays flat however long the list is.
+        // Page by page: memory stays flat however long the list is. This
+        // tick's entrants were decided above, so the pages stop before them
+        // (reading them only to drop them cost as much as queueing them).
+        let through = before.unwrap_or(i64::MAX);
         let mut after = 0;
         loop {
-            let mut page = store
-                .progress_page(&campaign.id, after, PAGE)
+            let page = store
+                .progress_page(&campaign.id, after, through, PAGE)
                 .await
                 .map_err(fail)?;
             let Some(last) = page.last() else { break };
             after = last.enrollment_id;
-            let mut full = page.len() == PAGE as usize;
-            if let Some(before) = before {
-                // This tick's entrants were decided above.
-                let known = page.partition_point(|p| p.enrollment_id <= before);
-                if known < page.len() {
-                    page.truncate(known);
-                    full = false;
-                }
-            }
+            let full = page.len() == PAGE as usize;
             let mut sends = Vec::new();
             let mut finished = Vec::new();
             for progress in page {
@@ -832,7 +827,7 @@ pub async fn dry_run<S: Store>(
         let mut after = 0;
         loop {
             let page = store
-                .progress_page(&campaign.id, after, PAGE)
+                .progress_page(&campaign.id, after, i64::MAX, PAGE)
                 .await
                 .map_err(fail)?;
             let Some(last) = page.last() else { break };

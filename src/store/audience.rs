@@ -114,12 +114,15 @@ pub trait AudienceStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<EnrollmentProgress>>> + Send;
 
     /// A page of [`Self::progress`]: at most `limit` open enrollments with an
-    /// id above `after`, in id order. The planner walks a campaign page by
-    /// page so a list of millions is never in memory at once.
+    /// id above `after` and at most `through`, in id order. The planner walks
+    /// a campaign page by page so a list of millions is never in memory at
+    /// once, and stops at `through` where the rows after it (this tick's
+    /// entrants) were already decided.
     fn progress_page(
         &self,
         campaign: &str,
         after: i64,
+        through: i64,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<EnrollmentProgress>>> + Send;
 

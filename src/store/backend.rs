@@ -124,7 +124,7 @@ impl AudienceStore for Backend {
         sample_contacts(campaign: &str, selection: &Selection, limit: u32) -> StoreResult<Vec<Contact>>;
         exit_enrollments(campaign: &str, rule: &ExitRule, now: DateTime<Utc>, apply: bool) -> StoreResult<ExitCounts>;
         progress(campaign: &str) -> StoreResult<Vec<EnrollmentProgress>>;
-        progress_page(campaign: &str, after: i64, limit: u32) -> StoreResult<Vec<EnrollmentProgress>>;
+        progress_page(campaign: &str, after: i64, through: i64, limit: u32) -> StoreResult<Vec<EnrollmentProgress>>;
         last_enrollment_id() -> StoreResult<i64>;
         queue_entrants(sends: &EntrantSends, now: DateTime<Utc>) -> StoreResult<u64>;
         finish_enrollments(finished: &[(i64, ExitReason)], now: DateTime<Utc>) -> StoreResult<()>;

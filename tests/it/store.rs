@@ -705,7 +705,7 @@ async fn enrollments_are_read_page_by_page_each_once_in_order(store: Backend) {
     let mut sizes = Vec::new();
     let mut after = 0;
     loop {
-        let page = store.progress_page("c", after, 7).await.unwrap();
+        let page = store.progress_page("c", after, i64::MAX, 7).await.unwrap();
         let Some(last) = page.last() else { break };
         after = last.enrollment_id;
         sizes.push(page.len());
@@ -714,6 +714,15 @@ async fn enrollments_are_read_page_by_page_each_once_in_order(store: Backend) {
     assert_eq!(sizes, [7, 7, 7, 4]);
     assert_eq!(paged, all, "every open enrollment once, in id order");
     assert!(paged.windows(2).all(|w| w[0] < w[1]));
+    let through = all[9];
+    let bounded: Vec<i64> = store
+        .progress_page("c", all[2], through, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.enrollment_id)
+        .collect();
+    assert_eq!(bounded, all[3..10], "a page stops at `through`");
 }
 
 async fn marks_and_records_of_many_senders_at_once_each_land_on_their_own_row(store: Backend) {
@@ -892,3 +901,39 @@ stories!(
     failed_sign_ins_count_per_key_within_the_window,
     contacts_are_found_and_their_timeline_is_complete,
 );
+
+/// PostgreSQL keeps no per-row foreign keys on the planner's inserts
+/// (migration 0010); what they guarded, rows of the ledger's parents
+/// deleted from under it, is refused by the tables themselves.
+#[tokio::test]
+async fn postgres_refuses_to_delete_contacts_or_passages_the_ledger_refers_to() {
+    use sqlx::Connection;
+    let Some((holder, store)) = open(Kind::Postgres).await else {
+        return;
+    };
+    let Holder::Pg(db) = &holder else {
+        unreachable!()
+    };
+    let sends = queued(&store, 3).await;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    for sql in [
+        format!("DELETE FROM contacts WHERE id = {}", sends[0].contact_id),
+        format!(
+            "DELETE FROM enrollments WHERE id = {}",
+            sends[0].enrollment_id
+        ),
+        "TRUNCATE contacts CASCADE".to_string(),
+        "TRUNCATE enrollments CASCADE".to_string(),
+    ] {
+        let error = sqlx::query(&sql).execute(&mut conn).await.unwrap_err();
+        assert!(
+            error.to_string().contains("tend never deletes from"),
+            "{sql}: {error}"
+        );
+    }
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sends s JOIN enrollments e ON e.id = s.enrollment_id JOIN contacts c ON c.id = e.contact_id")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 3, "every send still reaches its passage and contact");
+}

@@ -164,13 +164,14 @@ impl AudienceStore for PostgresStore {
     }
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
-        self.progress_page(campaign, 0, u32::MAX).await
+        self.progress_page(campaign, 0, i64::MAX, u32::MAX).await
     }
 
     async fn progress_page(
         &self,
         campaign: &str,
         after: i64,
+        through: i64,
         limit: u32,
     ) -> StoreResult<Vec<EnrollmentProgress>> {
         let rows = sqlx::query(
@@ -180,11 +181,12 @@ impl AudienceStore for PostgresStore {
              LEFT JOIN LATERAL (
                  SELECT s2.step, s2.state, s2.sent_at, s2.hold_reason, s2.next_at FROM sends s2
                  WHERE s2.enrollment_id = e.id ORDER BY s2.step DESC LIMIT 1) s ON TRUE
-             WHERE e.campaign = $1 AND e.exited_at IS NULL AND e.grp = 'treatment' AND e.id > $2
-             ORDER BY e.id LIMIT $3",
+             WHERE e.campaign = $1 AND e.exited_at IS NULL AND e.grp = 'treatment' AND e.id > $2 AND e.id <= $3
+             ORDER BY e.id LIMIT $4",
         )
         .bind(campaign)
         .bind(after)
+        .bind(through)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await

@@ -95,6 +95,11 @@ fn migrator() -> Migrator {
                 "leaner writes",
                 include_str!("../../../migrations/postgres/0009_leaner_writes.sql"),
             ),
+            migration(
+                10,
+                "planner inserts",
+                include_str!("../../../migrations/postgres/0010_planner_inserts.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

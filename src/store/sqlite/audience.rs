@@ -170,13 +170,14 @@ impl AudienceStore for SqliteStore {
     }
 
     async fn progress(&self, campaign: &str) -> StoreResult<Vec<EnrollmentProgress>> {
-        self.progress_page(campaign, 0, u32::MAX).await
+        self.progress_page(campaign, 0, i64::MAX, u32::MAX).await
     }
 
     async fn progress_page(
         &self,
         campaign: &str,
         after: i64,
+        through: i64,
         limit: u32,
     ) -> StoreResult<Vec<EnrollmentProgress>> {
         let rows = sqlx::query(
@@ -185,11 +186,12 @@ impl AudienceStore for SqliteStore {
              JOIN contacts c ON c.id = e.contact_id
              LEFT JOIN sends s ON s.id = (
                  SELECT s2.id FROM sends s2 WHERE s2.enrollment_id = e.id ORDER BY s2.step DESC LIMIT 1)
-             WHERE e.campaign = ? AND e.exited_at IS NULL AND e.grp = 'treatment' AND e.id > ?
+             WHERE e.campaign = ? AND e.exited_at IS NULL AND e.grp = 'treatment' AND e.id > ? AND e.id <= ?
              ORDER BY e.id LIMIT ?",
         )
         .bind(campaign)
         .bind(after)
+        .bind(through)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
