@@ -632,7 +632,7 @@ pub async fn tick<S: Store>(
         let history = history(store, campaign, &rules, now).await.map_err(fail)?;
         // Page by page: memory stays flat however long the list is. This
         // tick's entrants were decided above, so the pages stop before them
-        // (reading them only to drop them cost as much as queueing them).
+        // instead of reading each back with its latest send only to drop it.
         let through = before.unwrap_or(i64::MAX);
         let mut after = 0;
         loop {

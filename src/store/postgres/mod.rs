@@ -350,8 +350,9 @@ impl PostgresStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_lazy_with(options.clone().options([("synchronous_commit", "off")]));
         // The batched marks and results run on a session of their own (see
-        // `group::run`) that plans each statement once: planning the `UNNEST` update anew for
-        // every batch cost as much server time as running it.
+        // `group::run`) that plans each statement once: planning the
+        // `UNNEST` update anew for every batch cost as much server time as
+        // running it.
         let batch_pool = PgPoolOptions::new()
             .max_connections(4)
             .min_connections(0)
